@@ -1,0 +1,38 @@
+# Two commands matter: `make demo` and `make test`. Both build .venv from pyproject.toml.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint bench system-deps clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	touch $(STAMP)
+
+# The real services the tests use (Prometheus, Chromium), from Debian's packages.
+system-deps:
+	@missing=""; \
+	command -v prometheus >/dev/null || missing="$$missing prometheus"; \
+	command -v promtool   >/dev/null || missing="$$missing prometheus"; \
+	command -v chromium   >/dev/null || missing="$$missing chromium"; \
+	command -v git        >/dev/null || missing="$$missing git"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+demo: $(STAMP)
+	$(BIN)/rca demo
+
+test: $(STAMP) system-deps
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python -m tests.bench --quick
+
+clean:
+	rm -rf $(VENV) whydunnit-data .pytest_cache

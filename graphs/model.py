@@ -1,0 +1,314 @@
+"""Load, validate and unroll causal graphs.
+
+A graph names its unit of analysis (``commit`` or a time bucket), its nodes (each with the
+metric it reads, how it aggregates into a bucket, which direction is bad, and optionally the
+mechanism to model it with) and its edges (optionally lagged by whole buckets). The same
+graph can be written in YAML or as a Graphviz ``digraph`` with the fields as attributes.
+Validation rejects unknown nodes, self-loops and cycles among same-bucket edges with one
+line each; an edge lagged by ``k >= 1`` buckets points into the past, so it may close a
+loop (``bugs -> coverage, lag: 1`` beside ``coverage -> bugs``) and may even be a node's
+own autoregression. :func:`unrolled` turns lagged edges into extra columns
+(``node[t-k]``) so that the engine sees a plain DAG.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+import yaml
+
+from collectors.observations import InputError
+
+UNITS: tuple[str, ...] = ("commit", "hour", "day", "week", "month")
+AGGREGATIONS: tuple[str, ...] = ("sum", "mean", "median", "last", "rate", "max", "min", "count")
+MECHANISMS: tuple[str, ...] = ("auto", "linear", "nonlinear", "empirical")
+KINDS: tuple[str, ...] = ("auto", "continuous", "count", "ratio", "duration")
+
+
+_NODE_FIELDS = frozenset({"metric", "agg", "higher_is_worse", "actionable", "mechanism", "kind", "label"})
+
+
+class GraphError(InputError):
+    """The graph file is malformed or does not describe a usable causal DAG."""
+
+
+@dataclass(frozen=True)
+class Node:
+    name: str
+    metric: str
+    agg: str = "mean"
+    higher_is_worse: bool = True
+    actionable: bool = True
+    mechanism: str = "auto"
+    kind: str = "auto"
+    label: str | None = None
+
+    @property
+    def title(self) -> str:
+        """A human label: the explicit one, else the name with underscores as spaces."""
+        return self.label or self.name.replace("_", " ")
+
+
+@dataclass(frozen=True)
+class Edge:
+    source: str
+    target: str
+    lag: int = 0
+
+
+@dataclass(frozen=True)
+class CausalGraph:
+    name: str
+    unit: str
+    nodes: dict[str, Node] = field(hash=False)
+    edges: tuple[Edge, ...]
+
+    def parents(self, node: str) -> list[Edge]:
+        return [e for e in self.edges if e.target == node]
+
+    def ancestors(self, node: str) -> set[str]:
+        """Every node with a directed path (any lag) into ``node``."""
+        g = nx.DiGraph()
+        g.add_nodes_from(self.nodes)
+        g.add_edges_from((e.source, e.target) for e in self.edges if e.source != e.target)
+        return set(nx.ancestors(g, node))
+
+    @property
+    def max_lag(self) -> int:
+        return max((e.lag for e in self.edges), default=0)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "unit": self.unit,
+            "nodes": {
+                n.name: {
+                    "metric": n.metric,
+                    "agg": n.agg,
+                    "higher_is_worse": n.higher_is_worse,
+                    "actionable": n.actionable,
+                    "mechanism": n.mechanism,
+                    "kind": n.kind,
+                }
+                for n in self.nodes.values()
+            },
+            "edges": [[e.source, e.target, {"lag": e.lag}] for e in self.edges],
+        }
+
+
+def lagged_name(node: str, lag: int) -> str:
+    """Column name of ``node`` shifted ``lag`` buckets back."""
+    return f"{node}[t-{lag}]"
+
+
+def unrolled(graph: CausalGraph) -> tuple[nx.DiGraph, dict[str, tuple[str, int]]]:
+    """A fresh DAG over the graph's nodes plus one column per lagged parent.
+
+    Returns the DAG and a map from each column to ``(node, lag)``. A new object is built on
+    every call because DoWhy stores fitted mechanisms on the graph it is given.
+    """
+    dag = nx.DiGraph()
+    columns: dict[str, tuple[str, int]] = {}
+    for name in graph.nodes:
+        dag.add_node(name)
+        columns[name] = (name, 0)
+    for e in graph.edges:
+        if e.lag == 0:
+            dag.add_edge(e.source, e.target)
+        else:
+            col = lagged_name(e.source, e.lag)
+            columns[col] = (e.source, e.lag)
+            dag.add_edge(col, e.target)
+    return dag, columns
+
+
+def _bool(value: Any, where: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in {"true", "yes", "1", "false", "no", "0"}:
+        return value.strip().lower() in {"true", "yes", "1"}
+    raise GraphError(f"{where} must be true or false, not {value!r}")
+
+
+def _node(name: str, spec: dict[str, Any] | None, where: str) -> Node:
+    spec = dict(spec or {})
+    unknown = set(spec) - _NODE_FIELDS
+    if unknown:
+        raise GraphError(f"{where}: node {name!r} has unknown field(s) {sorted(unknown)}")
+    agg = str(spec.get("agg", "mean"))
+    if agg not in AGGREGATIONS:
+        raise GraphError(f"{where}: node {name!r} has agg {agg!r}; use one of {', '.join(AGGREGATIONS)}")
+    mechanism = str(spec.get("mechanism", "auto"))
+    if mechanism not in MECHANISMS:
+        raise GraphError(f"{where}: node {name!r} has mechanism {mechanism!r}; use one of {', '.join(MECHANISMS)}")
+    kind = str(spec.get("kind", "auto"))
+    if kind not in KINDS:
+        raise GraphError(f"{where}: node {name!r} has kind {kind!r}; use one of {', '.join(KINDS)}")
+    return Node(
+        name=name,
+        metric=str(spec.get("metric", name)),
+        agg=agg,
+        higher_is_worse=_bool(spec.get("higher_is_worse", True), f"{where}: {name}.higher_is_worse"),
+        actionable=_bool(spec.get("actionable", True), f"{where}: {name}.actionable"),
+        mechanism=mechanism,
+        kind=kind,
+        label=str(spec["label"]) if spec.get("label") is not None else None,
+    )
+
+
+def _lag(value: Any, where: str) -> int:
+    try:
+        lag = int(value)
+    except (TypeError, ValueError):
+        raise GraphError(f"{where}: lag must be a whole number of buckets, not {value!r}") from None
+    if lag < 0 or lag != float(value):
+        raise GraphError(f"{where}: lag must be a whole number >= 0, not {value!r}")
+    return lag
+
+
+def build_graph(name: str, unit: str, nodes: dict[str, Node], edges: list[Edge], where: str) -> CausalGraph:
+    """Validate the parts and assemble a :class:`CausalGraph`."""
+    if unit not in UNITS:
+        raise GraphError(f"{where}: unit {unit!r} is not one of {', '.join(UNITS)}")
+    if not nodes:
+        raise GraphError(f"{where}: the graph has no nodes")
+    seen: set[tuple[str, str, int]] = set()
+    for e in edges:
+        for end in (e.source, e.target):
+            if end not in nodes:
+                raise GraphError(f"{where}: edge {e.source} -> {e.target} names unknown node {end!r}; declare it under nodes")
+        if e.source == e.target and e.lag == 0:
+            raise GraphError(f"{where}: self-loop on {e.source!r}; a node cannot cause itself in the same bucket (use lag >= 1)")
+        key = (e.source, e.target, e.lag)
+        if key in seen:
+            raise GraphError(f"{where}: edge {e.source} -> {e.target} (lag {e.lag}) is declared twice")
+        seen.add(key)
+    same_bucket = nx.DiGraph((e.source, e.target) for e in edges if e.lag == 0)
+    try:
+        cycle = nx.find_cycle(same_bucket)
+    except nx.NetworkXNoCycle:
+        cycle = None
+    if cycle:
+        path = " -> ".join([u for u, _ in cycle] + [cycle[0][0]])
+        raise GraphError(f"{where}: the graph has a cycle {path}; break it or lag one of its edges")
+    return CausalGraph(name=name, unit=unit, nodes=dict(nodes), edges=tuple(edges))
+
+
+def _from_mapping(doc: Any, where: str) -> CausalGraph:
+    if not isinstance(doc, dict):
+        raise GraphError(f"{where}: a graph file must be a mapping with name, unit, nodes and edges")
+    unknown = set(doc) - {"name", "unit", "nodes", "edges", "description"}
+    if unknown:
+        raise GraphError(f"{where}: unknown top-level field(s) {sorted(unknown)}")
+    raw_nodes = doc.get("nodes") or {}
+    if isinstance(raw_nodes, list):
+        raw_nodes = {str(n): {} for n in raw_nodes}
+    if not isinstance(raw_nodes, dict):
+        raise GraphError(f"{where}: nodes must be a mapping of name to fields")
+    nodes: dict[str, Node] = {}
+    for key, spec in raw_nodes.items():
+        if spec is not None and not isinstance(spec, dict):
+            raise GraphError(f"{where}: node {key!r} must map to fields like {{metric: ..., agg: ...}}")
+        nodes[str(key)] = _node(str(key), spec, where)
+    edges: list[Edge] = []
+    for i, raw in enumerate(doc.get("edges") or []):
+        if not isinstance(raw, list | tuple) or len(raw) not in (2, 3):
+            raise GraphError(f"{where}: edge #{i + 1} must be [source, target] or [source, target, {{lag: k}}]")
+        attrs = raw[2] if len(raw) == 3 else {}
+        if not isinstance(attrs, dict) or set(attrs) - {"lag"}:
+            raise GraphError(f"{where}: edge #{i + 1} may only carry {{lag: k}}")
+        edges.append(Edge(str(raw[0]), str(raw[1]), _lag(attrs.get("lag", 0), f"{where}: edge #{i + 1}")))
+    return build_graph(str(doc.get("name") or Path(where).stem), str(doc.get("unit", "week")), nodes, edges, where)
+
+
+def _unquote(s: str) -> str:
+    s = s.strip()
+    if len(s) >= 2 and s[0] == s[-1] == '"':
+        s = s[1:-1].replace('\\"', '"')
+    return s
+
+
+def _from_dot(text: str, where: str) -> CausalGraph:
+    import pydot
+
+    try:
+        parsed = pydot.graph_from_dot_data(text)
+    except Exception as exc:  # pydot raises bare parser exceptions
+        raise GraphError(f"{where}: not valid Graphviz DOT ({str(exc).splitlines()[0] if str(exc) else exc})") from None
+    if not parsed:
+        raise GraphError(f"{where}: not valid Graphviz DOT")
+    dot = parsed[0]
+    if dot.get_type() != "digraph":
+        raise GraphError(f"{where}: a causal graph must be a 'digraph', not a {dot.get_type()!r}")
+    attrs = {k: _unquote(str(v)) for k, v in dot.get_attributes().items()}
+    nodes: dict[str, dict[str, Any]] = {}
+    for n in dot.get_nodes():
+        name = _unquote(n.get_name())
+        if name in {"node", "edge", "graph", "\\n"}:
+            continue
+        spec = {k: _unquote(str(v)) for k, v in n.get_attributes().items()}
+        nodes.setdefault(name, {}).update(spec)
+    edges: list[Edge] = []
+    for e in dot.get_edges():
+        src, dst = _unquote(str(e.get_source())), _unquote(str(e.get_destination()))
+        for end in (src, dst):
+            nodes.setdefault(end, {})
+        lag = e.get_attributes().get("lag", 0)
+        edges.append(Edge(src, dst, _lag(_unquote(str(lag)), f"{where}: edge {src} -> {dst}")))
+    # Styling attributes (shape, color, ...) are welcome in DOT and ignored here.
+    built = {name: _node(name, {k: v for k, v in spec.items() if k in _NODE_FIELDS}, where) for name, spec in nodes.items()}
+    # DOT declares nodes implicitly through edges, so an unknown node cannot be caught the
+    # YAML way; a graph attribute `strict_nodes=true` asks for it.
+    if attrs.get("strict_nodes", "false").lower() == "true":
+        declared = {_unquote(n.get_name()) for n in dot.get_nodes()}
+        for e in edges:
+            for end in (e.source, e.target):
+                if end not in declared:
+                    raise GraphError(f"{where}: edge {e.source} -> {e.target} names undeclared node {end!r}")
+    return build_graph(attrs.get("name", Path(where).stem), attrs.get("unit", "week"), built, edges, where)
+
+
+def load_graph(path: str | Path) -> CausalGraph:
+    """Load a graph from a ``.yaml``/``.yml``/``.json`` or ``.dot``/``.gv`` file.
+
+    A bare name such as ``delivery`` names a graph shipped with whydunnit.
+    """
+    p = Path(path)
+    if not p.exists() and p.suffix == "" and _shipped(str(path)) is not None:
+        return shipped_graph(str(path))
+    if not p.is_file():
+        raise GraphError(f"graph file {str(path)!r} does not exist; give a .yaml or .dot file or a shipped name")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GraphError(f"cannot read graph file {str(path)!r}: {exc}") from None
+    return parse_graph(text, p.name)
+
+
+def parse_graph(text: str, where: str = "<graph>") -> CausalGraph:
+    """Parse graph text; DOT is recognised by its ``digraph`` header, anything else is YAML."""
+    stripped = text.lstrip()
+    if stripped.startswith(("digraph", "strict digraph", "graph", "strict graph")) or where.endswith((".dot", ".gv")):
+        return _from_dot(text, where)
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise GraphError(f"{where}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    return _from_mapping(doc, where)
+
+
+def _shipped(name: str) -> str | None:
+    res = importlib.resources.files("graphs").joinpath(f"{name}.yaml")
+    return res.read_text(encoding="utf-8") if res.is_file() else None
+
+
+def shipped_graph(name: str = "delivery") -> CausalGraph:
+    """A graph shipped with whydunnit, by name (``delivery``)."""
+    text = _shipped(name)
+    if text is None:
+        raise GraphError(f"no shipped graph named {name!r}")
+    return parse_graph(text, f"{name}.yaml")

@@ -1,0 +1,56 @@
+"""Counterfactuals and what-ifs on a fitted invertible SCM.
+
+"Had coverage stayed at 81%, the bug-fix ratio would be 13%, not 19%": for the observed
+rows, recover each node's noise, hold the cause at its baseline value (and its lagged
+copies with it, since it stayed there throughout) and replay the model. :func:`what_if` is
+the interventional version for the API: set nodes to values and sample the target.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from rca.engine.fitting import gcm
+
+
+def _interventions(columns: dict[str, tuple[str, int]], settings: dict[str, float]) -> dict:
+    out = {}
+    for col, (node, _lag) in columns.items():
+        if node in settings:
+            value = float(settings[node])
+            out[col] = lambda x, v=value: np.full_like(np.asarray(x, dtype=float), v)
+    return out
+
+
+def counterfactual_mean(
+    scm: object,
+    target: str,
+    rows: pd.DataFrame,
+    columns: dict[str, tuple[str, int]],
+    settings: dict[str, float],
+) -> float:
+    """Mean of the target over ``rows`` had the nodes in ``settings`` held those values."""
+    g = gcm()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cf = g.counterfactual_samples(scm, _interventions(columns, settings),
+                                      observed_data=rows[list(scm.graph.nodes)])  # type: ignore[attr-defined]
+    return float(np.mean(cf[target]))
+
+
+def what_if(
+    scm: object,
+    target: str,
+    columns: dict[str, tuple[str, int]],
+    settings: dict[str, float],
+    num_samples: int = 2000,
+) -> np.ndarray:
+    """Samples of the target under the intervention ``settings`` (node -> value)."""
+    g = gcm()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        samples = g.interventional_samples(scm, _interventions(columns, settings), num_samples_to_draw=num_samples)
+    return np.asarray(samples[target], dtype=float)

@@ -1,0 +1,271 @@
+"""The one entry the faces call for an investigation: data + graph + question -> result.
+
+:func:`investigate` checks the question against the data, fits the model, decides whether
+the target regressed, attributes the deviation to its causes with bootstrap intervals,
+computes counterfactuals for the top causes and writes the explanation. The same data,
+graph, question and seed give the same result.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+
+from graphs import CausalGraph
+from rca.engine import attribution, detection
+from rca.engine.counterfactuals import counterfactual_mean
+from rca.engine.explanation import explain
+from rca.engine.fitting import Fitted, fit, seed_everything
+from rca.engine.frames import EngineInputError, Prepared, Window, iso, prepare
+from rca.engine.result import (
+    Cause,
+    Counterfactual,
+    InvestigationResult,
+    ModelInfo,
+    Observed,
+    Regression,
+    format_value,
+    unit_of,
+)
+
+
+@dataclass(frozen=True)
+class Options:
+    seed: int = 0
+    bootstrap: int = 30
+    num_samples: int = 600
+    confidence: float = 0.9
+    min_rows: int = 10
+    regression_alpha: float = 0.01
+    counterfactuals: int = 3
+
+
+@dataclass(frozen=True)
+class Question:
+    """What to investigate: a point/short window (``at``) or a change (``baseline`` -> ``current``)."""
+
+    target: str
+    at: Window | None = None
+    baseline: Window | None = None
+    current: Window | None = None
+
+    @property
+    def kind(self) -> str:
+        return "anomaly" if self.at is not None else "distribution_change"
+
+
+def _check_question(graph: CausalGraph, q: Question) -> None:
+    if q.target not in graph.nodes:
+        names = ", ".join(list(graph.nodes)[:12])
+        raise EngineInputError(f"target {q.target!r} is not a node of graph {graph.name!r} (nodes: {names})")
+    if q.at is None and (q.baseline is None or q.current is None):
+        raise EngineInputError("say what to investigate: --at TIME for an anomaly, or --baseline and --current windows")
+
+
+def rows_needed(graph: CausalGraph, floor: int) -> int:
+    """Rows a fit needs: the floor, and at least twice the largest mechanism's parameter count."""
+    widest = max((len(graph.parents(n)) for n in graph.nodes), default=0)
+    return max(floor, 2 * (widest + 2))
+
+
+def _window_rows(frame: pd.DataFrame, w: Window, name: str) -> pd.DataFrame:
+    rows = frame[w.mask(frame.index)]
+    if rows.empty:
+        have = f"{iso(frame.index.min())} to {iso(frame.index.max())}" if len(frame) else "no complete rows"
+        raise EngineInputError(f"the {name} window {iso(w.start)}..{iso(w.end)} has no complete rows (data: {have})")
+    return rows
+
+
+def _interval(samples: list[float], point: float, confidence: float) -> tuple[float, float]:
+    if not samples:
+        return (point, point)
+    lo, hi = np.quantile(samples, [(1 - confidence) / 2, 1 - (1 - confidence) / 2])
+    return (float(lo), float(hi))
+
+
+def _direction(contribution: float, higher_is_worse: bool, scale: float) -> str:
+    if abs(contribution) <= 1e-9 + 1e-6 * scale:
+        return "neutral"
+    return "worse" if (contribution > 0) == higher_is_worse else "better"
+
+
+def investigate(data: pd.DataFrame, graph: CausalGraph, question: Question, *, scope: str = "",
+                options: Options | None = None) -> InvestigationResult:
+    """Answer ``question`` about ``data`` (time-indexed, one column per node) with ``graph``."""
+    opts = options or Options()
+    _check_question(graph, question)
+    target = question.target
+    prepared = prepare(data, graph)
+    frame = prepared.frame
+    caveats = list(prepared.caveats)
+    node = graph.nodes[target]
+    unit = unit_of(node.metric, node.kind)
+    titles = {n: graph.nodes[n].title for n in graph.nodes}
+    units = {n: unit_of(graph.nodes[n].metric, graph.nodes[n].kind) for n in graph.nodes}
+    needed = rows_needed(graph, opts.min_rows)
+    seed_everything(opts.seed)
+    timings: dict[str, float] = {}
+
+    if question.kind == "anomaly":
+        assert question.at is not None
+        current = _window_rows(frame, question.at, "anomaly (--at)")
+        if question.baseline is not None:
+            reference = _window_rows(frame, question.baseline, "baseline")
+        else:
+            reference = frame[frame.index < question.at.start]
+        if len(reference) < needed:
+            raise EngineInputError(
+                f"only {len(reference)} complete row(s) to fit on before {iso(question.at.start)}; graph "
+                f"{graph.name!r} needs at least {needed} (give more history or a wider --baseline)")
+        window = {"at": iso(question.at.start)} if question.at.start == question.at.end else {
+            "at": iso(question.at.start), "until": iso(question.at.end)}
+    else:
+        assert question.baseline is not None and question.current is not None
+        reference = _window_rows(frame, question.baseline, "baseline")
+        current = _window_rows(frame, question.current, "current")
+        per_window = max(5, needed // 2)
+        for name, rows in (("baseline", reference), ("current", current)):
+            if len(rows) < per_window:
+                raise EngineInputError(
+                    f"only {len(rows)} complete row(s) in the {name} window; graph {graph.name!r} needs at least "
+                    f"{per_window} per window to compare (widen the window)")
+        window = {"baseline": question.baseline.label(), "current": question.current.label()}
+
+    _constant_caveats(prepared, reference, target, caveats)
+    n_columns = len(prepared.columns)
+    if len(reference) < 5 * n_columns:
+        caveats.append(f"only {len(reference)} rows to fit {n_columns} model columns: intervals are wide and small "
+                       "effects may be missed")
+
+    t0 = time.perf_counter()
+    fitted = fit(graph, reference)
+    timings["fit"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    if question.kind == "anomaly":
+        observed = Observed(baseline=float(reference[target].mean()), current=float(current[target].mean()), unit=unit)
+        regression = detection.anomaly_regression(reference[target].to_numpy(), current[target].to_numpy(),
+                                                  node.higher_is_worse)
+        point = attribution.fold_lags(
+            attribution.anomaly_contributions(fitted.scm, target, current, num_samples=opts.num_samples),
+            prepared.columns)
+        cf_model = fitted
+
+        def once(rng: np.random.Generator) -> dict[str, float] | None:
+            sample = reference.iloc[rng.integers(0, len(reference), len(reference))]
+            refit = fit(graph, sample)
+            return attribution.fold_lags(attribution.anomaly_contributions(
+                refit.scm, target, current, num_samples=max(200, opts.num_samples // 2)), prepared.columns)
+    else:
+        observed = Observed(baseline=float(reference[target].mean()), current=float(current[target].mean()), unit=unit)
+        regression = detection.change_regression(reference[target].to_numpy(), current[target].to_numpy(),
+                                                 node.higher_is_worse, opts.regression_alpha)
+        contributions, changed = attribution.change_contributions(
+            fitted.scm, target, reference, current, num_samples=opts.num_samples * 3)
+        point = attribution.fold_lags(contributions, prepared.columns)
+        cf_model = fit(graph, current)
+
+        def once(rng: np.random.Generator) -> dict[str, float] | None:
+            old = reference.iloc[rng.integers(0, len(reference), len(reference))]
+            new = current.iloc[rng.integers(0, len(current), len(current))]
+            try:
+                contrib, _ = attribution.change_contributions(fitted.scm, target, old, new,
+                                                              num_samples=opts.num_samples)
+            except (ValueError, np.linalg.LinAlgError):
+                return None
+            return attribution.fold_lags(contrib, prepared.columns)
+    timings["attribute"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    draws = attribution.bootstrap(opts.bootstrap, opts.seed, once) if opts.bootstrap else []
+    timings["intervals"] = time.perf_counter() - t0
+    if not opts.bootstrap:
+        caveats.append("intervals are off (bootstrap: 0): significance is not assessed")
+    elif len(draws) < opts.bootstrap:
+        caveats.append(f"{opts.bootstrap - len(draws)} of {opts.bootstrap} bootstrap resamples could not be fitted")
+
+    total = observed.current - observed.baseline
+    scale = max(abs(total), float(reference[target].std(ddof=0) or 0.0), 1e-12)
+    causes = []
+    for name, value in point.items():
+        interval = _interval([d.get(name, 0.0) for d in draws], value, opts.confidence)
+        significant = bool(draws) and (interval[0] > 0 or interval[1] < 0) and abs(value) > 1e-6 * scale
+        share = value / sum(point.values()) if abs(sum(point.values())) > 1e-12 else 0.0
+        causes.append(Cause(node=name, contribution=value, share=share, interval=interval, significant=significant,
+                            direction=_direction(value, node.higher_is_worse, scale)))
+    causes.sort(key=lambda c: (-abs(c.contribution), c.node))
+
+    t0 = time.perf_counter()
+    counterfactuals = _counterfactuals(cf_model, target, reference, current, prepared, causes, draws, opts, graph,
+                                       question)
+    timings["counterfactuals"] = time.perf_counter() - t0
+
+    when = (f"at {window['at'][:10]}" if question.kind == "anomaly"
+            else f"between {window['baseline'][0][:10]}..{window['baseline'][1][:10]} and "
+                 f"{window['current'][0][:10]}..{window['current'][1][:10]}")
+    text = explain(target, question.kind, observed, regression, tuple(causes), counterfactuals, titles, units, when)
+    if question.kind == "distribution_change" and len(current) < 8:
+        caveats.append(f"the current window has only {len(current)} rows: the verdict rests on little evidence")
+
+    return InvestigationResult(
+        target=target,
+        kind=question.kind,
+        scope=scope,
+        window=window,
+        observed=observed,
+        regression=regression,
+        causes=tuple(causes),
+        counterfactuals=counterfactuals,
+        explanation=text,
+        caveats=tuple(caveats),
+        model=ModelInfo(graph=graph.name, fitted_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                        rows=fitted.rows, quality={"r2": fitted.quality}, mechanisms=fitted.mechanisms,
+                        seed=opts.seed),
+        timings_s=timings,
+        series=_series(frame, data, target, causes, graph),
+        higher_is_worse=node.higher_is_worse,
+    )
+
+
+def _constant_caveats(prepared: Prepared, reference: pd.DataFrame, target: str, caveats: list[str]) -> None:
+    flat = [c for c in prepared.frame.columns if c in prepared.columns and prepared.columns[c][1] == 0
+            and reference[c].nunique() <= 1]
+    if target in flat:
+        caveats.append(f"{target} is constant in the fit window: any deviation from it looks extreme")
+    others = [c for c in flat if c != target]
+    if others:
+        caveats.append(f"constant in the fit window, so they cannot explain variation there: {', '.join(others)}")
+
+
+def _counterfactuals(model: Fitted, target: str, reference: pd.DataFrame, current: pd.DataFrame,
+                     prepared: Prepared, causes: list[Cause], draws: list[dict[str, float]], opts: Options,
+                     graph: CausalGraph, question: Question) -> tuple[Counterfactual, ...]:
+    out = []
+    for cause in [c for c in causes if c.node != target and abs(c.share) >= 0.05][: opts.counterfactuals]:
+        value = float(reference[cause.node].mean() if question.kind == "distribution_change"
+                      else reference[cause.node].median())
+        settings = {cause.node: value}
+        estimate = counterfactual_mean(model.scm, target, current, prepared.columns, settings)
+        # The counterfactual moves the target by what the cause's own deviation passes down; its
+        # uncertainty is the attribution's, so reuse the bootstrap spread of that cause.
+        spread = [estimate - (d.get(cause.node, 0.0) - cause.contribution) for d in draws]
+        out.append(Counterfactual(intervention=settings, target=estimate,
+                                  interval=_interval(spread, estimate, opts.confidence)))
+    return tuple(out)
+
+
+def _series(frame: pd.DataFrame, data: pd.DataFrame, target: str, causes: list[Cause],
+            graph: CausalGraph) -> dict[str, list[tuple[str, float]]]:
+    keep = [target] + [c.node for c in causes if c.node != target][:3]
+    out = {}
+    for name in keep:
+        col = pd.to_numeric(data[name], errors="coerce").dropna()
+        out[name] = [(iso(ts), float(v)) for ts, v in col.items()]
+    return out
+
+
+__all__ = ["Options", "Question", "investigate", "rows_needed", "format_value", "Regression"]

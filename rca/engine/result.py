@@ -1,0 +1,187 @@
+"""Result types of an investigation and their JSON form.
+
+These frozen dataclasses are the contract between the engine and everything after it:
+reports render them, the API serves them, and :meth:`InvestigationResult.to_dict` produces
+exactly the JSON object ARCHITECTURE.md fixes (other tools parse it). Numbers are plain
+floats, timestamps ISO 8601 in UTC with a ``Z``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def _num(x: float | None, digits: int = 6) -> float | None:
+    if x is None:
+        return None
+    x = float(x)
+    if math.isnan(x) or math.isinf(x):
+        return None
+    return round(x, digits) if x != 0 else 0.0
+
+
+@dataclass(frozen=True)
+class Cause:
+    node: str
+    contribution: float
+    share: float
+    interval: tuple[float, float]
+    significant: bool
+    direction: str  # "worse" | "better" | "neutral"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "node": self.node,
+            "contribution": _num(self.contribution),
+            "share": _num(self.share, 4),
+            "interval": [_num(self.interval[0]), _num(self.interval[1])],
+            "significant": bool(self.significant),
+            "direction": self.direction,
+        }
+
+
+@dataclass(frozen=True)
+class Counterfactual:
+    intervention: dict[str, float]
+    target: float
+    interval: tuple[float, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "intervention": {k: _num(v) for k, v in self.intervention.items()},
+            "target": _num(self.target),
+            "interval": [_num(self.interval[0]), _num(self.interval[1])],
+        }
+
+
+@dataclass(frozen=True)
+class Regression:
+    detected: bool
+    score: float
+    method: str = ""
+    p_value: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"detected": bool(self.detected), "score": _num(self.score, 4)}
+        if self.method:
+            out["method"] = self.method
+        if self.p_value is not None:
+            out["p_value"] = _num(self.p_value, 6)
+        return out
+
+
+@dataclass(frozen=True)
+class Observed:
+    baseline: float
+    current: float
+    unit: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"baseline": _num(self.baseline), "current": _num(self.current), "unit": self.unit}
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    graph: str
+    fitted_at: str
+    rows: int
+    quality: dict[str, Any] = field(default_factory=dict)
+    mechanisms: dict[str, str] = field(default_factory=dict)
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "graph": self.graph,
+            "fitted_at": self.fitted_at,
+            "rows": int(self.rows),
+            "quality": self.quality,
+            "mechanisms": self.mechanisms,
+            "seed": self.seed,
+        }
+
+
+@dataclass(frozen=True)
+class InvestigationResult:
+    target: str
+    kind: str  # "anomaly" | "distribution_change"
+    scope: str
+    window: dict[str, Any]
+    observed: Observed
+    regression: Regression
+    causes: tuple[Cause, ...]
+    counterfactuals: tuple[Counterfactual, ...]
+    explanation: str
+    caveats: tuple[str, ...]
+    model: ModelInfo
+    timings_s: dict[str, float]
+    # Not part of the JSON contract: series for charts, kept so reports need not recompute.
+    series: dict[str, list[tuple[str, float]]] = field(default_factory=dict, compare=False, repr=False)
+    higher_is_worse: bool = field(default=True, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "kind": self.kind,
+            "scope": self.scope,
+            "window": self.window,
+            "observed": self.observed.to_dict(),
+            "regression": self.regression.to_dict(),
+            "causes": [c.to_dict() for c in self.causes],
+            "counterfactuals": [c.to_dict() for c in self.counterfactuals],
+            "explanation": self.explanation,
+            "caveats": list(self.caveats),
+            "model": self.model.to_dict(),
+            "timings_s": {k: round(float(v), 3) for k, v in self.timings_s.items()},
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, allow_nan=False)
+
+
+def unit_of(metric: str, kind: str = "auto") -> str:
+    """The unit a metric is measured in, from its declared kind or its name's suffix."""
+    if kind == "ratio":
+        return "ratio"
+    if kind == "duration":
+        return "seconds"
+    if kind == "count":
+        return "count"
+    for suffix, unit in (("_ratio", "ratio"), ("_rate", "ratio"), ("_seconds", "seconds"), ("_count", "count"),
+                         ("_total", "count"), ("_lines", "lines"), ("_bytes", "bytes"), ("_percent", "percent")):
+        if metric.endswith(suffix):
+            return unit
+    return ""
+
+
+def format_value(value: float | None, unit: str) -> str:
+    """A number as a person would write it for its unit (19%, 3.2 h, 1,204 lines)."""
+    if value is None or (isinstance(value, float) and (math.isnan(value) or math.isinf(value))):
+        return "n/a"
+    v = float(value)
+    if unit == "ratio":
+        return f"{v * 100:.1f}%" if abs(v) < 0.1 else f"{v * 100:.0f}%"
+    if unit == "percent":
+        return f"{v:.1f}%"
+    if unit == "seconds":
+        a = abs(v)
+        if a >= 86400:
+            return f"{v / 86400:.1f} d"
+        if a >= 3600:
+            return f"{v / 3600:.1f} h"
+        if a >= 60:
+            return f"{v / 60:.1f} min"
+        return f"{v:.1f} s"
+    a = abs(v)
+    text = f"{v:,.0f}" if a >= 100 else f"{v:.2f}".rstrip("0").rstrip(".") if a >= 1 else f"{v:.3g}"
+    return f"{text} {unit}" if unit in {"lines", "bytes"} else text
+
+
+def format_delta(value: float, unit: str) -> str:
+    """A signed difference; ratios read as percentage points."""
+    sign = "+" if value > 0 else "-" if value < 0 else "±"
+    if unit == "ratio":
+        return f"{sign}{abs(value) * 100:.1f} pp"
+    return sign + format_value(abs(value), unit)
