@@ -1,0 +1,140 @@
+"""The ``rca`` command line: a thin face over :mod:`rca.pipeline`.
+
+Every command parses its options, calls one pipeline function and prints what it returns.
+Errors the user can fix (:class:`collectors.observations.InputError` and its kin) become one
+line on stderr and exit status 2, never a traceback. Heavy imports (DoWhy) happen inside
+commands, so ``rca --help`` is instant.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+
+from collectors.observations import InputError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="whydunnit: why did the metric get worse? Causal root-cause analysis for engineering metrics.")
+graph_app = typer.Typer(no_args_is_help=True, help="Inspect and check causal graphs.")
+app.add_typer(graph_app, name="graph")
+
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="rca.yaml (default: $RCA_CONFIG, ./rca.yaml)")]
+
+
+class Format(str, Enum):
+    json = "json"
+    md = "md"
+    html = "html"
+
+
+def _settings(config: Path | None):
+    from rca.config import load_settings
+
+    return load_settings(config)
+
+
+def _err(message: str) -> None:
+    typer.echo(f"rca: error: {message}", err=True)
+
+
+@app.command()
+def demo(
+    out: Annotated[Path | None, typer.Option("--out", help="folder for the reports")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Analyse a generated sample organisation with a known regression and write its report."""
+    from rich.console import Console
+
+    from rca import pipeline
+
+    console = Console(stderr=True)
+    settings = _settings(config)
+    with console.status("Generating the sample, fitting the causal model, attributing the change..."):
+        outcome = pipeline.run_demo(settings, out)
+    r = outcome.result
+    top = next((c for c in r.causes if c.node != r.target), None)
+    typer.echo(f"report: {outcome.reports.get('html', next(iter(outcome.reports.values())))}")
+    typer.echo(f"{r.target}: {r.observed.baseline:.4g} -> {r.observed.current:.4g}; "
+               f"regression {'detected' if r.regression.detected else 'not detected'} (score {r.regression.score:.1f})")
+    if top is not None:
+        typer.echo(f"top cause: {top.node} ({top.share * 100:.0f}% of the change"
+                   f"{', significant' if top.significant else ''}); injected: {outcome.injected_cause}")
+    typer.echo(f"time: fit {r.timings_s['fit']:.2f} s, attribution {r.timings_s['attribute']:.2f} s, "
+               f"intervals {r.timings_s['intervals']:.2f} s")
+
+
+@app.command()
+def investigate(
+    target: Annotated[str, typer.Option("--target", "-t", help="the graph node to explain")],
+    data: Annotated[Path, typer.Option("--data", "-d", help="CSV or Parquet: first column time, one column per node")],
+    graph: Annotated[str, typer.Option("--graph", "-g", help="graph file (.yaml or .dot) or a shipped name")],
+    at: Annotated[str | None, typer.Option("--at", help="anomaly: a time, or START..END for a short window")] = None,
+    baseline: Annotated[str | None, typer.Option("--baseline", help="START..END (change: before; anomaly: fit window)")] = None,
+    current: Annotated[str | None, typer.Option("--current", help="START..END: the window that got worse")] = None,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="json, md or html")] = Format.json,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="write here instead of stdout")] = None,
+    scope: Annotated[str, typer.Option("--scope", help="label for what the data is about")] = "",
+    seed: Annotated[int | None, typer.Option("--seed", help="random seed (default from config: 0)")] = None,
+    bootstrap: Annotated[int | None, typer.Option("--bootstrap", help="resamples for intervals (0: off)")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Explain a metric's anomaly (--at) or change (--baseline/--current) in a plain table."""
+    from rca import pipeline
+    from rca.config import load_settings
+    from reports import render
+
+    engine: dict[str, int] = {}
+    if seed is not None:
+        engine["seed"] = seed
+    if bootstrap is not None:
+        engine["bootstrap"] = bootstrap
+    base = _settings(config)
+    settings = load_settings(config, engine={**base.engine.model_dump(), **engine}) if engine else base
+    question = pipeline.make_question(target, at, baseline, current)
+    result = pipeline.investigate_table(data, graph, question, settings, scope=scope)
+    text = render(result, fmt.value)
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {out}", err=True)
+
+
+@graph_app.command("show")
+def graph_show(graph: Annotated[str, typer.Argument(help="graph file or shipped name")]) -> None:
+    """Validate a graph and print its nodes and edges."""
+    from graphs import load_graph
+
+    g = load_graph(graph)
+    typer.echo(f"graph {g.name}: unit {g.unit}, {len(g.nodes)} nodes, {len(g.edges)} edges")
+    for e in g.edges:
+        typer.echo(f"  {e.source} -> {e.target}" + (f"  (lag {e.lag})" if e.lag else ""))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app and turn user errors into one line and exit status 2."""
+    try:
+        rv = app(args=argv, standalone_mode=False, prog_name="rca")
+    except InputError as exc:
+        _err(str(exc))
+        sys.exit(2)
+    except click.exceptions.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        _err("aborted")
+        sys.exit(130)
+    except OSError as exc:
+        _err(f"{exc.strerror or exc}: {exc.filename}" if getattr(exc, "filename", None) else str(exc))
+        sys.exit(1)
+    sys.exit(rv if isinstance(rv, int) else 0)
+
+
+if __name__ == "__main__":
+    main()
