@@ -70,19 +70,20 @@ def demo(
 @app.command()
 def investigate(
     target: Annotated[str, typer.Option("--target", "-t", help="the graph node to explain")],
-    data: Annotated[Path, typer.Option("--data", "-d", help="CSV or Parquet: first column time, one column per node")],
     graph: Annotated[str, typer.Option("--graph", "-g", help="graph file (.yaml or .dot) or a shipped name")],
+    data: Annotated[Path | None, typer.Option(
+        "--data", "-d", help="CSV or Parquet: first column time, one column per node (default: the store)")] = None,
     at: Annotated[str | None, typer.Option("--at", help="anomaly: a time, or START..END for a short window")] = None,
     baseline: Annotated[str | None, typer.Option("--baseline", help="START..END (change: before; anomaly: fit window)")] = None,
     current: Annotated[str | None, typer.Option("--current", help="START..END: the window that got worse")] = None,
     fmt: Annotated[Format, typer.Option("--format", "-f", help="json, md or html")] = Format.json,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="write here instead of stdout")] = None,
-    scope: Annotated[str, typer.Option("--scope", help="label for what the data is about")] = "",
+    scope: Annotated[str, typer.Option("--scope", help="with --data: a label; without: the store's scope to read")] = "",
     seed: Annotated[int | None, typer.Option("--seed", help="random seed (default from config: 0)")] = None,
     bootstrap: Annotated[int | None, typer.Option("--bootstrap", help="resamples for intervals (0: off)")] = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Explain a metric's anomaly (--at) or change (--baseline/--current) in a plain table."""
+    """Explain a metric's anomaly (--at) or change (--baseline/--current), from a table or the store."""
     from rca import pipeline
     from rca.config import load_settings
     from reports import render
@@ -95,7 +96,10 @@ def investigate(
     base = _settings(config)
     settings = load_settings(config, engine={**base.engine.model_dump(), **engine}) if engine else base
     question = pipeline.make_question(target, at, baseline, current)
-    result = pipeline.investigate_table(data, graph, question, settings, scope=scope)
+    if data is not None:
+        result = pipeline.investigate_table(data, graph, question, settings, scope=scope)
+    else:
+        result = pipeline.investigate_stored(graph, scope, question, settings)
     text = render(result, fmt.value)
     if out is None:
         sys.stdout.write(text)

@@ -55,6 +55,20 @@ def investigate_store(store: Store, graph: CausalGraph, scope: str, question: Qu
     return investigate(frame, graph, question, scope=scope, options=engine_options(settings))
 
 
+def investigate_stored(graph: str | Path, scope: str, question: Question, settings: Settings) -> InvestigationResult:
+    """Investigate the configured store's observations for ``scope`` with a graph file or shipped name."""
+    from rca.engine.frames import EngineInputError
+
+    if not scope:
+        raise EngineInputError("without --data, say which scope of the store to investigate (--scope org/repo)")
+    g = load_graph(graph)
+    store = Store(settings.store_url)
+    try:
+        return investigate_store(store, g, scope, question, settings)
+    finally:
+        store.close()
+
+
 @dataclass(frozen=True)
 class DemoOutcome:
     result: InvestigationResult

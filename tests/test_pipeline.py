@@ -37,3 +37,20 @@ def test_store_path_finds_the_cause_and_failures_leave_it_unchanged(tmp_path: Pa
         investigate_store(store, shipped_graph(), "other/scope", q, settings)
     store.close()
     assert _digest(db) == before
+
+
+def test_cli_investigates_the_configured_store(rca, tmp_path: Path) -> None:
+    sample = generate()
+    cfg = tmp_path / "rca.yaml"
+    cfg.write_text(f"data_dir: {tmp_path / 'data'}\nengine: {{bootstrap: 4}}\n")
+    store = Store(load_settings(cfg).store_url)
+    store.write(sample.observations)
+    store.close()
+    win = [f"{a.strftime('%Y-%m-%d')}..{b.strftime('%Y-%m-%dT%H:%M:%S')}" for a, b in (sample.baseline, sample.current)]
+    args = ["investigate", "--config", str(cfg), "--graph", "delivery", "--target", sample.target,
+            "--baseline", win[0], "--current", win[1]]
+    res = rca(*args, "--scope", sample.scope)
+    assert res.code == 0, res.err
+    assert '"node": "line_coverage_ratio"' in res.out.split('"causes"')[1][:200]
+    res = rca(*args)
+    assert res.code == 2 and "--scope" in res.err
