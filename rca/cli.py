@@ -9,7 +9,7 @@ commands, so ``rca --help`` is instant.
 from __future__ import annotations
 
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -26,7 +26,7 @@ app.add_typer(graph_app, name="graph")
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="rca.yaml (default: $RCA_CONFIG, ./rca.yaml)")]
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     json = "json"
     md = "md"
     html = "html"

@@ -1,0 +1,45 @@
+"""`rca demo`: the embedded default finds the cause it injected, and finds nothing when nothing was injected."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rca.config import load_settings
+from rca.pipeline import run_demo
+from rca.sample import generate
+
+
+def test_demo_command_writes_reports_and_names_the_injected_cause(rca, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("RCA_CONFIG", raising=False)
+    res = rca("demo", "--out", str(tmp_path / "reports"))
+    assert res.code == 0, res.err
+    lines = res.out.strip().splitlines()
+    assert lines[0].startswith("report: ") and lines[0].endswith(".html")
+    html = Path(lines[0].removeprefix("report: "))
+    assert html.is_file() and "<!doctype html>" in html.read_text()
+    doc = json.loads(html.with_suffix(".json").read_text())
+    assert doc["regression"]["detected"] is True
+    assert doc["causes"][0]["node"] == "line_coverage_ratio"
+    assert doc["causes"][0]["significant"] is True
+    assert doc["scope"] == "acme/payments"
+    assert "top cause: line_coverage_ratio" in res.out
+    # The sample went through the store: it exists under the default data dir.
+    assert (tmp_path / "whydunnit-data" / "demo.db").is_file()
+
+
+def test_demo_without_injection_reports_no_regression(tmp_path: Path) -> None:
+    settings = load_settings(None, data_dir=str(tmp_path), engine={"bootstrap": 10})
+    outcome = run_demo(settings, tmp_path / "out", inject=False)
+    assert outcome.result.regression.detected is False
+
+
+def test_sample_is_deterministic_and_has_the_injected_drop() -> None:
+    a, b = generate(), generate()
+    assert a.wide.equals(b.wide)
+    cov = a.wide["line_coverage_ratio"]
+    assert cov.iloc[:-13].mean() - cov.iloc[-13:].mean() == pytest.approx(0.12, abs=0.03)

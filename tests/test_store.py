@@ -1,0 +1,87 @@
+"""The SQLite store: idempotent upserts, atomic writes, bucketed wide frames."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from collectors.observations import InputError
+from graphs.model import parse_graph
+from rca.store import Store
+
+
+def _obs(metric: str, values: list[float], start: str = "2026-03-02", freq: str = "D") -> pd.DataFrame:
+    ts = pd.date_range(start, periods=len(values), freq=freq, tz="UTC")
+    return pd.DataFrame({"ts": ts, "scope": "org/repo", "metric": metric, "value": values, "source": "git"})
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    return Store(f"sqlite:///{tmp_path / 'data' / 'rca.db'}")
+
+
+def test_upsert_is_idempotent_and_replaces_values(store: Store) -> None:
+    assert store.write(_obs("commits_count", [1, 2, 3])) == 3
+    store.write(_obs("commits_count", [1, 2, 3]))
+    assert store.count() == 3
+    store.write(_obs("commits_count", [10]))
+    got = store.read(metrics=["commits_count"])
+    assert got["value"].tolist() == [10.0, 2.0, 3.0]
+
+
+def test_failed_write_changes_nothing(store: Store) -> None:
+    store.write(_obs("commits_count", [1, 2]))
+    bad = pd.concat([_obs("churn_lines", [5, 6]), _obs("x", [1]).assign(source="nowhere")])
+    with pytest.raises(InputError, match="unknown observation source"):
+        store.write(bad, state={("git", "repo@main"): {"head": "abc"}})
+    assert store.count() == 2
+    assert store.get_state("git", "repo@main") is None
+
+
+def test_state_is_saved_with_the_rows(store: Store) -> None:
+    store.write(_obs("commits_count", [1]), state={("git", "repo@main"): {"head": "abc", "n": 1}})
+    assert store.get_state("git", "repo@main") == {"head": "abc", "n": 1}
+
+
+def test_replace_deletes_superseded_rows_in_the_same_transaction(store: Store) -> None:
+    store.write(_obs("commits_count", [1, 1, 1, 1]))
+    store.write(_obs("commits_count", [7], start="2026-03-03"),
+                replace={"scope": "org/repo", "source": "git", "since": pd.Timestamp("2026-03-03", tz="UTC")})
+    assert store.read()["value"].tolist() == [1.0, 7.0]
+
+
+def test_frame_aggregates_each_node_by_its_rule(store: Store) -> None:
+    # Monday 2026-03-02 .. Sunday 2026-03-15: two weeks of daily values.
+    store.write(_obs("commits_count", [1.0] * 14))
+    store.write(_obs("line_coverage_ratio", [0.5 + i / 100 for i in range(14)]))
+    store.write(_obs("build_duration_seconds", [100, 300, 200, 900, 100, 100, 100] * 2))
+    g = parse_graph("""
+unit: week
+nodes:
+  commits_count: {agg: sum}
+  line_coverage_ratio: {agg: last}
+  build_duration_seconds: {agg: median}
+  build_rate: {metric: commits_count, agg: rate}
+""")
+    wide = store.frame(g, "org/repo")
+    assert list(wide.index.strftime("%Y-%m-%d")) == ["2026-03-02", "2026-03-09"]
+    assert wide["commits_count"].tolist() == [7.0, 7.0]
+    assert wide["line_coverage_ratio"].tolist() == pytest.approx([0.56, 0.63])
+    assert wide["build_duration_seconds"].tolist() == [100.0, 100.0]
+    assert wide["build_rate"].tolist() == pytest.approx([1.0, 1.0])
+
+
+def test_frame_for_unknown_scope_says_which_exist(store: Store) -> None:
+    store.write(_obs("commits_count", [1]))
+    g = parse_graph("nodes: {commits_count: {}}")
+    with pytest.raises(InputError, match="scopes in the store: org/repo"):
+        store.frame(g, "other/repo")
+
+
+def test_unwritable_store_location_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(InputError, match="cannot"):
+        Store(f"sqlite:///{blocker / 'sub' / 'rca.db'}")
