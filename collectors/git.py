@@ -94,7 +94,7 @@ def _resolve_branch(repo: git.Repo, branch: str | None, where: str) -> tuple[str
     try:
         tip = repo.git.rev_parse("--verify", "--quiet", f"{branch}^{{commit}}")
     except git.GitCommandError:
-        names = ", ".join(h.name for h in repo.heads[:10])
+        names = ", ".join([h.name for h in repo.heads][:10])
         raise InputError(f"branch {branch!r} not found in {where}; branches: {names or 'none'}") from None
     return branch, tip
 
