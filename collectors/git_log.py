@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -24,6 +26,7 @@ LOG_FORMAT = "%x01%H%x02%P%x02%aN%x02%aE%x02%at%x02%ct%x02%B%x03"
 LOG_OPTIONS = ("-z", "--numstat", "-M", "--no-color", "--no-ext-diff", "--no-textconv", "--no-show-signature",
                "--encoding=UTF-8", f"--format={LOG_FORMAT}")
 _CHUNK = 1 << 20
+_AHEAD = 32  # chunks read ahead of the parser at most
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,12 +132,26 @@ def split_records(chunks: Iterable[bytes]) -> Iterator[bytes]:
 
 
 def _read_chunks(proc) -> Iterator[bytes]:
-    stream = proc.stdout
-    while True:
-        chunk = stream.read(_CHUNK)
-        if not chunk:
-            break
-        yield chunk
+    """The process's output in chunks, drained by a thread so git never waits for the parser."""
+    chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=_AHEAD)  # bounded: memory stays flat
+    fd = proc.stdout.fileno()
+
+    def drain() -> None:
+        try:
+            while chunk := os.read(fd, _CHUNK):
+                chunks.put(chunk)
+        finally:
+            chunks.put(None)
+
+    reader = threading.Thread(target=drain, name="git-log-reader", daemon=True)
+    reader.start()
+    try:
+        while (chunk := chunks.get()) is not None:
+            yield chunk
+    finally:  # also when the consumer stops early (the process is killed first): unblock the reader
+        while chunk is not None:
+            chunk = chunks.get()
+        reader.join()
 
 
 def stream_log(repo: git.Repo, revs: list[str], classifier: Classifier, prefixes: tuple[str, ...] = (),
@@ -144,8 +161,9 @@ def stream_log(repo: git.Repo, revs: list[str], classifier: Classifier, prefixes
     proc = repo.git.log(*LOG_OPTIONS, "--date-order", "--reverse", *extra, *revs, "--",
                         as_process=True, with_extended_output=False)
     count, finished = 0, False
+    chunks = _read_chunks(proc.proc)
     try:
-        for raw in split_records(_read_chunks(proc.proc)):
+        for raw in split_records(chunks):
             yield parse_record(raw, classifier, prefixes)
             count += 1
             if on_record is not None and count % 500 == 0:
@@ -156,6 +174,7 @@ def stream_log(repo: git.Repo, revs: list[str], classifier: Classifier, prefixes
             proc.wait()
         else:  # the consumer stopped early: stop git rather than wait on a full pipe
             proc.proc.kill()
+            chunks.close()
             with contextlib.suppress(git.GitCommandError):
                 proc.wait()
     if on_record is not None:
