@@ -47,7 +47,7 @@ DEFAULT_FIX_TYPES: tuple[str, ...] = ("fix", "bugfix", "hotfix")
 _CONVENTIONAL = re.compile(r"^\s*([A-Za-z][\w-]*)(?:\([^)\n]*\))?!?:\s")
 _REVERT_SHA = re.compile(r"This reverts commit ([0-9a-f]{7,40})")
 _REVERT_SUBJECT = re.compile(r'^\s*Revert\s+"', re.IGNORECASE)
-_COMMENT_PREFIXES = ("#", "//", "/*", "*", "*/", "<!--", "-->", "--", ";", '"""', "'''", "%", "rem ")
+_COMMENT_PREFIXES = ("#", "//", "/*", "*", "*/", "<!--", "--", ";", "%", "\"\"\"", "'''")
 
 
 @dataclass(frozen=True)
