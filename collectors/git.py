@@ -13,6 +13,7 @@ says so, so the caller can replace what it stored. It knows nothing of the store
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -26,13 +27,14 @@ import pandas as pd
 from collectors import git_buckets as gb
 from collectors.git_log import CommitRecord, stream_log
 from collectors.git_rules import GitRules
-from collectors.git_szz import BlameLink, FixInput, ignore_revs_file, run_szz
+from collectors.git_szz import BlameLink, FixInput, commit_graph_env, ignore_revs_file, run_szz
 from collectors.observations import InputError
 
 __all__ = ["GitRules", "RepoSpec", "GitResult", "collect_repo", "commit_table", "open_repo", "repo_label",
            "COMMIT_COLUMNS"]
 
 STATE_VERSION = 1
+_GRAPH_FROM_FIXES = 30  # below this many fixes to blame, a scratch commit-graph costs more than it saves
 Progress = Callable[[str, int, int | None], None]
 
 COMMIT_COLUMNS: tuple[str, ...] = (
@@ -234,8 +236,9 @@ def _szz(repo: git.Repo, recs: list[CommitRecord], records: dict[str, CommitReco
         notes.append(f"{label}: SZZ skipped {large} fix(es) touching more than {rules.szz_max_files} files")
     cb = (lambda done, total: progress(f"SZZ {label}", done, total)) if progress else None
     with tempfile.TemporaryDirectory(prefix="rca-git-") as tmp:
+        env = commit_graph_env(repo, os.path.join(tmp, "objects")) if len(fixes) >= _GRAPH_FROM_FIXES else None
         found, failures = run_szz(repo, fixes, ignore_file=ignore_revs_file(repo, tip, tmp),
-                                  workers=rules.szz_workers, progress=cb)
+                                  workers=rules.szz_workers, env=env, progress=cb)
     if failures:
         notes.append(f"{label}: git blame failed on {failures} file(s); their lines were not blamed")
     return links + found, notes

@@ -11,6 +11,7 @@ binary files (numstat ``-``) count as touched with no lines; merges carry no dif
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import queue
 import threading
@@ -135,6 +136,8 @@ def _read_chunks(proc) -> Iterator[bytes]:
     """The process's output in chunks, drained by a thread so git never waits for the parser."""
     chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=_AHEAD)  # bounded: memory stays flat
     fd = proc.stdout.fileno()
+    with contextlib.suppress(OSError, AttributeError):  # Linux: a 1 MiB pipe means fewer, larger reads
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, _CHUNK)
 
     def drain() -> None:
         try:

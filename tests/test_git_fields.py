@@ -116,3 +116,17 @@ def test_since_bounds_the_range_but_experience_counts_all_history(mixed: Repo) -
     assert sorted(df.sha) == sorted(expected)
     alice = df[df.author == "alice@example.com"].iloc[0]
     assert alice.experience_commits == 2  # day 0 and day 2 (through .mailmap), before the bound
+
+
+def test_path_prefix_scope_counts_only_its_files(mixed: Repo) -> None:
+    from collectors.git import RepoSpec, collect_repo
+
+    res = collect_repo(RepoSpec(mixed.path, "proj"), GitRules(scopes=("web",)))
+    obs = res.observations
+    web = obs[obs.scope == "proj/web"].set_index("metric").value
+    # "fixes #12" adds web/app.test.ts (+1, a test file); "topic work" adds web/index.ts (+2)
+    assert (web.commits_count, web.churn_lines, web.test_churn_lines, web.files_per_commit) == (2, 3, 1, 1)
+    assert web.merge_commits_count == 1 and web.lead_time_seconds == 2 * 86_400  # the merge brought web/
+    assert web.bug_fix_commit_ratio == 0.5
+    whole = obs[obs.scope == "proj"].groupby("metric").value.sum()
+    assert whole.commits_count == 8 and whole.churn_lines == sum(v[0] + v[1] for v in mixed.numstat().values())
