@@ -17,7 +17,7 @@ import os
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ import pandas as pd
 
 from collectors import git_buckets as gb
 from collectors.git_log import CommitRecord, stream_log
-from collectors.git_rules import GitRules
+from collectors.git_rules import Classifier, GitRules, identity
 from collectors.git_szz import BlameLink, FixInput, commit_graph_env, ignore_revs_file, run_szz
 from collectors.observations import InputError
 
@@ -124,8 +124,6 @@ def _since_arg(since: pd.Timestamp | None) -> tuple[str, ...]:
 
 def _seed_authors(repo: git.Repo, tip: str, since: pd.Timestamp) -> Counter[str]:
     """Commit counts per author before ``since``: experience counts the whole history."""
-    from collectors.git_rules import identity
-
     out = repo.git.log("--no-show-signature", "--format=%aN%x00%aE", f"--until={since.isoformat()}", tip,
                        stdout_as_string=False)
     counts: Counter[str] = Counter()
@@ -245,8 +243,6 @@ def _szz(repo: git.Repo, recs: list[CommitRecord], records: dict[str, CommitReco
 
 
 def _lookup(repo: git.Repo, shas: Iterable[str], rules: GitRules) -> dict[str, CommitRecord]:
-    from collectors.git_rules import Classifier
-
     todo = sorted(set(shas))
     if not todo:
         return {}
@@ -261,8 +257,6 @@ def _scopes_of(label: str, prefixes: Iterable[str]) -> list[str]:
 def collect_repo(spec: RepoSpec, rules: GitRules = GitRules(), state: dict[str, Any] | None = None,
                  progress: Progress | None = None) -> GitResult:
     """Read one repository's branch (only what is new since ``state``) into tables and new state."""
-    from collectors.git_rules import Classifier
-
     label = spec.label or repo_label(spec.path)
     if rules.bucket not in ("day", "week"):
         raise InputError(f"unknown bucket unit {rules.bucket!r}; use day or week")
@@ -276,8 +270,8 @@ def collect_repo(spec: RepoSpec, rules: GitRules = GitRules(), state: dict[str, 
         repo.close()
 
 
-def _collect(repo: git.Repo, spec: RepoSpec, label: str, rules: GitRules, classifier, state, progress
-             ) -> GitResult:
+def _collect(repo: git.Repo, spec: RepoSpec, label: str, rules: GitRules, classifier: Classifier,
+             state: dict[str, Any] | None, progress: Progress | None) -> GitResult:
     where = repr(str(spec.path))
     branch, tip = _resolve_branch(repo, spec.branch, where)
     shallow = _is_shallow(repo)
@@ -438,8 +432,4 @@ def commit_table(path: str | Path, rules: GitRules = GitRules(), *, branch: str 
     res = collect_repo(RepoSpec(Path(path), label, branch, since), rules, None, progress)
     return res.commits, res.notes
 
-
-def with_defaults(rules: GitRules, **changes: Any) -> GitRules:
-    """A copy of ``rules`` with some fields changed (None leaves a field as it is)."""
-    return replace(rules, **{k: v for k, v in changes.items() if v is not None})
 

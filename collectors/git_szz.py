@@ -41,14 +41,6 @@ class BlameLink:
     bug_author_ts: int
 
 
-@dataclass(frozen=True)
-class SzzOutcome:
-    links: tuple[BlameLink, ...]
-    fixes_blamed: int
-    fixes_skipped_large: int
-    blame_failures: int
-
-
 def _unquote(raw: bytes) -> bytes:
     """Undo git's C-style quoting of a path in a diff header."""
     if not raw.startswith(b'"'):
