@@ -111,3 +111,26 @@ def test_collect_writes_nothing_when_one_repository_fails(tmp_path: Path, repo: 
         assert store.count() == 0 and store.get_state("git", "app@HEAD") is None
     finally:
         store.close()
+
+
+def test_several_repositories_and_a_since_bound_in_one_configuration(tmp_path: Path, repo: Repo) -> None:
+    import yaml
+
+    other = Repo(tmp_path / "other")
+    _history(other, 0, 5)
+    cfg = tmp_path / "multi.yaml"
+    cfg.write_text(yaml.safe_dump({"data_dir": str(tmp_path / "m"), "git": {"bucket": "day", "repos": [
+        {"path": str(repo.path), "name": "acme/app", "since": day(7, 0)},
+        {"path": str(other.path), "branch": "main"}]}}))
+    s = load_settings(cfg)
+    out = pipeline.collect(s)
+    assert [(r.label, r.commits_read) for r in out.repos] == [("acme/app", 5), ("other", 5)]
+    stored = _stored(s)
+    counts = stored[stored.metric == "commits_count"].groupby("scope").value.agg(["sum", "count"])
+    assert counts.loc["acme/app"].tolist() == [5, 5] and counts.loc["other"].tolist() == [5, 5]
+    assert stored[stored.scope == "acme/app"].ts.min() == pd.Timestamp(day(7, 0))
+    store = Store(s.store_url)
+    try:
+        assert store.get_state("git", "other@main")["head"] == other.head()
+    finally:
+        store.close()
