@@ -17,10 +17,11 @@ import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import git
 
-from collectors.git_rules import Classifier, MessageVerdict, identity, in_prefix
+from collectors.git_rules import Classifier, MessageVerdict, in_prefix
 
 # \x01 starts a commit, \x02 separates fields, \x03 ends the message; numstat follows (-z).
 LOG_FORMAT = "%x01%H%x02%P%x02%aN%x02%aE%x02%at%x02%ct%x02%B%x03"
@@ -41,8 +42,10 @@ class ScopeStat:
     test_lines: int
 
 
-@dataclass(frozen=True, slots=True)
-class CommitRecord:
+class CommitRecord(NamedTuple):
+    """One commit as read (immutable; a NamedTuple because one is built per commit, ~2.5x faster
+    than a frozen dataclass)."""
+
     sha: str
     parents: tuple[str, ...]
     author_name: str
@@ -81,8 +84,10 @@ def parse_record(raw: bytes, classifier: Classifier, prefixes: tuple[str, ...]) 
     tokens = stats.split(b"\x00")
     i, n = 0, len(tokens)
     while i < n:
-        tok = tokens[i].lstrip(b"\n")
+        tok = tokens[i]
         i += 1
+        if tok[:1] == b"\n":                 # the line break between the message and the stats
+            tok = tok[1:]
         if not tok:
             continue
         a_raw, d_raw, path_raw = tok.split(b"\t", 2)
@@ -90,7 +95,7 @@ def parse_record(raw: bytes, classifier: Classifier, prefixes: tuple[str, ...]) 
             path_raw = tokens[i + 1]
             i += 2
             renamed += 1
-        path = os.fsdecode(path_raw)
+        path, is_test = classifier.path(path_raw)
         a, d = _count(a_raw), _count(d_raw)
         files += 1
         if a is None or d is None:
@@ -98,7 +103,6 @@ def parse_record(raw: bytes, classifier: Classifier, prefixes: tuple[str, ...]) 
             a = d = 0
         added += a
         deleted += d
-        is_test = classifier.is_test(path)
         if is_test:
             test_lines += a + d
         for prefix in prefixes:
@@ -108,13 +112,12 @@ def parse_record(raw: bytes, classifier: Classifier, prefixes: tuple[str, ...]) 
                 acc[1] += d
                 acc[2] += 1
                 acc[3] += (a + d) if is_test else 0
-    message_text = _decode(message)
-    author_name = _decode(name)
+    author_name, author = classifier.person(name, email)
     return CommitRecord(
         sha=sha.decode(), parents=parent_list, author_name=author_name,
-        author=identity(author_name, _decode(email)), author_ts=int(ats), committer_ts=int(cts),
+        author=author, author_ts=int(ats), committer_ts=int(cts),
         added=added, deleted=deleted, files=files, binary_files=binary, renamed_files=renamed,
-        test_lines=test_lines, verdict=classifier.message(message_text, len(parent_list) > 1),
+        test_lines=test_lines, verdict=classifier.message(_decode(message), len(parent_list) > 1),
         scopes=tuple(ScopeStat(p, *v) for p, v in per_prefix.items()),
     )
 

@@ -8,6 +8,7 @@ per path and per message. Pure functions of their input: no Git, no I/O.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 
@@ -79,6 +80,26 @@ class MessageVerdict:
     reverts: str | None  # the sha a revert names
 
 
+_NOT_FIX = MessageVerdict(False, "", None, None)
+
+
+def _issue_regex(patterns: tuple[str, ...]) -> tuple[re.Pattern[str] | None, list[tuple[int, int]]]:
+    """One regex for all issue patterns (a search finds the earliest match of any), and for each
+    pattern the number of its wrapping group and of the group holding the reference."""
+    groups: list[tuple[int, int]] = []
+    parts: list[str] = []
+    at = 1
+    for p in patterns:
+        try:
+            inner = re.compile(p).groups
+        except re.error as exc:
+            raise InputError(f"invalid issue pattern {p!r}: {exc}") from None
+        groups.append((at, at + 1 if inner else at))
+        parts.append(f"({p})")
+        at += 1 + inner
+    return (re.compile("|".join(parts)) if parts else None), groups
+
+
 def glob_to_regex(pattern: str) -> str:
     """Translate one test-path glob to a regular expression over the whole path."""
     body = pattern if "/" in pattern else "**/" + pattern
@@ -126,9 +147,11 @@ class Classifier:
         test_rx = "|".join(f"(?:{glob_to_regex(p)})" for p in rules.test_patterns)
         self._test = re.compile(f"^(?:{test_rx})$") if test_rx else None
         self._fix = _compile(rules.fix_patterns, "fix", re.IGNORECASE)
-        self._issues = [_compile((p,), "issue") for p in rules.issue_patterns]
+        self._issue, self._issue_groups = _issue_regex(rules.issue_patterns)
         self._fix_types = frozenset(t.lower() for t in rules.fix_types)
         self._test_cache: dict[str, bool] = {}
+        self._paths: dict[bytes, tuple[str, bool]] = {}
+        self._people: dict[tuple[bytes, bytes], tuple[str, str]] = {}
 
     def is_test(self, path: str) -> bool:
         hit = self._test_cache.get(path)
@@ -137,22 +160,38 @@ class Classifier:
             self._test_cache[path] = hit
         return hit
 
+    def path(self, raw: bytes) -> tuple[str, bool]:
+        """A raw path from git: its text (undecodable bytes kept as surrogates) and whether it is a test."""
+        hit = self._paths.get(raw)
+        if hit is None:
+            text = os.fsdecode(raw)
+            hit = self._paths[raw] = (text, self.is_test(text))
+        return hit
+
+    def person(self, name: bytes, email: bytes) -> tuple[str, str]:
+        """Raw name and e-mail -> (name, identity); shared strings, since people repeat."""
+        hit = self._people.get((name, email))
+        if hit is None:
+            text = name.decode("utf-8", "replace")
+            hit = self._people[(name, email)] = (text, identity(text, email.decode("utf-8", "replace")))
+        return hit
+
     def issue(self, message: str) -> str | None:
-        best: tuple[int, str] | None = None
-        for rx in self._issues:
-            m = rx.search(message) if rx else None
-            if m and (best is None or m.start() < best[0]):
-                best = (m.start(), m.group(1) if m.groups() else m.group(0))
-        if best is None:
+        """The earliest issue reference in the message (the first capture group of its pattern)."""
+        m = self._issue.search(message) if self._issue else None
+        if m is None:
             return None
-        ref = best[1]
-        return f"#{ref}" if ref.isdigit() else ref
+        for outer, inner in self._issue_groups:
+            if m.group(outer) is not None:
+                ref = m.group(inner)
+                return f"#{ref}" if ref.isdigit() else ref
+        return None
 
     def message(self, message: str, is_merge: bool) -> MessageVerdict:
         """Classify a commit message: revert, fix by conventional type, fix by keyword, or not."""
-        issue = self.issue(message) if self._issues else None
+        issue = self.issue(message)
         if is_merge:
-            return MessageVerdict(False, "", issue, None)
+            return MessageVerdict(False, "", issue, None) if issue else _NOT_FIX
         subject = message.split("\n", 1)[0]
         rev = _REVERT_SHA.search(message)
         if rev or _REVERT_SUBJECT.match(subject):
@@ -160,10 +199,12 @@ class Classifier:
         conv = _CONVENTIONAL.match(subject)
         if conv:
             is_fix = conv.group(1).lower() in self._fix_types
-            return MessageVerdict(is_fix, "conventional" if is_fix else "", issue, None)
+            if not is_fix:
+                return MessageVerdict(False, "", issue, None) if issue else _NOT_FIX
+            return MessageVerdict(True, "conventional", issue, None)
         if self._fix and self._fix.search(message):
             return MessageVerdict(True, "keyword", issue, None)
-        return MessageVerdict(False, "", issue, None)
+        return MessageVerdict(False, "", issue, None) if issue else _NOT_FIX
 
 
 def identity(name: str, email: str) -> str:
