@@ -7,11 +7,13 @@ call one function here and present what it returns.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from collectors.git_rules import GitRules
 from graphs import CausalGraph, load_graph, shipped_graph
 from rca.config import Settings
 from rca.engine.frames import Window, load_table, parse_time, parse_window
@@ -86,6 +88,7 @@ def run_demo(settings: Settings, out_dir: Path | None = None, *, inject: bool = 
 # --- collection -------------------------------------------------------------------------------
 
 GIT_STATE = "git"
+Progress = Callable[[str, int, "int | None"], None]  # (stage, done, total): what the faces draw
 
 
 @dataclass(frozen=True)
@@ -105,10 +108,8 @@ class CollectOutcome:
     store_url: str
 
 
-def git_rules(settings: Settings, scopes: list[str] | tuple[str, ...] = (), bucket: str | None = None):
+def git_rules(settings: Settings, scopes: list[str] | tuple[str, ...] = (), bucket: str | None = None) -> GitRules:
     """The collector's rules from the ``git:`` section (plus one repository's path scopes)."""
-    from collectors.git import GitRules
-
     g = settings.git
     return GitRules(test_patterns=tuple(g.test_patterns), fix_patterns=tuple(g.fix_patterns),
                     issue_patterns=tuple(g.issue_patterns), fix_types=tuple(g.fix_types),
@@ -116,14 +117,14 @@ def git_rules(settings: Settings, scopes: list[str] | tuple[str, ...] = (), buck
                     szz_workers=g.szz_workers, bucket=bucket or g.bucket, scopes=tuple(scopes))
 
 
-def _utc(ts) -> pd.Timestamp | None:
+def _utc(ts: object) -> pd.Timestamp | None:
     if ts is None:
         return None
     t = pd.Timestamp(ts)
     return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
 
 
-def collect(settings: Settings, progress=None) -> CollectOutcome:
+def collect(settings: Settings, progress: Progress | None = None) -> CollectOutcome:
     """Run the configured collectors into the store: all repositories in ONE transaction.
 
     Each repository's state (what it has seen, per branch) is read from the store; only new
@@ -166,7 +167,7 @@ class TableOutcome:
 
 def collect_git_table(path: str | Path, out: str | Path, level: str = "week", *,
                       settings: Settings | None = None, branch: str | None = None, since: str | None = None,
-                      scopes: tuple[str, ...] = (), progress=None) -> TableOutcome:
+                      scopes: tuple[str, ...] = (), progress: Progress | None = None) -> TableOutcome:
     """Read one repository without a store and write its observation table (or, with
     ``level="commit"``, its per-commit table) to CSV or Parquet, chosen by ``out``'s suffix."""
     from collectors.git import RepoSpec, collect_repo

@@ -127,3 +127,26 @@ def test_bucket_metrics_on_known_history(szz_repo) -> None:
     wk2 = obs.loc[pd.Timestamp("2024-01-08", tz="UTC")]
     assert wk2.commits_count == 1 and wk2.bug_fix_commit_ratio == 1 and wk2.time_to_fix_seconds == 9 * 86_400
     assert set(res.observations.scope) == {"svc"} and set(res.observations.source) == {"git"}
+
+
+def test_lead_time_counts_each_branch_commit_once_across_repeated_merges(tmp_path: Path) -> None:
+    r = Repo(tmp_path / "lead")
+    r.commit("feat: base", {"a.py": "a\n"}, when=day(0))
+    r.git("checkout", "-q", "-b", "topic")
+    r.commit("feat: first", {"b.py": "b\n"}, when=day(1, 8))
+    r.git("checkout", "-q", "main")
+    m1 = r.merge("topic", "Merge topic (1)", when=day(2, 8))
+    r.git("checkout", "-q", "topic")
+    r.git("merge", "-q", "main", env={"GIT_AUTHOR_DATE": day(3), "GIT_COMMITTER_DATE": day(3)})  # fast-forward
+    r.commit("feat: second", {"c.py": "c\n"}, when=day(4, 8))
+    r.git("checkout", "-q", "main")
+    r.commit("feat: on main", {"d.py": "d\n"}, when=day(5))
+    m2 = r.merge("topic", "Merge topic (2)", when=day(6, 8))
+    df = commit_table(r.path)[0].set_index("sha")
+    expected = {m1: 86_400, m2: 2 * 86_400}  # m2: from "second" (day 4), not from "first" (day 1)
+    assert df.lead_time_seconds.dropna().to_dict() == expected
+    for m in expected:
+        first_parent, other = r.git("rev-parse", f"{m}^1", f"{m}^2").split()
+        branch = r.git("log", "--format=%at", f"{first_parent}..{other}").split()
+        committed = int(r.git("log", "-1", "--format=%ct", m))
+        assert expected[m] == committed - min(int(t) for t in branch)  # what git rev-list P1..P2 says
