@@ -13,6 +13,7 @@ says so, so the caller can replace what it stored. It knows nothing of the store
 
 from __future__ import annotations
 
+import copy
 import os
 import tempfile
 from collections import Counter
@@ -279,7 +280,9 @@ def _collect(repo: git.Repo, spec: RepoSpec, label: str, rules: GitRules, classi
     notes = list(plan.notes)
     st = plan.state
     prefixes = rules.scopes
-    all_scopes = tuple(_scopes_of(label, prefixes))
+    current = _scopes_of(label, prefixes)
+    # a full re-read replaces the scopes earlier runs wrote too (e.g. a prefix since removed)
+    all_scopes = tuple(dict.fromkeys([*current, *(state or {}).get("scopes", [])]))
     if not plan.revs:
         return GitResult(label, branch, tip, _commit_frame([], label), gb.observations({}, [], szz=False), st,
                          False, all_scopes, tuple(notes))
@@ -311,11 +314,11 @@ def _collect(repo: git.Repo, spec: RepoSpec, label: str, rules: GitRules, classi
     if do_szz:
         links, szz_notes = _szz(repo, recs, records, rules, tip, label, progress)
         notes.extend(szz_notes)
-    summaries: gb.Summaries = st["buckets"]
+    summaries: gb.Summaries = st["buckets"] if plan.full else copy.deepcopy(st["buckets"])  # caller's stays
     touched: set[tuple[str, str]] = set()
     _add_records(summaries, touched, recs, experience, leads, label, rules)
     bic_info = _add_bugs(repo, summaries, touched, links, records, set(st["bic"]), spec, label, rules)
-    new_state = {**st, "head": tip, "branch": branch, "authors": dict(authors), "buckets": summaries,
+    new_state = {**st, "head": tip, "branch": branch, "scopes": current, "authors": dict(authors), "buckets": summaries,
                  "bic": sorted(set(st["bic"]) | bic_info.counted), "commits": st["commits"] + len(recs)}
     commits = _commit_frame(_commit_rows(recs, label, experience, leads, bic_info.first_fix, rules), label)
     obs = gb.observations(summaries, touched, szz=do_szz)

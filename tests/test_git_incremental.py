@@ -134,3 +134,10 @@ def test_several_repositories_and_a_since_bound_in_one_configuration(tmp_path: P
         assert store.get_state("git", "other@main")["head"] == other.head()
     finally:
         store.close()
+
+
+def test_removing_a_path_scope_removes_its_rows(tmp_path: Path, repo: Repo) -> None:
+    pipeline.collect(_settings(tmp_path, repo.path, scopes=["svc/tests"]))
+    s = _settings(tmp_path, repo.path)
+    out = pipeline.collect(s)
+    assert out.repos[0].full_read and set(_stored(s).scope) == {"acme/app"}
