@@ -109,6 +109,73 @@ def investigate(
         typer.echo(f"wrote {out}", err=True)
 
 
+class Level(StrEnum):
+    week = "week"
+    day = "day"
+    commit = "commit"
+
+
+def _progress_bar(console):
+    """A rich progress bar and the ``(stage, done, total)`` callback the pipeline drives (none off a terminal)."""
+    import contextlib
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    if not console.is_terminal:
+        return contextlib.nullcontext(), None
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   console=console, transient=True)
+    tasks: dict[str, int] = {}
+
+    def update(stage: str, done: int, total: int | None) -> None:
+        if stage not in tasks:
+            tasks[stage] = bar.add_task(stage, total=total)
+        bar.update(tasks[stage], completed=done, total=total)
+
+    return bar, update
+
+
+@app.command()
+def collect(
+    git_path: Annotated[Path | None, typer.Option("--git", help="read this repository, no config")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="with --git: .csv or .parquet")] = None,
+    level: Annotated[Level, typer.Option("--level", help="with --git: week, day or commit")] = Level.week,
+    branch: Annotated[str | None, typer.Option("--branch", help="with --git: branch to follow")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="with --git: first commit date (UTC)")] = None,
+    scope: Annotated[list[str] | None, typer.Option("--scope", help="with --git: a path prefix")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Run the configured collectors into the store, or write one repository's table (--git, --out)."""
+    from rich.console import Console
+
+    from rca import pipeline
+
+    console = Console(stderr=True)
+    settings = _settings(config)
+    bar, update = _progress_bar(console)
+    if git_path is not None:
+        if out is None:
+            raise InputError("--git needs --out FILE (.csv or .parquet)")
+        with bar:
+            res = pipeline.collect_git_table(git_path, out, level.value, settings=settings, branch=branch,
+                                             since=since, scopes=tuple(scope or ()), progress=update)
+        for note in res.notes:
+            typer.echo(f"rca: note: {note}", err=True)
+        typer.echo(f"wrote {res.path}: {res.rows} rows from {res.commits_read} commits")
+        return
+    if out is not None:
+        raise InputError("--out only goes with --git PATH; `rca collect` alone writes to the store")
+    with bar:
+        outcome = pipeline.collect(settings, progress=update)
+    for r in outcome.repos:
+        for note in r.notes:
+            typer.echo(f"rca: note: {note}", err=True)
+        how = "full read" if r.full_read else "incremental"
+        typer.echo(f"{r.label} ({r.branch} @ {r.head[:12]}): {r.commits_read} new commits, {how}")
+    typer.echo(f"stored {outcome.rows_written} observations in {outcome.store_url}")
+
+
 @graph_app.command("show")
 def graph_show(graph: Annotated[str, typer.Argument(help="graph file or shipped name")]) -> None:
     """Validate a graph and print its nodes and edges."""

@@ -12,13 +12,16 @@ reference is given (see the sections that hold them).
 from __future__ import annotations
 
 import os
+import re
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from collectors import git_rules
 from collectors.observations import InputError
 
 
@@ -56,6 +59,53 @@ class ReportSettings(_Section):
         return v
 
 
+class GitRepoSettings(_Section):
+    path: Path = Field(description="a clone with full history (a shallow one gets no SZZ/experience)")
+    name: str | None = Field(default=None, description="scope label; default: the folder's name")
+    branch: str | None = Field(default=None, description="branch to follow; default: the checked-out one")
+    since: datetime | None = Field(default=None, description="read commits committed from then on (UTC)")
+    scopes: list[str] = Field(default=[], description="path prefixes measured as extra scopes LABEL/PREFIX")
+
+    @property
+    def label(self) -> str:
+        return self.name or (self.path.resolve().name or "repo")
+
+
+def _regexes(v: list[str], flags: int = 0) -> list[str]:
+    for p in v:
+        try:
+            re.compile(p, flags)
+        except re.error as exc:
+            raise ValueError(f"invalid regular expression {p!r}: {exc}") from None
+    return v
+
+
+class GitSettings(_Section):
+    repos: list[GitRepoSettings] = []
+    bucket: Literal["day", "week"] = "week"
+    test_patterns: list[str] = list(git_rules.DEFAULT_TEST_PATTERNS)
+    fix_patterns: list[str] = list(git_rules.DEFAULT_FIX_PATTERNS)
+    issue_patterns: list[str] = list(git_rules.DEFAULT_ISSUE_PATTERNS)
+    fix_types: list[str] = list(git_rules.DEFAULT_FIX_TYPES)
+    newcomer_threshold: int = Field(default=5, ge=0, description="fewer prior commits than this: a newcomer")
+    szz: bool = True
+    szz_max_files: int = Field(default=20, ge=1, description="SZZ skips fixes touching more files than this")
+    szz_workers: int = Field(default=0, ge=0, description="parallel blames (0: one per CPU)")
+
+    @field_validator("fix_patterns", "issue_patterns")
+    @classmethod
+    def _valid_regex(cls, v: list[str]) -> list[str]:
+        return _regexes(v)
+
+    @model_validator(mode="after")
+    def _unique_labels(self) -> GitSettings:
+        labels = [r.label for r in self.repos]
+        dup = sorted({x for x in labels if labels.count(x) > 1})
+        if dup:
+            raise ValueError(f"repositories share the label(s) {dup}; give each a distinct name")
+        return self
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RCA_", env_nested_delimiter="__", extra="forbid", frozen=True)
 
@@ -63,6 +113,7 @@ class Settings(BaseSettings):
     store: StoreSettings = StoreSettings()
     engine: EngineSettings = EngineSettings()
     reports: ReportSettings = ReportSettings()
+    git: GitSettings = GitSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -7,11 +7,13 @@ call one function here and present what it returns.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from collectors.git_rules import GitRules
 from graphs import CausalGraph, load_graph, shipped_graph
 from rca.config import Settings
 from rca.engine.frames import Window, load_table, parse_time, parse_window
@@ -95,3 +97,118 @@ def run_demo(settings: Settings, out_dir: Path | None = None, *, inject: bool = 
     stamp = pd.Timestamp.now(tz="UTC").strftime("%Y%m%dT%H%M%SZ")
     paths = write_reports(result, Path(target_dir), f"demo-{demo.target}-{stamp}", list(settings.reports.formats))
     return DemoOutcome(result=result, reports=paths, store_url=store.url, injected_cause=demo.cause)
+
+
+# --- collection -------------------------------------------------------------------------------
+
+GIT_STATE = "git"
+Progress = Callable[[str, int, "int | None"], None]  # (stage, done, total): what the faces draw
+
+
+@dataclass(frozen=True)
+class RepoCollected:
+    label: str
+    branch: str
+    head: str
+    commits_read: int
+    full_read: bool
+    notes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CollectOutcome:
+    rows_written: int
+    repos: tuple[RepoCollected, ...]
+    store_url: str
+
+
+def git_rules(settings: Settings, scopes: list[str] | tuple[str, ...] = (), bucket: str | None = None) -> GitRules:
+    """The collector's rules from the ``git:`` section (plus one repository's path scopes)."""
+    g = settings.git
+    return GitRules(test_patterns=tuple(g.test_patterns), fix_patterns=tuple(g.fix_patterns),
+                    issue_patterns=tuple(g.issue_patterns), fix_types=tuple(g.fix_types),
+                    newcomer_threshold=g.newcomer_threshold, szz=g.szz, szz_max_files=g.szz_max_files,
+                    szz_workers=g.szz_workers, bucket=bucket or g.bucket, scopes=tuple(scopes))
+
+
+def _utc(ts: object) -> pd.Timestamp | None:
+    if ts is None:
+        return None
+    t = pd.Timestamp(ts)
+    return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+
+
+def collect(settings: Settings, progress: Progress | None = None) -> CollectOutcome:
+    """Run the configured collectors into the store: all repositories in ONE transaction.
+
+    Each repository's state (what it has seen, per branch) is read from the store; only new
+    commits are read. A full read (first run, rewritten history, changed rules) replaces the
+    repository's earlier observations in the same transaction, so nothing is half-written.
+    """
+    from collectors.git import RepoSpec, collect_repo
+    from collectors.observations import InputError
+
+    if not settings.git.repos:
+        raise InputError("nothing to collect: add repositories under `git: repos:` in the configuration, "
+                         "or run `rca collect --git PATH --out FILE`")
+    store = Store(settings.store_url)
+    try:
+        frames, replaces, states, done = [], [], {}, []
+        for r in settings.git.repos:
+            key = f"{r.label}@{r.branch or 'HEAD'}"
+            spec = RepoSpec(r.path, r.label, r.branch, _utc(r.since))
+            res = collect_repo(spec, git_rules(settings, r.scopes), store.get_state(GIT_STATE, key), progress)
+            frames.append(res.observations)
+            if res.full_read:
+                replaces.extend({"scope": sc, "source": "git"} for sc in res.scopes)
+            states[(GIT_STATE, key)] = res.state
+            done.append(RepoCollected(res.label, res.branch, res.head, len(res.commits), res.full_read,
+                                      res.notes))
+        frame = pd.concat([f for f in frames if not f.empty] or frames[:1], ignore_index=True)
+        written = store.write(frame, replace=replaces, state=states)
+    finally:
+        store.close()
+    return CollectOutcome(written, tuple(done), store.url)
+
+
+@dataclass(frozen=True)
+class TableOutcome:
+    path: Path
+    rows: int
+    commits_read: int
+    notes: tuple[str, ...]
+
+
+def collect_git_table(path: str | Path, out: str | Path, level: str = "week", *,
+                      settings: Settings | None = None, branch: str | None = None, since: str | None = None,
+                      scopes: tuple[str, ...] = (), progress: Progress | None = None) -> TableOutcome:
+    """Read one repository without a store and write its observation table (or, with
+    ``level="commit"``, its per-commit table) to CSV or Parquet, chosen by ``out``'s suffix."""
+    from collectors.git import RepoSpec, collect_repo
+    from collectors.observations import InputError
+
+    out = Path(out)
+    suffix = out.suffix.lower()
+    if suffix not in (".csv", ".parquet", ".pq"):
+        raise InputError(f"cannot write {str(out)!r}: use a .csv or .parquet file name")
+    if level not in ("commit", "day", "week"):
+        raise InputError(f"unknown level {level!r}; use commit, day or week")
+    settings = settings or Settings()
+    try:
+        since_ts = _utc(since)
+    except ValueError:
+        raise InputError(f"--since {since!r} is not a date; use e.g. 2024-01-31") from None
+    rules = git_rules(settings, scopes, bucket=None if level == "commit" else level)
+    res = collect_repo(RepoSpec(Path(path), "", branch, since_ts), rules, None, progress)
+    table = res.commits if level == "commit" else res.observations
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.partial")
+    try:
+        if suffix == ".csv":
+            table.to_csv(tmp, index=False)
+        else:
+            table.to_parquet(tmp, index=False)
+        tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return TableOutcome(out, len(table), len(res.commits), res.notes)

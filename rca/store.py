@@ -12,7 +12,7 @@ aggregating each graph node by its own rule.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -127,13 +127,13 @@ class Store:
         self,
         frame: pd.DataFrame,
         *,
-        replace: Mapping[str, Any] | None = None,
+        replace: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
         state: Mapping[tuple[str, str], Any] | None = None,
     ) -> int:
         """Upsert observations in one transaction and return how many rows were written.
 
-        ``replace`` (``scope``, ``source`` and optionally ``since``) first deletes the rows a
-        re-read supersedes, e.g. after a rewritten history; ``state`` maps
+        ``replace`` (``scope``, ``source`` and optionally ``since``; or a list of them) first
+        deletes the rows a re-read supersedes, e.g. after a rewritten history; ``state`` maps
         ``(collector, key)`` to a JSON-able value saved in the same transaction.
         """
         clean = observations.validate(frame)
@@ -142,12 +142,13 @@ class Store:
              "source": so, "value": float(v)}
             for ts, sc, m, v, so in clean.itertuples(index=False, name=None)
         ]
+        replaces = [replace] if isinstance(replace, Mapping) else list(replace or [])
         with self.transaction() as conn:
-            if replace is not None:
-                cond = sa.and_(observations_table.c.scope == replace["scope"],
-                               observations_table.c.source == replace["source"])
-                if replace.get("since") is not None:
-                    since = pd.Timestamp(replace["since"]).tz_convert("UTC").tz_localize(None).to_pydatetime()
+            for rep in replaces:
+                cond = sa.and_(observations_table.c.scope == rep["scope"],
+                               observations_table.c.source == rep["source"])
+                if rep.get("since") is not None:
+                    since = pd.Timestamp(rep["since"]).tz_convert("UTC").tz_localize(None).to_pydatetime()
                     cond = sa.and_(cond, observations_table.c.ts >= since)
                 conn.execute(observations_table.delete().where(cond))
             # SQLite caps bound parameters per statement; 5 per row.

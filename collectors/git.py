@@ -1,0 +1,438 @@
+"""The Git collector: commits, churn, authorship, bug fixes and bug-introducing commits (SZZ).
+
+:func:`collect_repo` reads one branch of one repository with a single streaming
+``git log --numstat`` pass (:mod:`collectors.git_log`), classifies each commit with the rules
+of :mod:`collectors.git_rules`, finds bug-introducing commits by blaming what fixes changed
+(:mod:`collectors.git_szz`), measures lead time from the first commit of each merged branch
+to its merge, and returns the per-commit table, the bucketed observation table
+(:mod:`collectors.git_buckets`) and a plain JSON-able state saying what it has seen. Given
+that state back, it reads only the new commits; if the history was rewritten (the old head
+is no longer an ancestor of the branch) or the rules changed, it re-reads everything and
+says so, so the caller can replace what it stored. It knows nothing of the store.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import git
+import pandas as pd
+
+from collectors import git_buckets as gb
+from collectors.git_log import CommitRecord, stream_log
+from collectors.git_rules import Classifier, GitRules, identity
+from collectors.git_szz import BlameLink, FixInput, commit_graph_env, ignore_revs_file, run_szz
+from collectors.observations import InputError
+
+__all__ = ["GitRules", "RepoSpec", "GitResult", "collect_repo", "commit_table", "open_repo", "repo_label",
+           "COMMIT_COLUMNS"]
+
+STATE_VERSION = 1
+_GRAPH_FROM_FIXES = 30  # below this many fixes to blame, a scratch commit-graph costs more than it saves
+Progress = Callable[[str, int, int | None], None]
+
+COMMIT_COLUMNS: tuple[str, ...] = (
+    "repo", "sha", "author_time", "committer_time", "author", "author_name", "is_merge", "lines_added",
+    "lines_deleted", "files_touched", "binary_files", "renamed_files", "test_lines_changed",
+    "experience_commits", "is_newcomer", "is_bug_fix", "fix_kind", "issue_ref", "reverts",
+    "is_bug_introducing", "time_to_fix_seconds", "lead_time_seconds",
+)
+
+
+@dataclass(frozen=True)
+class RepoSpec:
+    """One repository to read: where, under which label, which branch, from when."""
+
+    path: Path
+    label: str = ""
+    branch: str | None = None          # default: the checked-out branch
+    since: pd.Timestamp | None = None  # commits with an older committer time are not read
+
+
+@dataclass(frozen=True)
+class GitResult:
+    label: str
+    branch: str
+    head: str
+    commits: pd.DataFrame        # one row per commit read in this run (COMMIT_COLUMNS)
+    observations: pd.DataFrame   # the buckets this run touched (the observation table)
+    state: dict[str, Any]        # give it back next time to read only new commits
+    full_read: bool              # True: everything was (re-)read; replace what was stored
+    scopes: tuple[str, ...]      # every scope this repository's observations use
+    notes: tuple[str, ...]       # things the user should know (shallow clone, rewritten history...)
+
+
+def repo_label(path: str | Path) -> str:
+    return Path(path).resolve().name or "repo"
+
+
+def open_repo(path: str | Path) -> git.Repo:
+    """Open a repository or raise :class:`InputError` saying why not."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{str(p)!r} does not exist; give the path of a Git repository")
+    try:
+        return git.Repo(p)
+    except git.InvalidGitRepositoryError:
+        raise InputError(f"{str(p)!r} is not a Git repository (no .git found); "
+                         "give the path of a clone") from None
+    except git.NoSuchPathError:
+        raise InputError(f"{str(p)!r} does not exist; give the path of a Git repository") from None
+    except git.GitCommandNotFound:
+        raise InputError("the `git` program is not installed or not on PATH") from None
+
+
+def _resolve_branch(repo: git.Repo, branch: str | None, where: str) -> tuple[str, str]:
+    if not repo.head.is_valid():
+        raise InputError(f"{where} is an empty repository (no commits yet); nothing to collect")
+    if branch is None:
+        branch = "HEAD" if repo.head.is_detached else repo.active_branch.name
+    try:
+        tip = repo.git.rev_parse("--verify", "--quiet", f"{branch}^{{commit}}")
+    except git.GitCommandError:
+        names = ", ".join([h.name for h in repo.heads][:10])
+        raise InputError(f"branch {branch!r} not found in {where}; branches: {names or 'none'}") from None
+    return branch, tip
+
+
+def _is_shallow(repo: git.Repo) -> bool:
+    return repo.git.rev_parse("--is-shallow-repository").strip() == "true"
+
+
+def _shallow_boundary(repo: git.Repo) -> frozenset[str]:
+    f = Path(repo.git_dir) / "shallow"
+    return frozenset(f.read_text().split()) if f.is_file() else frozenset()
+
+
+def _is_ancestor(repo: git.Repo, old: str, new: str) -> bool:
+    try:
+        repo.git.merge_base("--is-ancestor", old, new)
+    except git.GitCommandError:
+        return False
+    return True
+
+
+def _since_arg(since: pd.Timestamp | None) -> tuple[str, ...]:
+    return () if since is None else (f"--since={since.isoformat()}",)
+
+
+def _seed_authors(repo: git.Repo, tip: str, since: pd.Timestamp) -> Counter[str]:
+    """Commit counts per author before ``since``: experience counts the whole history."""
+    out = repo.git.log("--no-show-signature", "--format=%aN%x00%aE", f"--until={since.isoformat()}", tip,
+                       stdout_as_string=False)
+    counts: Counter[str] = Counter()
+    for line in out.split(b"\n"):
+        if line:
+            name, _, email = line.partition(b"\x00")
+            counts[identity(name.decode("utf-8", "replace"), email.decode("utf-8", "replace"))] += 1
+    return counts
+
+
+@dataclass(frozen=True)
+class _Plan:
+    full: bool
+    revs: list[str]
+    state: dict[str, Any]
+    notes: tuple[str, ...]
+
+
+def _plan(repo: git.Repo, spec: RepoSpec, branch: str, tip: str, rules: GitRules, shallow: bool,
+          state: dict[str, Any] | None) -> _Plan:
+    since = spec.since.isoformat() if spec.since is not None else None
+    fresh = {"version": STATE_VERSION, "branch": branch, "head": None, "rules": rules.fingerprint(),
+             "since": since, "shallow": shallow, "authors": {}, "buckets": {}, "bic": [], "commits": 0}
+    if not state:
+        return _Plan(True, [tip], fresh, ())
+    same = (state.get("version") == STATE_VERSION and state.get("rules") == rules.fingerprint()
+            and state.get("since") == since and state.get("shallow") == shallow)
+    if not same:
+        return _Plan(True, [tip], fresh, ("the rules, the since bound or the clone's depth changed since "
+                                          "the last run: re-read the whole history",))
+    old = state.get("head")
+    if old == tip:
+        return _Plan(False, [], state, ())
+    if not old or not _is_ancestor(repo, old, tip):
+        return _Plan(True, [tip], fresh, (f"history of {branch!r} was rewritten (the last run's head "
+                                          f"{str(old)[:12]} is no longer an ancestor): re-read it all",))
+    return _Plan(False, [f"^{old}", tip], state, ())
+
+
+def _lead_times(records: dict[str, CommitRecord], tip: str, prefixes: tuple[str, ...]
+                ) -> dict[str, tuple[int, frozenset[str]]]:
+    """Mainline merge -> (seconds from the merged branch's first commit to the merge, prefixes touched).
+
+    The mainline is the first-parent chain from the tip. Walking mainline merges oldest first,
+    each claims the commits reachable from its other parents that no earlier merge (and no
+    mainline commit) claimed: exactly ``git rev-list P1..P2`` for a first-parent mainline.
+    """
+    mainline: list[str] = []
+    sha: str | None = tip
+    while sha is not None and sha in records:
+        mainline.append(sha)
+        parents = records[sha].parents
+        sha = parents[0] if parents else None
+    claimed = set(mainline)
+    out: dict[str, tuple[int, frozenset[str]]] = {}
+    for m in reversed(mainline):
+        rec = records[m]
+        if not rec.is_merge:
+            continue
+        first: int | None = None
+        touched: set[str] = set()
+        stack = [p for p in rec.parents[1:] if p in records and p not in claimed]
+        while stack:
+            c = stack.pop()
+            if c in claimed:
+                continue
+            claimed.add(c)
+            cr = records[c]
+            first = cr.author_ts if first is None else min(first, cr.author_ts)
+            touched.update(s.prefix for s in cr.scopes)
+            stack.extend(p for p in cr.parents if p in records and p not in claimed)
+        if first is not None:
+            out[m] = (max(0, rec.committer_ts - first), frozenset(touched & set(prefixes)))
+    return out
+
+
+def _resolve(repo: git.Repo, short: str, records: dict[str, CommitRecord]) -> str | None:
+    if len(short) == 40 and short in records:
+        return short
+    try:
+        return repo.git.rev_parse("--verify", "--quiet", f"{short}^{{commit}}")
+    except git.GitCommandError:
+        return None
+
+
+def _szz(repo: git.Repo, recs: list[CommitRecord], records: dict[str, CommitRecord], rules: GitRules,
+         tip: str, label: str, progress: Progress | None) -> tuple[list[BlameLink], list[str]]:
+    notes: list[str] = []
+    links: list[BlameLink] = []
+    fixes: list[FixInput] = []
+    large = 0
+    for r in recs:
+        v = r.verdict
+        if not v.is_fix or r.is_merge or not r.parents:
+            continue
+        if v.kind == "revert":
+            if v.reverts:
+                bug = _resolve(repo, v.reverts, records)
+                if bug is not None:
+                    known = records.get(bug)
+                    links.append(BlameLink(r.sha, bug, known.author_ts if known else -1))
+            continue
+        if r.files > rules.szz_max_files:
+            large += 1
+            continue
+        fixes.append(FixInput(r.sha, r.parents[0], r.author_ts))
+    if large:
+        notes.append(f"{label}: SZZ skipped {large} fix(es) touching more than {rules.szz_max_files} files")
+    cb = (lambda done, total: progress(f"SZZ {label}", done, total)) if progress else None
+    with tempfile.TemporaryDirectory(prefix="rca-git-") as tmp:
+        env = commit_graph_env(repo, os.path.join(tmp, "objects")) if len(fixes) >= _GRAPH_FROM_FIXES else None
+        found, failures = run_szz(repo, fixes, ignore_file=ignore_revs_file(repo, tip, tmp),
+                                  workers=rules.szz_workers, env=env, progress=cb)
+    if failures:
+        notes.append(f"{label}: git blame failed on {failures} file(s); their lines were not blamed")
+    return links + found, notes
+
+
+def _lookup(repo: git.Repo, shas: Iterable[str], rules: GitRules) -> dict[str, CommitRecord]:
+    todo = sorted(set(shas))
+    if not todo:
+        return {}
+    recs = stream_log(repo, todo, Classifier(rules), rules.scopes, extra=("--no-walk=unsorted",))
+    return {r.sha: r for r in recs}
+
+
+def _scopes_of(label: str, prefixes: Iterable[str]) -> list[str]:
+    return [label, *(f"{label}/{p.rstrip('/')}" for p in prefixes)]
+
+
+def collect_repo(spec: RepoSpec, rules: GitRules = GitRules(), state: dict[str, Any] | None = None,
+                 progress: Progress | None = None) -> GitResult:
+    """Read one repository's branch (only what is new since ``state``) into tables and new state."""
+    label = spec.label or repo_label(spec.path)
+    if rules.bucket not in ("day", "week"):
+        raise InputError(f"unknown bucket unit {rules.bucket!r}; use day or week")
+    repo = open_repo(spec.path)
+    try:
+        return _collect(repo, spec, label, rules, Classifier(rules), state, progress)
+    except git.GitCommandError as exc:
+        detail = (exc.stderr or "").strip().replace("\n", " ").removeprefix("stderr: ").strip("' ")
+        raise InputError(f"git failed on {label!r}: {detail or exc}") from None
+    finally:
+        repo.close()
+
+
+def _collect(repo: git.Repo, spec: RepoSpec, label: str, rules: GitRules, classifier: Classifier,
+             state: dict[str, Any] | None, progress: Progress | None) -> GitResult:
+    where = repr(str(spec.path))
+    branch, tip = _resolve_branch(repo, spec.branch, where)
+    shallow = _is_shallow(repo)
+    plan = _plan(repo, spec, branch, tip, rules, shallow, state)
+    notes = list(plan.notes)
+    st = plan.state
+    prefixes = rules.scopes
+    current = _scopes_of(label, prefixes)
+    # a full re-read replaces the scopes earlier runs wrote too (e.g. a prefix since removed)
+    all_scopes = tuple(dict.fromkeys([*current, *(state or {}).get("scopes", [])]))
+    if not plan.revs:
+        return GitResult(label, branch, tip, _commit_frame([], label), gb.observations({}, [], szz=False), st,
+                         False, all_scopes, tuple(notes))
+    boundary = _shallow_boundary(repo) if shallow else frozenset()
+    if shallow:
+        notes.append(f"{label}: shallow clone: SZZ and author experience need the full history, so they "
+                     "were not computed (no bug-introducing or newcomer figures); "
+                     f"{len(boundary)} boundary commit(s) whose parents are missing were left out; "
+                     "run `git fetch --unshallow` for everything")
+    since_args = _since_arg(spec.since) if plan.full else ()
+    authors: Counter[str] = Counter(st["authors"])
+    if plan.full and spec.since is not None and not shallow:
+        authors = _seed_authors(repo, tip, spec.since)
+    total = None
+    if progress is not None:
+        total = int(repo.git.rev_list("--count", *since_args, *plan.revs))
+        progress(f"log {label}", 0, total)
+    on_record = (lambda n: progress(f"log {label}", n, total)) if progress else None
+    recs = [r for r in stream_log(repo, plan.revs, classifier, prefixes, since_args, on_record)
+            if r.sha not in boundary]
+    records = {r.sha: r for r in recs}
+    experience: dict[str, int | None] = {}
+    for r in recs:
+        experience[r.sha] = None if shallow else authors[r.author]
+        authors[r.author] += 1
+    leads = _lead_times(records, tip, prefixes)
+    do_szz = rules.szz and not shallow
+    links: list[BlameLink] = []
+    if do_szz:
+        links, szz_notes = _szz(repo, recs, records, rules, tip, label, progress)
+        notes.extend(szz_notes)
+    summaries: gb.Summaries = st["buckets"] if plan.full else copy.deepcopy(st["buckets"])  # caller's stays
+    touched: set[tuple[str, str]] = set()
+    _add_records(summaries, touched, recs, experience, leads, label, rules)
+    bic_info = _add_bugs(repo, summaries, touched, links, records, set(st["bic"]), spec, label, rules)
+    new_state = {**st, "head": tip, "branch": branch, "scopes": current, "authors": dict(authors), "buckets": summaries,
+                 "bic": sorted(set(st["bic"]) | bic_info.counted), "commits": st["commits"] + len(recs)}
+    commits = _commit_frame(_commit_rows(recs, label, experience, leads, bic_info.first_fix, rules), label)
+    obs = gb.observations(summaries, touched, szz=do_szz)
+    return GitResult(label, branch, tip, commits, obs, new_state, plan.full, all_scopes, tuple(notes))
+
+
+def _add_records(summaries: gb.Summaries, touched: set[tuple[str, str]], recs: list[CommitRecord],
+                 experience: dict[str, int | None], leads: dict[str, tuple[int, frozenset[str]]], label: str,
+                 rules: GitRules) -> None:
+    for r in recs:
+        bucket = gb.bucket_of(r.committer_ts, rules.bucket)
+        if r.is_merge:
+            lead = leads.get(r.sha)
+            s = gb.get(summaries, label, bucket, touched)
+            s["merges"] += 1
+            if lead is not None:
+                s["lead"].append(lead[0])
+                for p in lead[1]:
+                    ps = gb.get(summaries, f"{label}/{p.rstrip('/')}", bucket, touched)
+                    ps["merges"] += 1
+                    ps["lead"].append(lead[0])
+            continue
+        exp = experience[r.sha]
+        newcomer = None if exp is None else exp < rules.newcomer_threshold
+        fix = r.verdict.is_fix
+        gb.add_commit(gb.get(summaries, label, bucket, touched), author=r.author, added=r.added,
+                      deleted=r.deleted, files=r.files, test=r.test_lines, newcomer=newcomer, fix=fix)
+        for sc in r.scopes:
+            gb.add_commit(gb.get(summaries, f"{label}/{sc.prefix.rstrip('/')}", bucket, touched),
+                          author=r.author, added=sc.added, deleted=sc.deleted, files=sc.files,
+                          test=sc.test_lines, newcomer=newcomer, fix=fix)
+
+
+@dataclass(frozen=True)
+class _Bugs:
+    counted: frozenset[str]          # bug-introducing shas newly counted in their buckets
+    first_fix: dict[str, int]        # bug sha -> seconds to its first fix (per-commit table)
+
+
+def _add_bugs(repo: git.Repo, summaries: gb.Summaries, touched: set[tuple[str, str]], links: list[BlameLink],
+              records: dict[str, CommitRecord], already: set[str], spec: RepoSpec, label: str, rules: GitRules
+              ) -> _Bugs:
+    """Count each bug-introducing commit once, in its own bucket; time-to-fix goes to the fix's bucket."""
+    looked = _lookup(repo, {lk.bug for lk in links if lk.bug not in records}, rules)
+    since_ts = int(spec.since.timestamp()) if spec.since is not None else None
+    counted: set[str] = set()
+    first_fix: dict[str, int] = {}
+    seen_pairs: set[tuple[str, str]] = set()
+    for lk in links:
+        bug = records.get(lk.bug) or looked.get(lk.bug)
+        if bug is None or (since_ts is not None and bug.committer_ts < since_ts):
+            continue  # outside the range read
+        bug_ts = bug.author_ts
+        fix = records[lk.fix]
+        if bug_ts >= fix.author_ts or (lk.fix, lk.bug) in seen_pairs:
+            continue
+        seen_pairs.add((lk.fix, lk.bug))
+        ttf = fix.author_ts - bug_ts
+        fb = gb.bucket_of(fix.committer_ts, rules.bucket)
+        gb.get(summaries, label, fb, touched)["ttf"].append(ttf)
+        for sc in fix.scopes:
+            gb.get(summaries, f"{label}/{sc.prefix.rstrip('/')}", fb, touched)["ttf"].append(ttf)
+        first_fix[lk.bug] = min(ttf, first_fix.get(lk.bug, ttf))
+        if lk.bug in already or lk.bug in counted or bug.is_merge:
+            continue
+        counted.add(lk.bug)
+        bb = gb.bucket_of(bug.committer_ts, rules.bucket)
+        gb.get(summaries, label, bb, touched)["bic"] += 1
+        for sc in bug.scopes:
+            gb.get(summaries, f"{label}/{sc.prefix.rstrip('/')}", bb, touched)["bic"] += 1
+    return _Bugs(frozenset(counted), first_fix)
+
+
+def _commit_rows(recs: list[CommitRecord], label: str, experience: dict[str, int | None],
+                 leads: dict[str, tuple[int, frozenset[str]]], first_fix: dict[str, int], rules: GitRules
+                 ) -> list[tuple]:
+    rows = []
+    szz = rules.szz
+    for r in recs:
+        exp = experience[r.sha]
+        v = r.verdict
+        lead = leads.get(r.sha)
+        rows.append((
+            label, r.sha, r.author_ts, r.committer_ts, r.author, r.author_name, r.is_merge, r.added,
+            r.deleted, r.files, r.binary_files, r.renamed_files, r.test_lines, exp,
+            None if exp is None else exp < rules.newcomer_threshold, v.is_fix, v.kind or None, v.issue,
+            v.reverts,
+            (r.sha in first_fix) if szz and exp is not None else None, first_fix.get(r.sha),
+            lead[0] if lead else None,
+        ))
+    return rows
+
+
+def _commit_frame(rows: list[tuple], label: str) -> pd.DataFrame:
+    df = pd.DataFrame(rows, columns=list(COMMIT_COLUMNS))
+    for col in ("author_time", "committer_time"):
+        df[col] = pd.to_datetime(df[col].astype("int64"), unit="s", utc=True)
+    for col in ("lines_added", "lines_deleted", "files_touched", "binary_files", "renamed_files",
+                "test_lines_changed"):
+        df[col] = df[col].astype("int64")
+    for col in ("experience_commits", "time_to_fix_seconds", "lead_time_seconds"):
+        df[col] = df[col].astype("Int64")
+    for col in ("is_newcomer", "is_bug_introducing"):
+        df[col] = df[col].astype("boolean")
+    df["is_merge"] = df["is_merge"].astype(bool)
+    df["is_bug_fix"] = df["is_bug_fix"].astype(bool)
+    return df
+
+
+def commit_table(path: str | Path, rules: GitRules = GitRules(), *, branch: str | None = None,
+                 since: pd.Timestamp | None = None, label: str = "",
+                 progress: Progress | None = None) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """The per-commit table of a branch (every commit, oldest first) and any notes about it."""
+    res = collect_repo(RepoSpec(Path(path), label, branch, since), rules, None, progress)
+    return res.commits, res.notes
+
+

@@ -1,0 +1,107 @@
+"""Per-bucket summaries of commits, mergeable across incremental runs, and the metrics made from them.
+
+A summary per (scope, bucket start) holds sums and the few value lists a median needs, as
+plain JSON-able values, so an incremental run adds its new commits (and newly found
+bug-introducing commits) to what earlier runs saw and re-emits only the buckets it touched.
+Buckets start at 00:00 UTC (days) or Monday 00:00 UTC (weeks), by committer time.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable
+from typing import Any
+
+import pandas as pd
+
+_DAY = 86_400
+
+Summary = dict[str, Any]
+Summaries = dict[str, dict[str, Summary]]  # scope -> str(bucket start, Unix seconds) -> summary
+
+
+def bucket_of(ts: int, unit: str) -> int:
+    """The bucket's start (Unix seconds, UTC) for a Unix time; weeks start on Monday."""
+    day = ts - ts % _DAY
+    if unit == "day":
+        return day
+    if unit == "week":
+        return day - ((day // _DAY + 3) % 7) * _DAY  # 1970-01-01 was a Thursday
+    raise ValueError(f"unknown bucket unit {unit!r}; use day or week")
+
+
+def new_summary() -> Summary:
+    return {"n": 0, "merges": 0, "added": 0, "deleted": 0, "files": 0, "test": 0, "sizes": [], "authors": [],
+            "newcomers": 0, "known": 0, "fixes": 0, "bic": 0, "ttf": [], "lead": []}
+
+
+def get(summaries: Summaries, scope: str, bucket: int, touched: set[tuple[str, str]]) -> Summary:
+    key = str(bucket)
+    touched.add((scope, key))
+    return summaries.setdefault(scope, {}).setdefault(key, new_summary())
+
+
+def add_commit(s: Summary, *, author: str, added: int, deleted: int, files: int, test: int,
+               newcomer: bool | None, fix: bool) -> None:
+    s["n"] += 1
+    s["added"] += added
+    s["deleted"] += deleted
+    s["files"] += files
+    s["test"] += test
+    s["sizes"].append(added + deleted)
+    if author not in s["authors"]:
+        s["authors"].append(author)
+    if newcomer is not None:
+        s["known"] += 1
+        s["newcomers"] += int(newcomer)
+    s["fixes"] += int(fix)
+
+
+def _metrics(s: Summary, szz: bool) -> Iterable[tuple[str, float]]:
+    n = s["n"]
+    churn = s["added"] + s["deleted"]
+    yield "commits_count", n
+    yield "merge_commits_count", s["merges"]
+    if s["lead"]:
+        yield "lead_time_seconds", statistics.median(s["lead"])
+    if n == 0:
+        return
+    yield "churn_lines", churn
+    yield "added_lines", s["added"]
+    yield "deleted_lines", s["deleted"]
+    yield "median_change_size_lines", statistics.median(s["sizes"])
+    yield "files_per_commit", s["files"] / n
+    yield "active_authors_count", len(s["authors"])
+    if s["known"]:
+        yield "newcomer_commit_ratio", s["newcomers"] / s["known"]
+    yield "test_churn_lines", s["test"]
+    if churn:
+        yield "test_churn_ratio", s["test"] / churn
+    yield "bug_fix_commits_count", s["fixes"]
+    yield "bug_fix_commit_ratio", s["fixes"] / n
+    if szz:
+        yield "bug_introducing_commits_count", s["bic"]
+        yield "bug_introducing_commit_ratio", s["bic"] / n
+    if s["ttf"]:
+        yield "time_to_fix_seconds", statistics.median(s["ttf"])
+
+
+def observations(summaries: Summaries, keys: Iterable[tuple[str, str]], *, szz: bool) -> pd.DataFrame:
+    """The observation rows (source ``git``) for the given (scope, bucket) keys."""
+    ts: list[int] = []
+    scope: list[str] = []
+    metric: list[str] = []
+    value: list[float] = []
+    for sc, key in sorted(keys):
+        for name, v in _metrics(summaries[sc][key], szz):
+            ts.append(int(key))
+            scope.append(sc)
+            metric.append(name)
+            value.append(float(v))
+    return pd.DataFrame({
+        "ts": pd.to_datetime(pd.Series(ts, dtype="int64"), unit="s", utc=True),
+        "scope": pd.Series(scope, dtype="object"),
+        "metric": pd.Series(metric, dtype="object"),
+        "value": pd.Series(value, dtype="float64"),
+        "source": pd.Series(["git"] * len(ts), dtype="object"),
+    })
