@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from collectors.observations import InputError
@@ -46,6 +46,7 @@ class EngineSettings(_Section):
 class ReportSettings(_Section):
     out_dir: Path = Path("whydunnit-data/reports")
     formats: list[str] = ["html", "md", "json"]
+    url_base: str = Field(default="", description="where out_dir is served; chat messages link <url_base>/<file>")
 
     @field_validator("formats")
     @classmethod
@@ -56,6 +57,52 @@ class ReportSettings(_Section):
         return v
 
 
+class ChannelSettings(_Section):
+    """A chat webhook. Its URL is a secret: name the environment variable or the file that holds it."""
+
+    kind: Literal["slack", "teams", "discord", "mattermost", "googlechat", "generic"]
+    name: str = ""
+    url_env: str | None = Field(default=None, description="environment variable holding the webhook URL")
+    url_file: Path | None = Field(default=None, description="file whose first line is the webhook URL")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ChannelSettings:
+        if bool(self.url_env) == bool(self.url_file):
+            raise ValueError(f"channel {self.name or self.kind!r} needs exactly one of url_env or url_file "
+                             "(webhook URLs are secrets and never go in this file)")
+        return self
+
+    @property
+    def label(self) -> str:
+        return self.name or self.kind
+
+
+class NotifySettings(_Section):
+    channels: list[ChannelSettings] = []
+    timeout_s: float = Field(default=10.0, gt=0, le=120)
+    attempts: int = Field(default=5, ge=1, le=20, description="tries per post, the first included")
+    backoff_s: float = Field(default=1.0, ge=0, le=60, description="first retry delay; doubles, with jitter")
+    max_retry_after_s: float = Field(default=300.0, ge=0)
+
+
+class InvestigationSettings(_Section):
+    """One target of the scheduled report: ``last`` (relative) or explicit ``baseline``/``current`` or ``at``."""
+
+    target: str
+    scope: str
+    graph: str = "delivery"
+    last: str | None = Field(default=None, description="e.g. '13 weeks': that span to the latest data vs the one before")
+    baseline: str | None = None
+    current: str | None = None
+    at: str | None = None
+
+    @model_validator(mode="after")
+    def _one_question(self) -> InvestigationSettings:
+        if not (self.last or self.at or (self.baseline and self.current)):
+            raise ValueError(f"investigation of {self.target!r} needs last, at, or baseline and current")
+        return self
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RCA_", env_nested_delimiter="__", extra="forbid", frozen=True)
 
@@ -63,6 +110,8 @@ class Settings(BaseSettings):
     store: StoreSettings = StoreSettings()
     engine: EngineSettings = EngineSettings()
     reports: ReportSettings = ReportSettings()
+    notify: NotifySettings = NotifySettings()
+    investigations: list[InvestigationSettings] = []
 
     @classmethod
     def settings_customise_sources(

@@ -129,8 +129,13 @@ def headline(r: InvestigationResult) -> str:
     else:
         first = f"{name}{where} {moved(r)} from {b} to {c} {when}"
     top = top_cause(r)
+    if not r.regression.detected:
+        return f"{first}: within normal noise."
     if top is None:
         return first + "; no modelled cause explains it."
+    change = r.observed.current - r.observed.baseline
+    if not top.significant or (top.contribution > 0) != (change > 0):
+        return f"{first}; the largest attributed cause, {r.title(top.node)}, is not significant."
     word = {"rose": "rise", "fell": "fall"}.get(moved(r), "deviation")
     share = top.share * 100
     if share >= 99.5:
