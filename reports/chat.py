@@ -221,6 +221,8 @@ def _markdown_text(title: str, its: list[Item], hidden: int, url: str, escape: C
 
 def _mattermost(title: str, its: list[Item], hidden: int, url: str, lim: Limits) -> dict[str, Any]:
     text = "\n".join(_markdown_text(title, its, hidden, url, md_escape))
+    if len(its) > 1:  # too long: payload() shows fewer investigations rather than cutting one in half
+        return {"text": text, "username": "whydunnit"}
     return {"text": cut(text, lim.text, f" [full report]({url})" if url else ""), "username": "whydunnit"}
 
 
@@ -314,17 +316,27 @@ def payload(kind: str, results: InvestigationResult | Sequence[InvestigationResu
     head = title or (summary.headline(rs[0]) if len(rs) == 1 else summary.multi_headline(rs).split(". ")[0] + ".")
     lim = LIMITS[kind]
     ordered = sorted(rs, key=lambda r: not r.regression.detected)
-    for shown in range(len(its), 0, -1):
+
+    def build(shown: int) -> dict[str, Any] | None:
         if kind == "generic":
             body = _generic(head, its[:shown], len(its) - shown, url, lim, ordered)
         else:
             body = _BUILDERS[kind](head, its[:shown], len(its) - shown, url, lim)
-        if kind == "slack" and len(body["blocks"]) > lim.blocks:
-            continue
         if kind == "discord" and len(body["embeds"]) < min(shown, 10):
-            continue
-        if not violations(kind, body):
-            return body
+            return None
+        return None if violations(kind, body) else body
+
+    # The largest number of investigations that fits (fitting is monotonic in the count): binary search.
+    lo, hi, best = 1, len(its), None
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        body = build(mid)
+        if body is not None:
+            best, lo = body, mid + 1
+        else:
+            hi = mid - 1
+    if best is not None:
+        return best
     # Even one investigation is too big: keep only its headline, cut to the bone.
     tiny = [Item(title=its[0].title, headline=cut(its[0].headline, 500), verdict=its[0].verdict,
                  regressed=its[0].regressed, causes=(), counterfactual="", caveats=0)] if its else []

@@ -29,6 +29,25 @@ import httpx
 log = logging.getLogger("reports.chat")
 
 
+class MaskURLs(logging.Filter):
+    """Masks every URL in a log record's arguments.
+
+    httpx logs each request's full URL at INFO ("HTTP Request: POST https://hooks..."), and a
+    webhook's URL is its secret, so the httpx logger gets this filter (added once, on import).
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(mask(str(a)) if isinstance(a, httpx.URL) or (isinstance(a, str) and "://" in a)
+                                else a for a in record.args)
+        return True
+
+
+for _name in ("httpx",):  # httpcore logs only host and port, never the path
+    if not any(isinstance(f, MaskURLs) for f in logging.getLogger(_name).filters):
+        logging.getLogger(_name).addFilter(MaskURLs())
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     attempts: int = 5  # tries in all, the first included
