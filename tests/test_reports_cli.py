@@ -104,3 +104,10 @@ def test_channel_config_refuses_inline_urls(tmp_path) -> None:
     bad.write_text("notify:\n  channels:\n    - {kind: slack}\n")
     with pytest.raises(ConfigError, match="exactly one of url_env or url_file"):
         load_settings(bad)
+
+
+def test_the_example_configuration_is_valid() -> None:
+    from rca.config import load_settings
+
+    s = load_settings(Path(__file__).resolve().parent.parent / "rca.example.yaml")
+    assert s.notify.channels == [] and s.investigations == [] and s.reports.url_base == ""
