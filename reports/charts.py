@@ -152,8 +152,7 @@ def time_series(r: InvestigationResult, node: str, ident: str, *, width: int = 8
                             f"an expected {format_value(r.observed.baseline, unit)}.")
     if reference is not None:
         parts.append(f'<line class="reference" x1="{left}" x2="{left + pw}" y1="{py(reference):.1f}" '
-                     f'y2="{py(reference):.1f}"/><text class="level-label" x="{left + 4}" '
-                     f'y="{py(reference) - 5:.1f}">{escape(reference_label)}</text>')
+                     f'y2="{py(reference):.1f}"/>')
         desc.append(f"Dashed line: {reference_label}.")
     parts.append(f'<line class="axis" x1="{left}" x2="{left + pw}" y1="{top + ph}" y2="{top + ph}"/>')
     n_labels = 5
@@ -243,12 +242,22 @@ def causal_graph(r: InvestigationResult, ident: str, max_width: int = 860) -> Ma
     pos = {n: (10 + layout.layers[n] * (box_w + col_gap), 30 + layout.rows[n] * (box_h + row_gap))
            for n in layout.layers}
     parts = []
+    # Spread each box's arrows over its side, ordered by where the other end is, so they don't pile up.
+    forward = [(s, t) for s, t, _ in r.edges if s in pos and t in pos and s != t and pos[t][0] > pos[s][0]]
+    out_port: dict[tuple[str, str], float] = {}
+    in_port: dict[tuple[str, str], float] = {}
+    for n in pos:
+        outs = sorted((e for e in forward if e[0] == n), key=lambda e: pos[e[1]][1])
+        ins = sorted((e for e in forward if e[1] == n), key=lambda e: pos[e[0]][1])
+        for group, ports in ((outs, out_port), (ins, in_port)):
+            for i, e in enumerate(group):
+                ports[e] = box_h * (0.5 if len(group) == 1 else 0.22 + 0.56 * i / (len(group) - 1))
     for s, t, _ in r.edges:
         if s not in pos or t not in pos or s == t:
             continue
         (sx, sy), (tx, ty) = pos[s], pos[t]
-        a = (sx + box_w, sy + box_h / 2)
-        b = (tx, ty + box_h / 2)
+        a = (sx + box_w, sy + out_port.get((s, t), box_h / 2))
+        b = (tx, ty + in_port.get((s, t), box_h / 2))
         if tx <= sx:  # a lagged edge pointing back: loop under the boxes
             a, b = (sx + box_w / 2, sy + box_h), (tx + box_w / 2, ty + box_h)
             d = f"M{a[0]:.1f},{a[1]:.1f} C{a[0]:.1f},{a[1] + 40:.1f} {b[0]:.1f},{b[1] + 40:.1f} {b[0]:.1f},{b[1]:.1f}"

@@ -69,16 +69,19 @@ def _env() -> Environment:
 def _evidence(r: InvestigationResult, ident: str) -> tuple[Evidence, ...]:
     cf_level = {k: v for cf in r.counterfactuals for k, v in cf.intervention.items()}
     out = []
-    for i, c in enumerate(summary.upstream(r)):
+    ranked = sorted(summary.upstream(r), key=lambda c: not c.significant)
+    for i, c in enumerate(ranked):
         if c.node not in r.series:
             continue
         level = cf_level.get(c.node)
         label = f"counterfactual level {format_value(level, r.unit(c.node))}" if level is not None else ""
         chart = charts.time_series(r, c.node, f"{ident}-ev{i}", height=170, reference=level, reference_label=label)
+        held = (f" Dashed: the level the counterfactual holds it at ({format_value(level, r.unit(c.node))})."
+                if level is not None else "")
         note = (f"Contributed {summary.delta(c.contribution, r.observed.unit)} to {r.title(r.target)} "
                 f"({summary.pct(c.share)} of the change; interval {summary.delta(c.interval[0], r.observed.unit)} "
                 f"to {summary.delta(c.interval[1], r.observed.unit)}; "
-                f"{'significant' if c.significant else 'not significant'}).")
+                f"{'significant' if c.significant else 'not significant'}).{held}")
         out.append(Evidence(cause=c, title=r.title(c.node), chart=chart, note=note))
     return tuple(out)
 
