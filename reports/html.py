@@ -63,6 +63,7 @@ def _env() -> Environment:
     env.filters["value"] = format_value
     env.filters["delta"] = summary.delta
     env.filters["pct"] = summary.pct
+    env.filters["capfirst"] = lambda text: str(text)[:1].upper() + str(text)[1:]
     return env
 
 

@@ -185,7 +185,8 @@ def overview(results: list[InvestigationResult]) -> list[OverviewRow]:
             change=change_text(r),
             verdict=verdict(r),
             regressed=r.regression.detected,
-            top_cause=(f"{r.title(top.node)} ({top.share * 100:.0f}%)" if top else "none"),
+            top_cause=(f"{r.title(top.node)} ({pct(top.share)}{'' if top.significant else ', not significant'})"
+                       if top else "none"),
         ))
     return sorted(rows, key=lambda row: (not row.regressed, row.index))
 
