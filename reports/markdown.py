@@ -102,10 +102,12 @@ def render_markdown(results: InvestigationResult | Sequence[InvestigationResult]
         "## Overview", "", "| metric | scope | before | now | change | verdict | top cause |",
         "|---|---|---:|---:|---:|---|---|"]
     for row in summary.overview(items):
-        lines.append(f"| {md_escape(row.metric)} | {md_escape(row.scope)} | {row.before} | {row.now} | {row.change} | "
+        metric = row.metric[:1].upper() + row.metric[1:]
+        lines.append(f"| {md_escape(metric)} | {md_escape(row.scope)} | {row.before} | {row.now} | {row.change} | "
                      f"{row.verdict} | {md_escape(row.top_cause)} |")
     for r in items:
-        lines += ["", f"## {md_escape(r.title(r.target))}" + (f" in {md_escape(r.scope)}" if r.scope else ""), "",
+        name = r.title(r.target)
+        lines += ["", f"## {md_escape(name[:1].upper() + name[1:])}" + (f" in {md_escape(r.scope)}" if r.scope else ""), "",
                   f"**{md_escape(summary.headline(r))}**", ""]
         lines += _section(r, 3)
     return "\n".join(lines)

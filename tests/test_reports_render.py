@@ -79,10 +79,10 @@ def test_multi_target_report_has_an_overview_first() -> None:
     html = render([ok, bad], "html")
     assert html.index('id="overview"') < html.index('id="inv0"')
     rows = html[html.index('id="overview"'):html.index("</table>", html.index('id="overview"'))]
-    assert rows.index("bug fix commit ratio") < rows.index("lead time seconds")  # regressions first
+    assert rows.index("Bug fix commit ratio") < rows.index("Lead time seconds")  # regressions first
     assert multi_headline([ok, bad]).startswith("1 of 2 metrics regressed.")
     md = render([ok, bad], "md")
-    assert md.index("## Overview") < md.index("## lead time seconds")
+    assert md.index("## Overview") < md.index("## Lead time seconds")
     for word in ("metric", "before", "now", "change", "verdict", "top cause"):
         assert word in md
 
