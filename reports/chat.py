@@ -69,7 +69,8 @@ def items(results: Sequence[InvestigationResult]) -> list[Item]:
     out = []
     for r in sorted(results, key=lambda r: not r.regression.detected):
         causes = []
-        for c in summary.upstream(r)[:3]:
+        # Within normal noise: the verdict is the news; its causes would only be noise in a chat message.
+        for c in summary.upstream(r)[:3] if r.regression.detected else []:
             if abs(c.share) < 0.05 and not c.significant:
                 continue
             causes.append(f"{r.title(c.node)}: {summary.delta(c.contribution, r.observed.unit)} "
@@ -81,7 +82,7 @@ def items(results: Sequence[InvestigationResult]) -> list[Item]:
                      f"{format_value(r.observed.current, r.observed.unit)} ({summary.change_text(r)})"),
             regressed=r.regression.detected,
             causes=tuple(causes),
-            counterfactual=summary.counterfactual_text(r) if summary.top_cause(r) else "",
+            counterfactual=summary.counterfactual_text(r) if r.regression.detected and summary.top_cause(r) else "",
             caveats=len(r.caveats),
         ))
     return out

@@ -67,10 +67,19 @@ def test_a_retry_after_longer_than_allowed_is_reported_not_slept() -> None:
     assert len(server.times) == 1
 
 
-def test_500_then_200_is_retried() -> None:
-    with FakePlatform("teams", [Reply(500, body="oops")]) as server:
-        d = post(Channel("teams", "t", server.url), chat.payload("teams", _results(1)), FAST)
-    assert d.ok and d.attempts == 2 and d.status == 202
+@pytest.mark.parametrize("kind", chat.KINDS)
+def test_500_then_200_is_retried(kind: str) -> None:
+    with FakePlatform(kind, [Reply(500, body="oops")]) as server:
+        d = post(Channel(kind, kind, server.url), chat.payload(kind, _results(2)), FAST)
+    assert d.ok and d.attempts == 2 and 200 <= (d.status or 0) < 300
+    assert server.problems == [[], []]
+
+
+@pytest.mark.parametrize("kind", chat.KINDS)
+def test_429_with_retry_after_zero_is_retried_on_every_platform(kind: str) -> None:
+    with FakePlatform(kind, [Reply(429, {"Retry-After": "0"})]) as server:
+        d = post(Channel(kind, kind, server.url), chat.payload(kind, _results(2)), FAST)
+    assert d.ok and d.attempts == 2
 
 
 def test_persistent_5xx_gives_up_after_the_limit_with_growing_backoff() -> None:
@@ -82,9 +91,10 @@ def test_persistent_5xx_gives_up_after_the_limit_with_growing_backoff() -> None:
     assert len(gaps) == 2 and gaps[0] >= 0.045 and gaps[1] >= 0.095  # 0.05 s, then 0.1 s
 
 
-def test_400_stops_at_once() -> None:
-    with FakePlatform("googlechat", [Reply(400, body="Invalid JSON payload")]) as server:
-        d = post(Channel("googlechat", "g", server.url), chat.payload("googlechat", _results(1)), FAST)
+@pytest.mark.parametrize("kind", chat.KINDS)
+def test_400_stops_at_once(kind: str) -> None:
+    with FakePlatform(kind, [Reply(400, body="Invalid JSON payload")]) as server:
+        d = post(Channel(kind, kind, server.url), chat.payload(kind, _results(1)), FAST)
     assert not d.ok and d.attempts == 1 and d.status == 400 and "Invalid JSON payload" in d.error
     assert len(server.times) == 1
 
