@@ -170,3 +170,15 @@ def test_headline_is_plain_language() -> None:
     assert text.startswith("Bug fix commit ratio in acme/payments rose from 11% to 19%")
     assert "62% of the rise is attributed to changes in line coverage ratio" in text
     assert "within normal noise" in headline(make_result(detected=False))
+
+
+def test_a_bare_result_without_report_fields_still_renders() -> None:
+    """Results built without series, titles or edges (older engines, the API) render without charts."""
+    r = make_result()
+    bare = type(r)(**{k: getattr(r, k) for k in CONTRACT_KEYS})
+    html = render(bare, "html")
+    assert 'data-chart="causes"' in html and 'data-chart="series"' not in html and 'data-chart="graph"' not in html
+    assert headline(bare) in html.replace("&#39;", "'")
+    assert "Why: the causes" in render(bare, "md")
+    for kind in chat.KINDS:
+        assert chat.payload(kind, bare)
