@@ -243,12 +243,19 @@ def causal_graph(r: InvestigationResult, ident: str, max_width: int = 860) -> Ma
            for n in layout.layers}
     parts = []
     # Spread each box's arrows over its side, ordered by where the other end is, so they don't pile up.
+    boxes = {n: xy for n, xy in pos.items() if not layout.is_waypoint(n)}
     forward = [(s, t) for s, t, _ in r.edges if s in pos and t in pos and s != t and pos[t][0] > pos[s][0]]
     out_port: dict[tuple[str, str], float] = {}
     in_port: dict[tuple[str, str], float] = {}
-    for n in pos:
-        outs = sorted((e for e in forward if e[0] == n), key=lambda e: pos[e[1]][1])
-        ins = sorted((e for e in forward if e[1] == n), key=lambda e: pos[e[0]][1])
+    def first_hop(e: tuple[str, str]) -> float:  # where the edge heads first (its first waypoint, if routed)
+        return pos[layout.routes.get(e, [e[1]])[0]][1]
+
+    def last_hop(e: tuple[str, str]) -> float:
+        return pos[layout.routes.get(e, [e[0]])[-1]][1]
+
+    for n in boxes:
+        outs = sorted((e for e in forward if e[0] == n), key=first_hop)
+        ins = sorted((e for e in forward if e[1] == n), key=last_hop)
         for group, ports in ((outs, out_port), (ins, in_port)):
             for i, e in enumerate(group):
                 ports[e] = box_h * (0.5 if len(group) == 1 else 0.22 + 0.56 * i / (len(group) - 1))
@@ -263,8 +270,19 @@ def causal_graph(r: InvestigationResult, ident: str, max_width: int = 860) -> Ma
             d = f"M{a[0]:.1f},{a[1]:.1f} C{a[0]:.1f},{a[1] + 40:.1f} {b[0]:.1f},{b[1] + 40:.1f} {b[0]:.1f},{b[1]:.1f}"
             tip, angle = b, -math.pi / 2
         else:
-            mx = (a[0] + b[0]) / 2
-            d = f"M{a[0]:.1f},{a[1]:.1f} C{mx:.1f},{a[1]:.1f} {mx:.1f},{b[1]:.1f} {b[0]:.1f},{b[1]:.1f}"
+            # Through each waypoint straight across its column, curving between columns.
+            points = [a]
+            for via in layout.routes.get((s, t), []):
+                vx, vy = pos[via]
+                points += [(vx, vy + box_h / 2), (vx + box_w, vy + box_h / 2)]
+            points.append(b)
+            d = f"M{a[0]:.1f},{a[1]:.1f}"
+            for i, (p, q) in enumerate(zip(points, points[1:], strict=False)):
+                if i % 2:  # across a waypoint's column
+                    d += f" L{q[0]:.1f},{q[1]:.1f}"
+                else:
+                    mx = (p[0] + q[0]) / 2
+                    d += f" C{mx:.1f},{p[1]:.1f} {mx:.1f},{q[1]:.1f} {q[0]:.1f},{q[1]:.1f}"
             tip, angle = b, 0.0
         cls = "edge hot" if (s, t) in hot else "edge"
         lag = lags.get((s, t), 0)
@@ -276,7 +294,7 @@ def causal_graph(r: InvestigationResult, ident: str, max_width: int = 860) -> Ma
                      f'<polygon points="{ax:.1f},{ay:.1f} {p1[0]:.1f},{p1[1]:.1f} {p2[0]:.1f},{p2[1]:.1f}"/>'
                      f'<title>{escape(r.title(s))} → {escape(r.title(t))}{f" (lag {lag})" if lag else ""}</title></g>')
     desc = []
-    for n, (x, y) in pos.items():
+    for n, (x, y) in boxes.items():
         c = shares.get(n)
         share = abs(c.share) if c else 0.0
         tone = "worse" if c and c.direction == "worse" else "better" if c and c.direction == "better" else "none"
@@ -297,7 +315,7 @@ def causal_graph(r: InvestigationResult, ident: str, max_width: int = 860) -> Ma
         if c is not None and abs(c.share) >= 0.05:
             desc.append(f"{r.title(n)} ({summary.pct(c.share)})")
     title = f"Causal graph of {r.title(r.target)}"
-    about = (f"{len(pos)} nodes and {len(r.edges)} edges; the target is {r.title(r.target)}. "
+    about = (f"{len(boxes)} nodes and {len(r.edges)} edges; the target is {r.title(r.target)}. "
                + ("Shaded by share of the change: " + ", ".join(desc) + ". " if desc else "")
                + f"{len(hot)} edge(s) on paths from the main causes to the target are highlighted.")
     svg = _svg_open(width, height, title, about, "graph", ident) + "".join(parts) + "</svg>"

@@ -17,8 +17,15 @@ import networkx as nx
 
 @dataclass(frozen=True)
 class Layout:
-    layers: dict[str, int]  # node -> column (0 = roots)
+    layers: dict[str, int]  # node -> column (0 = roots); also holds the waypoints of long edges
     rows: dict[str, int]  # node -> position within its column
+    routes: dict[tuple[str, str], list[str]]  # a long edge -> its waypoints, one per column it crosses
+
+    def is_waypoint(self, node: str) -> bool:
+        return node.startswith(WAYPOINT)
+
+
+WAYPOINT = "\x00via:"  # cannot clash with a node name read from YAML, DOT or CSV
 
 
 def _dag(edges: list[tuple[str, str]], nodes: list[str] | None) -> nx.DiGraph:
@@ -47,8 +54,23 @@ def layered(edges: list[tuple[str, str]], nodes: list[str] | None = None, sweeps
         succ = [layer[s] for s in g.successors(n)]
         if succ and not list(g.predecessors(n)):
             layer[n] = min(succ) - 1
+    # An edge spanning several columns gets a waypoint in each column it crosses, so the ordering
+    # reserves it a slot and the drawing routes it between boxes instead of behind them.
+    routed = nx.DiGraph()
+    routed.add_nodes_from(layer)
+    routes: dict[tuple[str, str], list[str]] = {}
+    for s, t in g.edges:
+        chain = [s]
+        for k in range(layer[s] + 1, layer[t]):
+            via = f"{WAYPOINT}{s}->{t}:{k}"
+            layer[via] = k
+            chain.append(via)
+        chain.append(t)
+        if len(chain) > 2:
+            routes[(s, t)] = chain[1:-1]
+        routed.add_edges_from(zip(chain, chain[1:], strict=False))
     columns: dict[int, list[str]] = {}
-    for n in sorted(layer, key=lambda k: (layer[k], str(k))):
+    for n in sorted(layer, key=lambda k: (layer[k], k.startswith(WAYPOINT), str(k))):
         columns.setdefault(layer[n], []).append(n)
     order = {n: i for col in columns.values() for i, n in enumerate(col)}
     for sweep in range(sweeps):
@@ -57,13 +79,13 @@ def layered(edges: list[tuple[str, str]], nodes: list[str] | None = None, sweeps
             col = columns[k]
 
             def centre(n: str, sweep: int = sweep) -> float:
-                near = list(g.predecessors(n)) if sweep % 2 == 0 else list(g.successors(n))
+                near = list(routed.predecessors(n)) if sweep % 2 == 0 else list(routed.successors(n))
                 return sum(order[m] for m in near) / len(near) if near else order[n]
 
             col.sort(key=centre)
             for i, n in enumerate(col):
                 order[n] = i
-    return Layout(layers=layer, rows=order)
+    return Layout(layers=layer, rows=order, routes=routes)
 
 
 def path_edges(edges: list[tuple[str, str]], causes: set[str], target: str) -> set[tuple[str, str]]:
