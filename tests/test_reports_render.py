@@ -182,3 +182,32 @@ def test_a_bare_result_without_report_fields_still_renders() -> None:
     assert "Why: the causes" in render(bare, "md")
     for kind in chat.KINDS:
         assert chat.payload(kind, bare)
+
+
+def test_graph_layout_places_every_node_once_on_a_large_graph_with_feedback() -> None:
+    import random
+    import time
+
+    from reports.graph_layout import layered
+
+    rng = random.Random(3)
+    nodes = [f"n{i}" for i in range(42)]
+    edges = [(nodes[i], nodes[j]) for i in range(42) for j in range(i + 1, 42) if rng.random() < 0.08]
+    edges.append((nodes[40], nodes[2]))  # a lagged feedback edge closing a loop
+    t0 = time.perf_counter()
+    layout = layered(edges, nodes)
+    assert time.perf_counter() - t0 < 2.0
+    slots = [(layout.layers[n], layout.rows[n]) for n in layout.layers]
+    assert len(slots) == len(set(slots))  # no two boxes (or waypoints) in one slot
+    assert set(nodes) <= set(layout.layers)
+    for (s, t), via in layout.routes.items():
+        assert [layout.layers[v] for v in via] == list(range(layout.layers[s] + 1, layout.layers[t]))
+
+
+def test_feedback_edges_are_drawn() -> None:
+    from dataclasses import replace
+
+    r = make_result()
+    looped = replace(r, edges=(*r.edges, ("bug_fix_commit_ratio", "line_coverage_ratio", 1)))
+    html = render(looped, "html")
+    assert 'data-from="bug_fix_commit_ratio" data-to="line_coverage_ratio"' in html
