@@ -127,6 +127,8 @@ def report(
     for r in outcome.results:
         typer.echo(f"{r.scope} {r.target}: {r.observed.baseline:.4g} -> {r.observed.current:.4g}, "
                    f"{'regression' if r.regression.detected else 'no regression'}", err=True)
+    for line in outcome.skipped:
+        typer.echo(f"not investigated: {line}", err=True)
     if dry_run:
         sys.stdout.write(json.dumps(outcome.payloads, indent=2, ensure_ascii=False) + "\n")
         return

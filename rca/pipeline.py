@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from collectors.observations import InputError
 from graphs import CausalGraph, load_graph, shipped_graph
 from rca.config import Settings
 from rca.engine.frames import Window, load_table, parse_time, parse_window
@@ -86,6 +87,7 @@ def run_demo(settings: Settings, out_dir: Path | None = None, *, inject: bool = 
 @dataclass(frozen=True)
 class ReportOutcome:
     results: list[InvestigationResult]
+    skipped: list[str]  # targets that could not be investigated, with the reason
     reports: dict[str, Path]
     report_url: str
     payloads: dict[str, dict]  # channel label -> JSON body (sent, or printed on a dry run)
@@ -149,30 +151,36 @@ def run_report(settings: Settings, *, dry_run: bool = False, out_dir: Path | Non
     else:
         store = Store(f"sqlite:///{(settings.data_dir / 'demo.db').resolve()}")
         specs = _demo_investigations(settings, store)
-    results = []
+    results, skipped = [], []
     try:
         for spec in specs:
-            graph = load_graph(spec.graph) if Path(spec.graph).suffix else shipped_graph(spec.graph)
-            frame = store.frame(graph, spec.scope)
-            bucket = pd.Timedelta(days=bucket_days(graph.unit)) if graph.unit != "commit" else pd.Timedelta(0)
-            question = resolve_question(spec, frame.index.max(), bucket)
-            results.append(investigate_store(store, graph, spec.scope, question, settings))
+            # One target that cannot be investigated (no data yet, a typo) must not sink the others.
+            try:
+                graph = load_graph(spec.graph) if Path(spec.graph).suffix else shipped_graph(spec.graph)
+                frame = store.frame(graph, spec.scope)
+                bucket = pd.Timedelta(days=bucket_days(graph.unit)) if graph.unit != "commit" else pd.Timedelta(0)
+                question = resolve_question(spec, frame.index.max(), bucket)
+                results.append(investigate_store(store, graph, spec.scope, question, settings))
+            except InputError as exc:
+                skipped.append(f"{spec.target} in {spec.scope}: {exc}")
     finally:
         store.close()
+    if not results:
+        raise InputError("no configured investigation could run: " + "; ".join(skipped))
 
     stamp = pd.Timestamp.now(tz="UTC").strftime("%Y%m%dT%H%M%SZ")
     stem = f"report-{stamp}"
     base = settings.reports.url_base.rstrip("/")
     report_url = f"{base}/{stem}.html" if base else ""
     paths = write_reports(results, Path(out_dir or settings.reports.out_dir), stem,
-                          list(settings.reports.formats), report_url=report_url)
+                          list(settings.reports.formats), report_url=report_url, skipped=skipped)
     report_ref = str(paths.get("html") or next(iter(paths.values())))
 
     n = settings.notify
     channels = [(c.label, c.kind, c) for c in n.channels]
     if dry_run and not channels:
         channels = [(kind, kind, None) for kind in chat.KINDS]
-    payloads = {label: chat.payload(kind, results, report_url) for label, kind, _ in channels}
+    payloads = {label: chat.payload(kind, results, report_url, skipped=len(skipped)) for label, kind, _ in channels}
     deliveries = []
     failures: Path | None = None
     if not dry_run:
@@ -189,5 +197,5 @@ def run_report(settings: Settings, *, dry_run: bool = False, out_dir: Path | Non
             if not d.ok:
                 failures = settings.data_dir / "notify-failures.jsonl"
                 chat_send.record_failure(failures, d, payloads[label], report_ref)
-    return ReportOutcome(results=results, reports=paths, report_url=report_url, payloads=payloads,
+    return ReportOutcome(results=results, skipped=skipped, reports=paths, report_url=report_url, payloads=payloads,
                          deliveries=deliveries, failures_path=failures)

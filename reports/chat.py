@@ -303,7 +303,7 @@ def violations(kind: str, payload: dict[str, Any]) -> list[str]:
 
 
 def payload(kind: str, results: InvestigationResult | Sequence[InvestigationResult], report_url: str = "",
-            title: str | None = None) -> dict[str, Any]:
+            title: str | None = None, skipped: int = 0) -> dict[str, Any]:
     """The JSON body for ``kind`` summarising ``results``, within the platform's limits.
 
     Investigations that do not fit are dropped from the end (regressions come first) and
@@ -315,6 +315,8 @@ def payload(kind: str, results: InvestigationResult | Sequence[InvestigationResu
     its = items(rs)
     url = _safe_url(report_url)
     head = title or (summary.headline(rs[0]) if len(rs) == 1 else summary.multi_headline(rs).split(". ")[0] + ".")
+    if skipped:  # targets the job could not investigate: say so up front, details are in the report
+        head += f" ({skipped} target{'s' if skipped > 1 else ''} could not be investigated: see the report)"
     lim = LIMITS[kind]
     ordered = sorted(rs, key=lambda r: not r.regression.detected)
 

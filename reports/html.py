@@ -10,6 +10,7 @@ the page (``default-src 'none'``), so it opens offline and cannot leak a request
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -127,7 +128,8 @@ def view(r: InvestigationResult, ident: str) -> View:
     )
 
 
-def render_html(results: InvestigationResult | list[InvestigationResult], *, report_url: str = "") -> str:
+def render_html(results: InvestigationResult | list[InvestigationResult], *, report_url: str = "",
+                skipped: Sequence[str] = ()) -> str:
     """The whole report page as a string: one investigation, or an overview and one section each."""
     items = [results] if isinstance(results, InvestigationResult) else list(results)
     if not items:
@@ -142,4 +144,5 @@ def render_html(results: InvestigationResult | list[InvestigationResult], *, rep
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         version=__version__,
         report_url=report_url,
+        skipped=list(skipped),
     )

@@ -89,12 +89,15 @@ def _section(r: InvestigationResult, level: int) -> list[str]:
     return lines
 
 
-def render_markdown(results: InvestigationResult | Sequence[InvestigationResult], *, report_url: str = "") -> str:
+def render_markdown(results: InvestigationResult | Sequence[InvestigationResult], *, report_url: str = "",
+                    skipped: Sequence[str] = ()) -> str:
     """The report as Markdown: one investigation, or an overview and a section per investigation."""
     items = [results] if isinstance(results, InvestigationResult) else list(results)
     if not items:
         raise ValueError("a report needs at least one investigation result")
     link = [f"Full report: <{report_url}>", ""] if report_url and "\n" not in report_url and ">" not in report_url else []
+    if skipped:
+        link += ["**Not investigated:**", ""] + [f"- {md_escape(line)}" for line in skipped] + [""]
     if len(items) == 1:
         r = items[0]
         return "\n".join([f"# {md_escape(summary.headline(r))}", ""] + link + _section(r, 2))

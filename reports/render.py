@@ -29,30 +29,34 @@ def render_json(results: Results) -> str:
     return json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
-def render(results: Results, fmt: str, *, report_url: str = "") -> str:
-    """The result(s) as ``json``, ``md`` or ``html`` text."""
+def render(results: Results, fmt: str, *, report_url: str = "", skipped: Sequence[str] = ()) -> str:
+    """The result(s) as ``json``, ``md`` or ``html`` text.
+
+    ``skipped`` lists targets a scheduled report could not investigate (one line each, with the
+    reason); HTML and Markdown show them, the JSON stays the contract's list of results.
+    """
     if fmt == "json":
         return render_json(results)
     if fmt == "md":
         from reports.markdown import render_markdown
 
-        return render_markdown(_items(results), report_url=report_url)
+        return render_markdown(_items(results), report_url=report_url, skipped=skipped)
     if fmt == "html":
         from reports.html import render_html
 
-        return render_html(_items(results), report_url=report_url)
+        return render_html(_items(results), report_url=report_url, skipped=skipped)
     raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
 
 
 def write_reports(results: Results, out_dir: Path, stem: str, formats: list[str], *,
-                  report_url: str = "") -> dict[str, Path]:
+                  report_url: str = "", skipped: Sequence[str] = ()) -> dict[str, Path]:
     """Write one file per format as ``<out_dir>/<stem>.<fmt>`` and return their paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
     for fmt in formats:
         path = out_dir / f"{stem}.{fmt}"
         tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(render(results, fmt, report_url=report_url), encoding="utf-8")
+        tmp.write_text(render(results, fmt, report_url=report_url, skipped=skipped), encoding="utf-8")
         tmp.replace(path)  # a reader never sees half a report
         paths[fmt] = path
     return paths

@@ -54,6 +54,7 @@ notify:
 investigations:
   - {{target: bug_fix_commit_ratio, scope: acme/payments, last: 13 weeks}}
   - {{target: lead_time_seconds, scope: acme/payments, baseline: 2026-06-01..2026-08-30, current: 2026-08-31..2026-11-29}}
+  - {{target: incidents_count, scope: acme/nowhere, last: 13 weeks}}
 """)
         code = _run(["report", "--config", str(config)])
     captured = capsys.readouterr()
@@ -63,6 +64,10 @@ investigations:
     objects = json.loads(html[0].with_suffix(".json").read_text())
     assert [o["target"] for o in objects] == ["bug_fix_commit_ratio", "lead_time_seconds"]
     assert objects[0]["window"]["current"] == ["2026-08-31T00:00:00Z", "2026-11-29T23:59:59Z"]
+    # The target without data is reported as not investigated; the others still are.
+    assert "Not investigated" in html[0].read_text() and "acme/nowhere" in html[0].read_text()
+    assert "not investigated: incidents_count in acme/nowhere" in captured.err
+    assert "could not be investigated" in json.dumps(slack.received[0])
 
     assert slack.problems == [[]] and len(discord.received) == 1  # a 400 is not retried
     link = f"https://reports.example.com/rca/{html[0].name}"
