@@ -109,14 +109,14 @@ def slack_escape(text: str) -> str:
 
 
 _MD = re.compile(r"([\\`*_\[\]|<>~])")
-_MD_LINE_START = re.compile(r"^(\s*)([#>+\-]|\d+\.)")
+_MD_LINE_START = re.compile(r"^(\s*)(?:([#>+\-])|(\d+)(?=[.)]))")
 
 
 def md_escape(text: str) -> str:
     """Markdown (Discord, Mattermost, Teams TextBlocks): backslash every formatting character;
     '@' gets a zero-width space so '@everyone', '@channel' or '@here' never notify."""
     text = _MD.sub(r"\\\1", text.replace("\n", " ")).replace("@", "@\u200b")
-    return _MD_LINE_START.sub(r"\1\\\2", text)
+    return _MD_LINE_START.sub(lambda m: m.group(1) + ("\\" + m.group(2) if m.group(2) else m.group(3) + "\\"), text)
 
 
 def html_escape(text: str) -> str:
