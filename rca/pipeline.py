@@ -9,16 +9,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from collectors.observations import InputError
 from graphs import CausalGraph, load_graph, shipped_graph
-from rca.config import Settings
+from rca.config import InvestigationSettings, Settings
 from rca.engine.frames import Window, load_table, parse_time, parse_window
 from rca.engine.investigate import Options, Question, investigate
 from rca.engine.result import InvestigationResult
 from rca.store import Store
+
+if TYPE_CHECKING:
+    from reports.chat_send import Delivery
 
 
 def engine_options(settings: Settings) -> Options:
@@ -90,8 +94,8 @@ class ReportOutcome:
     skipped: list[str]  # targets that could not be investigated, with the reason
     reports: dict[str, Path]
     report_url: str
-    payloads: dict[str, dict]  # channel label -> JSON body (sent, or printed on a dry run)
-    deliveries: list  # reports.chat_send.Delivery, one per channel posted to
+    payloads: dict[str, dict[str, Any]]  # channel label -> JSON body (sent, or printed on a dry run)
+    deliveries: list[Delivery]  # one per channel posted to
     failures_path: Path | None  # where failed posts were recorded, if any failed
 
 
@@ -107,7 +111,7 @@ def _span(text: str) -> pd.DateOffset | pd.Timedelta:
     return pd.DateOffset(months=n) if unit == "month" else pd.Timedelta(**{f"{unit}s": n})
 
 
-def resolve_question(spec, latest: pd.Timestamp, bucket: pd.Timedelta) -> Question:
+def resolve_question(spec: InvestigationSettings, latest: pd.Timestamp, bucket: pd.Timedelta) -> Question:
     """A configured investigation as a question; ``last: N weeks`` ends at the latest bucket's end."""
     if spec.last:
         span = _span(spec.last)
@@ -122,10 +126,9 @@ def resolve_question(spec, latest: pd.Timestamp, bucket: pd.Timedelta) -> Questi
     return make_question(spec.target, spec.at, spec.baseline, spec.current)
 
 
-def _demo_investigations(settings: Settings, store: Store) -> list:
+def _demo_investigations(settings: Settings, store: Store) -> list[InvestigationSettings]:
     """With nothing configured, `rca report` shows what it does on the generated sample organisation."""
     from rca import sample
-    from rca.config import InvestigationSettings
 
     demo = sample.generate()
     store.write(demo.observations)
