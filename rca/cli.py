@@ -9,11 +9,10 @@ commands, so ``rca --help`` is instant.
 from __future__ import annotations
 
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 
 from collectors.observations import InputError
@@ -26,7 +25,7 @@ app.add_typer(graph_app, name="graph")
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="rca.yaml (default: $RCA_CONFIG, ./rca.yaml)")]
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     json = "json"
     md = "md"
     html = "html"
@@ -154,21 +153,16 @@ def graph_show(graph: Annotated[str, typer.Argument(help="graph file or shipped 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app and turn user errors into one line and exit status 2."""
+    # Standalone mode lets the command-line parser report usage errors itself (exit 2) and
+    # re-raises everything else, so our own input errors arrive here as exceptions.
     try:
-        rv = app(args=argv, standalone_mode=False, prog_name="rca")
+        app(args=argv, prog_name="rca")
     except InputError as exc:
         _err(str(exc))
         sys.exit(2)
-    except click.exceptions.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        _err("aborted")
-        sys.exit(130)
     except OSError as exc:
         _err(f"{exc.strerror or exc}: {exc.filename}" if getattr(exc, "filename", None) else str(exc))
         sys.exit(1)
-    sys.exit(rv if isinstance(rv, int) else 0)
 
 
 if __name__ == "__main__":

@@ -44,7 +44,7 @@ def _section(r: InvestigationResult, level: int) -> list[str]:
         "",
         e(r.explanation),
         "",
-        f"{h} Why: the causes",
+        f"{h} Likely causes",
         "",
     ]
     if r.causes:

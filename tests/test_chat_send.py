@@ -12,7 +12,7 @@ import pytest
 from reports import chat
 from reports.chat_send import Channel, RetryPolicy, SecretError, mask, post, record_failure, resolve_url
 from tests.chat_servers import SECRET, FakePlatform, Reply
-from tests.conftest import make_result
+from tests.report_results import make_result
 
 FAST = RetryPolicy(attempts=4, backoff_s=0.05, max_backoff_s=0.2, timeout_s=2.0)
 

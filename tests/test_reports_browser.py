@@ -16,7 +16,9 @@ import pytest
 
 from reports import render
 from reports.summary import headline, upstream
-from tests.conftest import hostile_result, make_result
+from tests.report_results import hostile_result, make_result
+
+pytest_plugins = ["tests.reports_fixtures"]  # its fixtures: engine_result, browser, artifacts
 
 CHARTS_JS = """(() => {
   const out = [];

@@ -12,7 +12,9 @@ import pytest
 from reports import chat, render, write_reports
 from reports.markdown import render_markdown
 from reports.summary import headline, multi_headline
-from tests.conftest import hostile_result, make_result
+from tests.report_results import hostile_result, make_result
+
+pytest_plugins = ["tests.reports_fixtures"]  # its fixtures: engine_result, browser, artifacts
 
 CONTRACT_KEYS = {"target", "kind", "scope", "window", "observed", "regression", "causes", "counterfactuals",
                  "explanation", "caveats", "model", "timings_s"}
@@ -90,7 +92,7 @@ def test_multi_target_report_has_an_overview_first() -> None:
 def test_markdown_carries_the_same_content(engine_result) -> None:
     md = render_markdown(engine_result)
     assert md.startswith("# ")
-    for part in ("Why: the causes", "What would have happened", "The causal graph", "Evidence per cause", "Caveats",
+    for part in ("Likely causes", "What would have happened", "The causal graph", "Evidence per cause", "Caveats",
                  "Method", "dowhy"):
         assert part in md
     assert "line coverage ratio" in md
@@ -179,7 +181,7 @@ def test_a_bare_result_without_report_fields_still_renders() -> None:
     html = render(bare, "html")
     assert 'data-chart="causes"' in html and 'data-chart="series"' not in html and 'data-chart="graph"' not in html
     assert headline(bare) in html.replace("&#39;", "'")
-    assert "Why: the causes" in render(bare, "md")
+    assert "Likely causes" in render(bare, "md")
     for kind in chat.KINDS:
         assert chat.payload(kind, bare)
 

@@ -82,10 +82,7 @@ def load_table(path: str | Path) -> pd.DataFrame:
     if not p.is_file():
         raise EngineInputError(f"data file {str(path)!r} does not exist")
     try:
-        if p.suffix.lower() in {".parquet", ".pq"}:
-            df = pd.read_parquet(p)
-        else:
-            df = pd.read_csv(p)
+        df = pd.read_parquet(p) if p.suffix.lower() in {".parquet", ".pq"} else pd.read_csv(p)
     except Exception as exc:  # pandas and pyarrow raise many kinds for one cause: unreadable input
         first = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
         raise EngineInputError(f"cannot read data file {str(path)!r}: {first}") from None

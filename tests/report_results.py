@@ -1,13 +1,9 @@
-"""Shared fixtures for the report and chat tests: results built by hand, one real engine result,
-a hostile result with markup in every text field, and a headless Chromium for the session."""
+"""Investigation results built by hand for the report and chat tests (no engine run): a realistic
+one and a hostile one with markup and chat control characters in every text field."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-
-import pytest
 
 from rca.engine.result import (
     Cause,
@@ -17,8 +13,6 @@ from rca.engine.result import (
     Observed,
     Regression,
 )
-
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 EVIL = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">"\'&|*_`[x](http://evil.test) @everyone'
 
@@ -80,36 +74,3 @@ def hostile_result() -> InvestigationResult:
                               "target_title": f"Bugs {EVIL}"})
 
 
-@pytest.fixture(scope="session")
-def engine_result() -> InvestigationResult:
-    """One real investigation of the demo sample (small bootstrap to stay quick)."""
-    from graphs import shipped_graph
-    from rca import sample
-    from rca.engine.frames import Window
-    from rca.engine.investigate import Options, Question, investigate
-
-    demo = sample.generate()
-    question = Question(demo.target, baseline=Window(*demo.baseline), current=Window(*demo.current))
-    return investigate(demo.wide, shipped_graph("delivery"), question, scope=demo.scope,
-                       options=Options(bootstrap=4, num_samples=200))
-
-
-@pytest.fixture(scope="session")
-def artifacts() -> Path:
-    ARTIFACTS.mkdir(exist_ok=True)
-    return ARTIFACTS
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
-    """Headless Chromium; a missing browser fails the tests (run `make system-deps`), it never skips them."""
-    from tests.cdp import Browser, find_chromium
-
-    binary = find_chromium()
-    if binary is None:
-        pytest.fail("chromium is not installed: run `make system-deps` (apt-get install chromium)", pytrace=False)
-    b = Browser(binary)
-    try:
-        yield b
-    finally:
-        b.close()
