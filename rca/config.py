@@ -12,6 +12,7 @@ reference is given (see the sections that hold them).
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -70,6 +71,10 @@ class ChannelSettings(_Section):
         if bool(self.url_env) == bool(self.url_file):
             raise ValueError(f"channel {self.name or self.kind!r} needs exactly one of url_env or url_file "
                              "(webhook URLs are secrets and never go in this file)")
+        if self.url_env and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", self.url_env):
+            # Never echo the value: it is most likely the webhook URL itself, pasted in the wrong place.
+            raise ValueError(f"channel {self.name or self.kind!r}: url_env must be the NAME of an environment "
+                             "variable (letters, digits, underscores), not the URL")
         return self
 
     @property

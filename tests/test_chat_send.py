@@ -136,6 +136,18 @@ def test_secrets_never_reach_logs_errors_or_records(caplog, tmp_path) -> None:
     assert "chat post to alerts" in caplog.text  # the log does say what happened
 
 
+def test_retry_after_reads_seconds_http_dates_and_discords_body() -> None:
+    import httpx
+
+    from reports.chat_send import retry_after
+
+    assert retry_after(httpx.Response(429, headers={"Retry-After": "7"})) == 7.0
+    date = httpx.Response(429, headers={"Retry-After": "Wed, 21 Oct 2026 07:28:00 GMT"})
+    assert retry_after(date, now=lambda: 1792567650.0) == 30.0  # 07:27:30 GMT then
+    assert retry_after(httpx.Response(429, json={"retry_after": 0.25})) == 0.25
+    assert retry_after(httpx.Response(429, text="slow down")) is None
+
+
 def test_webhook_urls_come_from_the_environment_or_a_file(tmp_path) -> None:
     assert resolve_url("HOOK", environ={"HOOK": " https://h.example/x \n"}) == "https://h.example/x"
     f = tmp_path / "hook"

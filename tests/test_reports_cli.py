@@ -109,6 +109,10 @@ def test_channel_config_refuses_inline_urls(tmp_path) -> None:
     bad.write_text("notify:\n  channels:\n    - {kind: slack}\n")
     with pytest.raises(ConfigError, match="exactly one of url_env or url_file"):
         load_settings(bad)
+    bad.write_text("notify:\n  channels:\n    - {kind: slack, url_env: 'https://hooks.example/T0/B0/sekrit'}\n")
+    with pytest.raises(ConfigError, match="NAME of an environment variable") as exc:
+        load_settings(bad)
+    assert "sekrit" not in str(exc.value)
 
 
 def test_the_example_configuration_is_valid() -> None:
