@@ -134,7 +134,8 @@ def render_html(results: InvestigationResult | list[InvestigationResult], *, rep
     items = [results] if isinstance(results, InvestigationResult) else list(results)
     if not items:
         raise ValueError("a report needs at least one investigation result")
-    views = [view(r, f"inv{i}") for i, r in enumerate(items)]
+    # Regressions first, as in the overview; ids keep the input order so links stay stable.
+    views = [view(r, f"inv{i}") for i, r in sorted(enumerate(items), key=lambda ir: not ir[1].regression.detected)]
     return _env().get_template("report.html.j2").render(
         views=views,
         multi=len(views) > 1,

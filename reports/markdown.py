@@ -116,7 +116,7 @@ def render_markdown(results: InvestigationResult | Sequence[InvestigationResult]
         metric = row.metric[:1].upper() + row.metric[1:]
         lines.append(f"| {md_escape(metric)} | {md_escape(row.scope)} | {row.before} | {row.now} | {row.change} | "
                      f"{row.verdict} | {md_escape(row.top_cause)} |")
-    for r in items:
+    for r in sorted(items, key=lambda r: not r.regression.detected):  # regressions first, as in the overview
         name = r.title(r.target)
         lines += ["", f"## {md_escape(name[:1].upper() + name[1:])}" + (f" in {md_escape(r.scope)}" if r.scope else ""), "",
                   f"**{md_escape(summary.headline(r))}**", ""]

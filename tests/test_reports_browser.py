@@ -55,7 +55,10 @@ def _check_page(browser, path: Path, artifacts: Path, expected_headline: str, re
     assert browser.evaluate(session, "typeof window.__pwned") == "undefined"
     pages = browser.evaluate(session, CHARTS_JS)
     assert len(pages) == len(results)
-    for page, r in zip(pages, results, strict=True):
+    by_id = {f"inv{i}": r for i, r in enumerate(results)}
+    assert [p["id"] for p in pages] == sorted(by_id, key=lambda k: (not by_id[k].regression.detected, int(k[3:])))
+    for page in pages:
+        r = by_id[page["id"]]
         kinds = [c["kind"] for c in page["charts"]]
         assert {"series", "causes", "graph"} <= set(kinds), (page["id"], kinds)
         for c in page["charts"]:

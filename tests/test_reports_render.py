@@ -83,8 +83,9 @@ def test_multi_target_report_has_an_overview_first() -> None:
     rows = html[html.index('id="overview"'):html.index("</table>", html.index('id="overview"'))]
     assert rows.index("Bug fix commit ratio") < rows.index("Lead time seconds")  # regressions first
     assert multi_headline([ok, bad]).startswith("1 of 2 metrics regressed.")
+    assert html.index('id="inv1"') < html.index('id="inv0"')  # sections: regressions first too
     md = render([ok, bad], "md")
-    assert md.index("## Overview") < md.index("## Lead time seconds")
+    assert md.index("## Overview") < md.index("## Bug fix commit ratio") < md.index("## Lead time seconds")
     for word in ("metric", "before", "now", "change", "verdict", "top cause"):
         assert word in md
 
