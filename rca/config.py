@@ -12,7 +12,6 @@ reference is given (see the sections that hold them).
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -31,33 +30,6 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class StoreSettings(_Section):
-    url: str | None = Field(default=None, description="SQLAlchemy URL; default sqlite under data_dir")
-
-
-class EngineSettings(_Section):
-    seed: int = 0
-    bootstrap: int = Field(default=30, ge=0, le=1000, description="resamples for intervals (0: none)")
-    num_samples: int = Field(default=600, ge=50, le=100_000, description="Monte Carlo samples per evaluation")
-    confidence: float = Field(default=0.9, gt=0.5, lt=1.0)
-    min_rows: int = Field(default=10, ge=3)
-    regression_alpha: float = Field(default=0.01, gt=0, lt=0.5)
-
-
-class ReportSettings(_Section):
-    out_dir: Path = Path("whydunnit-data/reports")
-    formats: list[str] = ["html", "md", "json"]
-    url_base: str = Field(default="", description="where out_dir is served; chat messages link <url_base>/<file>")
-
-    @field_validator("formats")
-    @classmethod
-    def _known(cls, v: list[str]) -> list[str]:
-        bad = set(v) - {"html", "md", "json"}
-        if bad:
-            raise ValueError(f"unknown report format(s) {sorted(bad)}; use html, md, json")
-        return v
-
-
 class ChannelSettings(_Section):
     """A chat webhook. Its URL is a secret: name the environment variable or the file that holds it."""
 
@@ -71,6 +43,8 @@ class ChannelSettings(_Section):
         if bool(self.url_env) == bool(self.url_file):
             raise ValueError(f"channel {self.name or self.kind!r} needs exactly one of url_env or url_file "
                              "(webhook URLs are secrets and never go in this file)")
+        import re
+
         if self.url_env and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", self.url_env):
             # Never echo the value: it is most likely the webhook URL itself, pasted in the wrong place.
             raise ValueError(f"channel {self.name or self.kind!r}: url_env must be the NAME of an environment "
@@ -108,15 +82,42 @@ class InvestigationSettings(_Section):
         return self
 
 
+class StoreSettings(_Section):
+    url: str | None = Field(default=None, description="SQLAlchemy URL; default sqlite under data_dir")
+
+
+class EngineSettings(_Section):
+    seed: int = 0
+    bootstrap: int = Field(default=30, ge=0, le=1000, description="resamples for intervals (0: none)")
+    num_samples: int = Field(default=600, ge=50, le=100_000, description="Monte Carlo samples per evaluation")
+    confidence: float = Field(default=0.9, gt=0.5, lt=1.0)
+    min_rows: int = Field(default=10, ge=3)
+    regression_alpha: float = Field(default=0.01, gt=0, lt=0.5)
+
+
+class ReportSettings(_Section):
+    out_dir: Path = Path("whydunnit-data/reports")
+    formats: list[str] = ["html", "md", "json"]
+    url_base: str = Field(default="", description="where out_dir is served; chat messages link <url_base>/<file>")
+
+    @field_validator("formats")
+    @classmethod
+    def _known(cls, v: list[str]) -> list[str]:
+        bad = set(v) - {"html", "md", "json"}
+        if bad:
+            raise ValueError(f"unknown report format(s) {sorted(bad)}; use html, md, json")
+        return v
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RCA_", env_nested_delimiter="__", extra="forbid", frozen=True)
 
     data_dir: Path = Path("whydunnit-data")
+    notify: NotifySettings = NotifySettings()  # chat channels for `rca report`
+    investigations: list[InvestigationSettings] = []  # what `rca report` investigates
     store: StoreSettings = StoreSettings()
     engine: EngineSettings = EngineSettings()
     reports: ReportSettings = ReportSettings()
-    notify: NotifySettings = NotifySettings()
-    investigations: list[InvestigationSettings] = []
 
     @classmethod
     def settings_customise_sources(

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from collectors.observations import InputError
 from graphs import CausalGraph, load_graph, shipped_graph
 from rca.config import InvestigationSettings, Settings
 from rca.engine.frames import Window, load_table, parse_time, parse_window
@@ -45,48 +44,7 @@ def make_question(target: str, at: str | None, baseline: str | None, current: st
     return Question(target, baseline=parse_window(baseline), current=parse_window(current))
 
 
-def investigate_table(data: str | Path, graph: str | Path, question: Question, settings: Settings,
-                      scope: str = "") -> InvestigationResult:
-    """Investigate a CSV/Parquet table (first column time, one column per node) with a graph file."""
-    g = load_graph(graph)
-    table = load_table(data)
-    return investigate(table, g, question, scope=scope or Path(str(data)).stem, options=engine_options(settings))
-
-
-def investigate_store(store: Store, graph: CausalGraph, scope: str, question: Question,
-                      settings: Settings) -> InvestigationResult:
-    """Investigate what the store holds for ``scope``, bucketed by the graph's unit."""
-    frame = store.frame(graph, scope)
-    return investigate(frame, graph, question, scope=scope, options=engine_options(settings))
-
-
-@dataclass(frozen=True)
-class DemoOutcome:
-    result: InvestigationResult
-    reports: dict[str, Path]
-    store_url: str
-    injected_cause: str
-
-
-def run_demo(settings: Settings, out_dir: Path | None = None, *, inject: bool = True) -> DemoOutcome:
-    """Generate the sample organisation, store it, investigate it and write its reports."""
-    from rca import sample
-    from reports import write_reports
-
-    demo = sample.generate(inject=inject)
-    store = Store(f"sqlite:///{(settings.data_dir / 'demo.db').resolve()}")
-    try:
-        store.write(demo.observations)
-        graph = shipped_graph("delivery")
-        question = Question(demo.target, baseline=Window(*demo.baseline), current=Window(*demo.current))
-        result = investigate_store(store, graph, demo.scope, question, settings)
-    finally:
-        store.close()
-    target_dir = out_dir or settings.reports.out_dir
-    stamp = pd.Timestamp.now(tz="UTC").strftime("%Y%m%dT%H%M%SZ")
-    paths = write_reports(result, Path(target_dir), f"demo-{demo.target}-{stamp}", list(settings.reports.formats))
-    return DemoOutcome(result=result, reports=paths, store_url=store.url, injected_cause=demo.cause)
-
+# --- the scheduled report ------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class ReportOutcome:
@@ -145,6 +103,7 @@ def run_report(settings: Settings, *, dry_run: bool = False, out_dir: Path | Non
     URL, error, the payload to resend); the report files are written before any post is tried.
     With no ``investigations`` configured it runs on the demo sample (stored in ``demo.db``).
     """
+    from collectors.observations import InputError
     from rca.store import bucket_days
     from reports import chat, chat_send, write_reports
 
@@ -202,3 +161,46 @@ def run_report(settings: Settings, *, dry_run: bool = False, out_dir: Path | Non
                 chat_send.record_failure(failures, d, payloads[label], report_ref)
     return ReportOutcome(results=results, skipped=skipped, reports=paths, report_url=report_url, payloads=payloads,
                          deliveries=deliveries, failures_path=failures)
+
+
+def investigate_table(data: str | Path, graph: str | Path, question: Question, settings: Settings,
+                      scope: str = "") -> InvestigationResult:
+    """Investigate a CSV/Parquet table (first column time, one column per node) with a graph file."""
+    g = load_graph(graph)
+    table = load_table(data)
+    return investigate(table, g, question, scope=scope or Path(str(data)).stem, options=engine_options(settings))
+
+
+def investigate_store(store: Store, graph: CausalGraph, scope: str, question: Question,
+                      settings: Settings) -> InvestigationResult:
+    """Investigate what the store holds for ``scope``, bucketed by the graph's unit."""
+    frame = store.frame(graph, scope)
+    return investigate(frame, graph, question, scope=scope, options=engine_options(settings))
+
+
+@dataclass(frozen=True)
+class DemoOutcome:
+    result: InvestigationResult
+    reports: dict[str, Path]
+    store_url: str
+    injected_cause: str
+
+
+def run_demo(settings: Settings, out_dir: Path | None = None, *, inject: bool = True) -> DemoOutcome:
+    """Generate the sample organisation, store it, investigate it and write its reports."""
+    from rca import sample
+    from reports import write_reports
+
+    demo = sample.generate(inject=inject)
+    store = Store(f"sqlite:///{(settings.data_dir / 'demo.db').resolve()}")
+    try:
+        store.write(demo.observations)
+        graph = shipped_graph("delivery")
+        question = Question(demo.target, baseline=Window(*demo.baseline), current=Window(*demo.current))
+        result = investigate_store(store, graph, demo.scope, question, settings)
+    finally:
+        store.close()
+    target_dir = out_dir or settings.reports.out_dir
+    stamp = pd.Timestamp.now(tz="UTC").strftime("%Y%m%dT%H%M%SZ")
+    paths = write_reports(result, Path(target_dir), f"demo-{demo.target}-{stamp}", list(settings.reports.formats))
+    return DemoOutcome(result=result, reports=paths, store_url=store.url, injected_cause=demo.cause)
