@@ -12,7 +12,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	touch $(STAMP)
 
-# The real services the tests use (Prometheus, Chromium), from Debian's packages.
+# The real services the tests use (Prometheus, Chromium), from Debian's packages. The report tests
+# fail (never skip) without chromium, so `make test` installs it first.
 system-deps:
 	@missing=""; \
 	command -v prometheus >/dev/null || missing="$$missing prometheus"; \
@@ -35,4 +36,4 @@ bench: $(STAMP)
 	$(BIN)/python -m tests.bench --quick
 
 clean:
-	rm -rf $(VENV) whydunnit-data .pytest_cache
+	rm -rf $(VENV) whydunnit-data .pytest_cache test-artifacts

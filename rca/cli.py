@@ -68,6 +68,41 @@ def demo(
 
 
 @app.command()
+def report(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="write the report, print the chat payloads, post nothing")] = False,
+    out: Annotated[Path | None, typer.Option("--out", help="folder for the reports (default: reports.out_dir)")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Run the scheduled report once: investigate the configured targets, write the report, post to chat."""
+    import json
+
+    from rich.console import Console
+
+    from rca import pipeline
+
+    settings = _settings(config)
+    with Console(stderr=True).status("Investigating the configured targets and writing the report..."):
+        outcome = pipeline.run_report(settings, dry_run=dry_run, out_dir=out)
+    for fmt, path in outcome.reports.items():
+        typer.echo(f"{fmt}: {path}", err=True)
+    for r in outcome.results:
+        typer.echo(f"{r.scope} {r.target}: {r.observed.baseline:.4g} -> {r.observed.current:.4g}, "
+                   f"{'regression' if r.regression.detected else 'no regression'}", err=True)
+    for line in outcome.skipped:
+        typer.echo(f"not investigated: {line}", err=True)
+    if dry_run:
+        sys.stdout.write(json.dumps(outcome.payloads, indent=2, ensure_ascii=False) + "\n")
+        return
+    for d in outcome.deliveries:
+        typer.echo(f"posted to {d.channel} ({d.kind}): {'ok' if d.ok else 'FAILED: ' + d.error}", err=True)
+    failed = [d for d in outcome.deliveries if not d.ok]
+    if failed:
+        _err(f"{len(failed)} of {len(outcome.deliveries)} chat post(s) failed; the report is written and the "
+             f"failures are recorded in {outcome.failures_path}")
+        raise typer.Exit(1)
+
+
+@app.command()
 def investigate(
     target: Annotated[str, typer.Option("--target", "-t", help="the graph node to explain")],
     graph: Annotated[str, typer.Option("--graph", "-g", help="graph file (.yaml or .dot) or a shipped name")],

@@ -33,6 +33,58 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class ChannelSettings(_Section):
+    """A chat webhook. Its URL is a secret: name the environment variable or the file that holds it."""
+
+    kind: Literal["slack", "teams", "discord", "mattermost", "googlechat", "generic"]
+    name: str = ""
+    url_env: str | None = Field(default=None, description="environment variable holding the webhook URL")
+    url_file: Path | None = Field(default=None, description="file whose first line is the webhook URL")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ChannelSettings:
+        if bool(self.url_env) == bool(self.url_file):
+            raise ValueError(f"channel {self.name or self.kind!r} needs exactly one of url_env or url_file "
+                             "(webhook URLs are secrets and never go in this file)")
+        import re
+
+        if self.url_env and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", self.url_env):
+            # Never echo the value: it is most likely the webhook URL itself, pasted in the wrong place.
+            raise ValueError(f"channel {self.name or self.kind!r}: url_env must be the NAME of an environment "
+                             "variable (letters, digits, underscores), not the URL")
+        return self
+
+    @property
+    def label(self) -> str:
+        return self.name or self.kind
+
+
+class NotifySettings(_Section):
+    channels: list[ChannelSettings] = []
+    timeout_s: float = Field(default=10.0, gt=0, le=120)
+    attempts: int = Field(default=5, ge=1, le=20, description="tries per post, the first included")
+    backoff_s: float = Field(default=1.0, ge=0, le=60, description="first retry delay; doubles, with jitter")
+    max_retry_after_s: float = Field(default=300.0, ge=0)
+
+
+class InvestigationSettings(_Section):
+    """One target of the scheduled report: ``last`` (relative) or explicit ``baseline``/``current`` or ``at``."""
+
+    target: str
+    scope: str
+    graph: str = "delivery"
+    last: str | None = Field(default=None, description="e.g. '13 weeks': that span to the latest data vs the one before")
+    baseline: str | None = None
+    current: str | None = None
+    at: str | None = None
+
+    @model_validator(mode="after")
+    def _one_question(self) -> InvestigationSettings:
+        if not (self.last or self.at or (self.baseline and self.current)):
+            raise ValueError(f"investigation of {self.target!r} needs last, at, or baseline and current")
+        return self
+
+
 class StoreSettings(_Section):
     url: str | None = Field(default=None, description="SQLAlchemy URL; default sqlite under data_dir")
 
@@ -49,6 +101,7 @@ class EngineSettings(_Section):
 class ReportSettings(_Section):
     out_dir: Path = Path("whydunnit-data/reports")
     formats: list[str] = ["html", "md", "json"]
+    url_base: str = Field(default="", description="where out_dir is served; chat messages link <url_base>/<file>")
 
     @field_validator("formats")
     @classmethod
@@ -110,6 +163,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RCA_", env_nested_delimiter="__", extra="forbid", frozen=True)
 
     data_dir: Path = Path("whydunnit-data")
+    notify: NotifySettings = NotifySettings()  # chat channels for `rca report`
+    investigations: list[InvestigationSettings] = []  # what `rca report` investigates
     store: StoreSettings = StoreSettings()
     engine: EngineSettings = EngineSettings()
     reports: ReportSettings = ReportSettings()

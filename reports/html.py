@@ -1,47 +1,149 @@
 """The HTML report: one self-contained page (inline CSS and SVG, no external loads).
 
-Rendered with Jinja2 with autoescape on, so commit messages, author names, label values and
-node names stay text. The Content-Security-Policy forbids every external load.
+:func:`render_html` takes one result or several (a scheduled report: an overview table, then
+a section per investigation) and returns the page. Each investigation is turned into a
+small view (headline, charts, tables) here and laid out by ``templates/report.html.j2``,
+rendered by Jinja2 with autoescape on, so commit messages, author names, label values and
+node names stay text. The page's Content-Security-Policy forbids every load from outside
+the page (``default-src 'none'``), so it opens offline and cannot leak a request.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 
 from rca import __version__
-from rca.engine.result import InvestigationResult, format_delta, format_value
-from reports import charts
+from rca.engine.result import Cause, InvestigationResult, format_value
+from reports import charts, summary
+
+
+@dataclass(frozen=True)
+class Evidence:
+    cause: Cause
+    title: str
+    chart: Markup
+    note: str
+
+
+@dataclass(frozen=True)
+class CounterfactualRow:
+    had: str
+    target: str
+    interval: str
+    instead_of: str
+
+
+@dataclass(frozen=True)
+class View:
+    """What the template needs for one investigation, already worded and drawn."""
+
+    r: InvestigationResult
+    ident: str
+    headline: str
+    verdict: str
+    confidence: str
+    window: str
+    change: str
+    target_chart: Markup
+    cause_chart: Markup
+    graph_chart: Markup
+    evidence: tuple[Evidence, ...]
+    counterfactuals: tuple[CounterfactualRow, ...]
+    mechanisms: str
+    fit_quality: tuple[tuple[str, str], ...]
 
 
 def _env() -> Environment:
     env = Environment(loader=PackageLoader("reports", "templates"), autoescape=select_autoescape(default=True),
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["value"] = format_value
-    env.filters["delta"] = format_delta
-    env.filters["pct"] = lambda v: f"{v * 100:.0f}%"
+    env.filters["delta"] = summary.delta
+    env.filters["pct"] = summary.pct
+    env.filters["capfirst"] = lambda text: str(text)[:1].upper() + str(text)[1:]
     return env
 
 
-def render_html(result: InvestigationResult) -> str:
-    """The whole report page as a string."""
-    unit = result.observed.unit
-    marks: list[tuple[str, str]] = []
-    if "baseline" in result.window:
-        marks = [tuple(result.window["baseline"]), tuple(result.window["current"])]  # type: ignore[list-item]
-    elif "at" in result.window:
-        marks = [(result.window["at"], result.window.get("until", result.window["at"]))]
-    target_points = result.series.get(result.target, [])
-    evidence = [
-        (node, charts.line_series(points, marks, f"{node} over time"))
-        for node, points in result.series.items()
-        if node != result.target
-    ]
+def _evidence(r: InvestigationResult, ident: str) -> tuple[Evidence, ...]:
+    cf_level = {k: v for cf in r.counterfactuals for k, v in cf.intervention.items()}
+    out = []
+    ranked = sorted(summary.upstream(r), key=lambda c: not c.significant)
+    for i, c in enumerate(ranked):
+        if c.node not in r.series:
+            continue
+        level = cf_level.get(c.node)
+        label = f"counterfactual level {format_value(level, r.unit(c.node))}" if level is not None else ""
+        chart = charts.time_series(r, c.node, f"{ident}-ev{i}", height=170, reference=level, reference_label=label)
+        held = (f" Dashed: the level the counterfactual holds it at ({format_value(level, r.unit(c.node))})."
+                if level is not None else "")
+        note = (f"Contributed {summary.delta(c.contribution, r.observed.unit)} to {r.title(r.target)} "
+                f"({summary.pct(c.share)} of the change; interval {summary.delta(c.interval[0], r.observed.unit)} "
+                f"to {summary.delta(c.interval[1], r.observed.unit)}; "
+                f"{'significant' if c.significant else 'not significant'}).{held}")
+        out.append(Evidence(cause=c, title=r.title(c.node), chart=chart, note=note))
+    return tuple(out)
+
+
+def _counterfactuals(r: InvestigationResult) -> tuple[CounterfactualRow, ...]:
+    unit = r.observed.unit
+    rows = []
+    for cf in r.counterfactuals:
+        had = " and ".join(f"{r.title(k)} had stayed at {format_value(v, r.unit(k))}" for k, v in cf.intervention.items())
+        rows.append(CounterfactualRow(had=had, target=format_value(cf.target, unit),
+                                      interval=f"{format_value(cf.interval[0], unit)} to {format_value(cf.interval[1], unit)}",
+                                      instead_of=format_value(r.observed.current, unit)))
+    return tuple(rows)
+
+
+def _fit_quality(r: InvestigationResult) -> tuple[tuple[str, str], ...]:
+    r2 = r.model.quality.get("r2") if isinstance(r.model.quality, dict) else None
+    if not isinstance(r2, dict):
+        return ()
+    return tuple((r.title(str(k)), f"{v:.2f}" if isinstance(v, int | float) else str(v)) for k, v in r2.items())
+
+
+def view(r: InvestigationResult, ident: str) -> View:
+    kinds: dict[str, int] = {}
+    for m in r.model.mechanisms.values():
+        kinds[m] = kinds.get(m, 0) + 1
+    return View(
+        r=r,
+        ident=ident,
+        headline=summary.headline(r),
+        verdict=summary.verdict(r),
+        confidence=summary.confidence(r),
+        window=summary.window_text(r),
+        change=summary.change_text(r),
+        target_chart=charts.time_series(r, r.target, f"{ident}-target"),
+        cause_chart=charts.cause_bars(r, f"{ident}-causes"),
+        graph_chart=charts.causal_graph(r, f"{ident}-graph"),
+        evidence=_evidence(r, ident),
+        counterfactuals=_counterfactuals(r),
+        mechanisms=", ".join(f"{n} {k}" for k, n in sorted(kinds.items(), key=lambda kv: -kv[1])),
+        fit_quality=_fit_quality(r),
+    )
+
+
+def render_html(results: InvestigationResult | list[InvestigationResult], *, report_url: str = "",
+                skipped: Sequence[str] = ()) -> str:
+    """The whole report page as a string: one investigation, or an overview and one section each."""
+    items = [results] if isinstance(results, InvestigationResult) else list(results)
+    if not items:
+        raise ValueError("a report needs at least one investigation result")
+    # Regressions first, as in the overview; ids keep the input order so links stay stable.
+    views = [view(r, f"inv{i}") for i, r in sorted(enumerate(items), key=lambda ir: not ir[1].regression.detected)]
     return _env().get_template("report.html.j2").render(
-        r=result,
-        d=result.to_dict(),
-        unit=unit,
-        cause_chart=charts.cause_bars(result.causes, unit, {}),
-        target_chart=charts.line_series(target_points, marks, f"{result.target} over time"),
-        evidence=evidence,
+        views=views,
+        multi=len(views) > 1,
+        title=summary.report_title(items),
+        headline=summary.headline(items[0]) if len(items) == 1 else summary.multi_headline(items),
+        overview=summary.overview(items) if len(items) > 1 else [],
+        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         version=__version__,
+        report_url=report_url,
+        skipped=list(skipped),
     )

@@ -1,57 +1,124 @@
-"""The Markdown report: the same content as the HTML page, for wikis, PRs and chat.
+"""The Markdown report: the same content as the HTML page, for wikis, pull requests and chat.
 
-Text from data is escaped for Markdown (``|``, ``*``, ``_``, ``<`` and friends) so a node
-name or label value cannot inject markup or HTML.
+One investigation or several (an overview table, then a section each). Charts become their
+text alternatives and tables. Text from data is escaped for Markdown (``|``, ``*``, ``_``,
+``<`` and friends) so a node name or label value cannot inject markup or HTML.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
-from rca.engine.result import InvestigationResult, format_delta, format_value
+from rca.engine.result import InvestigationResult, format_value
+from reports import summary
 
-_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|<>~])")
+# Only what can start markup: brackets (links, images), emphasis, code, tables, HTML, entities.
+# Parentheses, '+', '!' and '#' are harmless once brackets are escaped or away from a line's start.
+_SPECIAL = re.compile(r"([\\`*_\[\]|<>~&])")
+_LINE_START = re.compile(r"^(\s*)(?:([#>+\-])|(\d+)(?=[.)]))")
 
 
-def md_escape(text: str) -> str:
-    return _SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
+def _line_start(m: re.Match[str]) -> str:
+    # '#', '>', '+', '-' are escaped themselves; for '1.' the escape goes on the dot ('1\.').
+    return m.group(1) + ("\\" + m.group(2) if m.group(2) else m.group(3) + "\\")
 
 
-def render_markdown(result: InvestigationResult) -> str:
-    r, unit = result, result.observed.unit
+def md_escape(text: object) -> str:
+    """Text safe inside Markdown (and any HTML a Markdown renderer lets through), still readable raw."""
+    return _LINE_START.sub(_line_start, _SPECIAL.sub(r"\\\1", str(text).replace("\r", " ").replace("\n", " ")))
+
+
+def _section(r: InvestigationResult, level: int) -> list[str]:
+    h = "#" * level
+    unit = r.observed.unit
+    e = md_escape
     lines = [
-        f"# whydunnit: {md_escape(r.target)}" + (f" in {md_escape(r.scope)}" if r.scope else ""),
+        f"**{summary.verdict(r)}**: {e(summary.confidence(r))}",
         "",
-        f"**{'Regression' if r.regression.detected else 'Within normal noise'}** "
-        f"(score {r.regression.score:.1f}; {md_escape(r.regression.method)})",
+        f"| | {'expected' if r.kind == 'anomaly' else 'before'} | {'observed' if r.kind == 'anomaly' else 'now'} "
+        "| change | window |",
+        "|---|---:|---:|---:|---|",
+        f"| {e(r.title(r.target))} | {format_value(r.observed.baseline, unit)} | "
+        f"{format_value(r.observed.current, unit)} | {summary.change_text(r)} | {e(summary.window_text(r))} |",
         "",
-        md_escape(r.explanation),
+        e(r.explanation),
         "",
-        "| | " + ("expected" if r.kind == "anomaly" else "baseline") + " | "
-        + ("observed" if r.kind == "anomaly" else "current") + " | change |",
-        "|---|---:|---:|---:|",
-        f"| {md_escape(r.target)} | {format_value(r.observed.baseline, unit)} | {format_value(r.observed.current, unit)} "
-        f"| {format_delta(r.observed.current - r.observed.baseline, unit)} |",
+        f"{h} Likely causes",
         "",
-        "## Likely causes",
-        "",
-        "| cause | contribution | share | interval | significant |",
-        "|---|---:|---:|---|---|",
     ]
-    for c in r.causes:
-        lines.append(f"| {md_escape(c.node)} | {format_delta(c.contribution, unit)} | {c.share * 100:.0f}% | "
-                     f"{format_delta(c.interval[0], unit)} … {format_delta(c.interval[1], unit)} | "
-                     f"{'yes' if c.significant else 'no'} |")
+    if r.causes:
+        lines += ["| cause | contribution | share | interval | significant |", "|---|---:|---:|---|---|"]
+        for c in r.causes:
+            name = e(summary.cause_title(r, c.node))
+            lines.append(f"| {'**' + name + '**' if c.significant else name} | {summary.delta(c.contribution, unit)} | "
+                         f"{summary.pct(c.share)} | {summary.delta(c.interval[0], unit)} to "
+                         f"{summary.delta(c.interval[1], unit)} | {'yes' if c.significant else 'no'} |")
+    else:
+        lines.append("No causes were attributed.")
     if r.counterfactuals:
-        lines += ["", "## What would have happened", "", f"| had… | {md_escape(r.target)} would be | interval |",
-                  "|---|---:|---|"]
+        lines += ["", f"{h} What would have happened", "",
+                  f"| had… | {e(r.title(r.target))} would be | interval | instead of |", "|---|---:|---|---:|"]
         for cf in r.counterfactuals:
-            had = ", ".join(f"{md_escape(k)} stayed at {v:.4g}" for k, v in cf.intervention.items())
-            lines.append(f"| {had} | {format_value(cf.target, unit)} | {format_value(cf.interval[0], unit)} … "
-                         f"{format_value(cf.interval[1], unit)} |")
-    lines += ["", "## Caveats", ""]
-    lines += [f"- {md_escape(c)}" for c in r.caveats] or ["None noted."]
-    lines += ["", "## Method", "",
-              f"Graph {md_escape(r.model.graph)}, DoWhy gcm on {r.model.rows} rows, seed {r.model.seed}. "
-              f"Timings: " + ", ".join(f"{k} {v:.2f} s" for k, v in r.timings_s.items()) + ".", ""]
+            had = " and ".join(f"{e(r.title(k))} had stayed at {format_value(v, r.unit(k))}"
+                               for k, v in cf.intervention.items())
+            lines.append(f"| {had} | {format_value(cf.target, unit)} | {format_value(cf.interval[0], unit)} to "
+                         f"{format_value(cf.interval[1], unit)} | {format_value(r.observed.current, unit)} |")
+    if r.edges:
+        lines += ["", f"{h} The causal graph", "", f"Graph {e(r.model.graph)}; edges on paths from the causes to "
+                  f"{e(r.title(r.target))}:", ""]
+        from reports.graph_layout import path_edges
+
+        drivers = {c.node for c in summary.upstream(r) if c.significant or abs(c.share) >= 0.05}
+        hot = path_edges([(s, t) for s, t, _ in r.edges], drivers, r.target)
+        for s, t, lag in r.edges:
+            if (s, t) in hot:
+                lines.append(f"- {e(r.title(s))} → {e(r.title(t))}" + (f" (lag {lag})" if lag else ""))
+        if not hot:
+            lines.append("- none")
+    evidence = [c for c in summary.upstream(r) if c.node in r.series]
+    if evidence:
+        lines += ["", f"{h} Evidence per cause", ""]
+        for c in evidence:
+            pts = r.series[c.node]
+            lines.append(f"- {e(r.title(c.node))}: {len(pts)} points from {summary.day(pts[0][0])} to "
+                         f"{summary.day(pts[-1][0])}; contributed {summary.delta(c.contribution, unit)} "
+                         f"({summary.pct(c.share)}, {'significant' if c.significant else 'not significant'})")
+    lines += ["", f"{h} Caveats", ""]
+    lines += [f"- {e(c)}" for c in r.caveats] or ["None noted."]
+    versions = ", ".join(f"{e(k)} {e(v)}" for k, v in r.versions.items())
+    lines += ["", f"{h} Method", "",
+              f"Graph {e(r.model.graph)}" + (f" (one row per {e(r.graph_unit)})" if r.graph_unit else "")
+              + f"; DoWhy gcm structural causal model on {r.model.rows} rows, seed {r.model.seed}, fitted "
+              f"{e(r.model.fitted_at)}. Regression test: {e(r.regression.method or 'n/a')}. "
+              f"Windows: {e(summary.window_text(r))}."
+              + (f" Versions: {versions}." if versions else "")
+              + " Timings: " + ", ".join(f"{e(k)} {v:.2f} s" for k, v in r.timings_s.items()) + ".", ""]
+    return lines
+
+
+def render_markdown(results: InvestigationResult | Sequence[InvestigationResult], *, report_url: str = "",
+                    skipped: Sequence[str] = ()) -> str:
+    """The report as Markdown: one investigation, or an overview and a section per investigation."""
+    items = [results] if isinstance(results, InvestigationResult) else list(results)
+    if not items:
+        raise ValueError("a report needs at least one investigation result")
+    link = [f"Full report: <{report_url}>", ""] if report_url and "\n" not in report_url and ">" not in report_url else []
+    if skipped:
+        link += ["**Not investigated:**", ""] + [f"- {md_escape(line)}" for line in skipped] + [""]
+    if len(items) == 1:
+        r = items[0]
+        return "\n".join([f"# {md_escape(summary.headline(r))}", ""] + link + _section(r, 2))
+    lines = [f"# {md_escape(summary.multi_headline(items))}", ""] + link + [
+        "## Overview", "", "| metric | scope | before | now | change | verdict | top cause |",
+        "|---|---|---:|---:|---:|---|---|"]
+    for row in summary.overview(items):
+        metric = row.metric[:1].upper() + row.metric[1:]
+        lines.append(f"| {md_escape(metric)} | {md_escape(row.scope)} | {row.before} | {row.now} | {row.change} | "
+                     f"{row.verdict} | {md_escape(row.top_cause)} |")
+    for r in sorted(items, key=lambda r: not r.regression.detected):  # regressions first, as in the overview
+        name = r.title(r.target)
+        lines += ["", f"## {md_escape(name[:1].upper() + name[1:])}" + (f" in {md_escape(r.scope)}" if r.scope else ""), "",
+                  f"**{md_escape(summary.headline(r))}**", ""]
+        lines += _section(r, 3)
     return "\n".join(lines)

@@ -29,6 +29,7 @@ from rca.engine.result import (
     Observed,
     Regression,
     format_value,
+    package_versions,
     unit_of,
 )
 
@@ -228,6 +229,11 @@ def investigate(data: pd.DataFrame, graph: CausalGraph, question: Question, *, s
         timings_s=timings,
         series=_series(frame, data, target, causes, graph),
         higher_is_worse=node.higher_is_worse,
+        titles=titles,
+        units=units,
+        edges=tuple((e.source, e.target, e.lag) for e in graph.edges),
+        graph_unit=graph.unit,
+        versions=package_versions(),
     )
 
 

@@ -120,6 +120,21 @@ class InvestigationResult:
     # Not part of the JSON contract: series for charts, kept so reports need not recompute.
     series: dict[str, list[tuple[str, float]]] = field(default_factory=dict, compare=False, repr=False)
     higher_is_worse: bool = field(default=True, compare=False)
+    # Also outside the JSON contract: what the reports need to draw the graph and name things.
+    titles: dict[str, str] = field(default_factory=dict, compare=False, repr=False)  # node -> human label
+    units: dict[str, str] = field(default_factory=dict, compare=False, repr=False)  # node -> unit
+    # (source, target, lag) for each edge of the graph
+    edges: tuple[tuple[str, str, int], ...] = field(default=(), compare=False, repr=False)
+    graph_unit: str = field(default="", compare=False)  # the graph's bucket: week, day, commit...
+    versions: dict[str, str] = field(default_factory=dict, compare=False, repr=False)  # package -> version
+
+    def title(self, node: str) -> str:
+        """A node's human label (the graph's ``label``, else its name with spaces for underscores)."""
+        return self.titles.get(node) or node.replace("_", " ")
+
+    def unit(self, node: str) -> str:
+        """A node's unit; the target's is the observed unit."""
+        return self.observed.unit if node == self.target else self.units.get(node, unit_of(node))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -139,6 +154,20 @@ class InvestigationResult:
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, allow_nan=False)
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of Python and the packages a result depends on, for the report's method note."""
+    import platform
+    from importlib import metadata
+
+    out = {"python": platform.python_version()}
+    for name in ("whydunnit", "dowhy", "numpy", "pandas", "scikit-learn"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
 
 
 def unit_of(metric: str, kind: str = "auto") -> str:

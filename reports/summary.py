@@ -1,0 +1,208 @@
+"""Plain-language pieces of a report, shared by the HTML, Markdown and chat renderings.
+
+Each function reads an :class:`~rca.engine.result.InvestigationResult` and says one thing in
+words: the headline, the verdict, the top cause, how sure we are, the windows compared. No
+statistics are computed here; numbers come from the result and are only formatted. The
+strings returned are plain text: every renderer escapes them for its own markup.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from rca.engine.result import Cause, InvestigationResult, format_delta, format_value
+
+
+@dataclass(frozen=True)
+class OverviewRow:
+    """One line of a multi-target report's overview table (and of a chat summary)."""
+
+    index: int
+    metric: str
+    scope: str
+    before: str
+    now: str
+    change: str
+    verdict: str
+    regressed: bool
+    top_cause: str
+
+
+def delta(value: float, unit: str) -> str:
+    """A signed difference as :func:`format_delta` writes it, but '±0' when it rounds to nothing."""
+    text = format_delta(value, unit)
+    digits = [ch for ch in text if ch.isdigit()]
+    if set(digits) <= {"0"}:
+        return "±0 pp" if unit == "ratio" else "±0"
+    return text
+
+
+def pct(share: float) -> str:
+    """A share as a whole percentage, without '-0%'."""
+    text = f"{share * 100:.0f}%"
+    return "0%" if text in {"-0%", "+0%"} else text
+
+
+def _parse(ts: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(ts.replace("Z", "+00:00"))
+    except (ValueError, TypeError, AttributeError):
+        return None
+
+
+def day(ts: str) -> str:
+    """An ISO timestamp as its date (``2026-03-02``), or the text as given."""
+    return str(ts)[:10]
+
+
+def window_text(r: InvestigationResult) -> str:
+    """The windows compared, in words."""
+    w = r.window
+    if "baseline" in w and "current" in w:
+        (b0, b1), (c0, c1) = w["baseline"], w["current"]
+        return f"{day(c0)} to {day(c1)} against {day(b0)} to {day(b1)}"
+    if "at" in w:
+        return f"{day(w['at'])}" + (f" to {day(w['until'])}" if w.get("until") else "")
+    return ", ".join(f"{k}: {v}" for k, v in w.items())
+
+
+def period(r: InvestigationResult) -> str:
+    """A short phrase for when: 'over the 13 weeks to 2026-11-29' or 'on 2026-03-02'."""
+    w = r.window
+    if "current" in w:
+        start, end = _parse(w["current"][0]), _parse(w["current"][1])
+        if start and end:
+            days = round((end - start).total_seconds() / 86400)
+            span = f"{round(days / 7)} weeks" if days >= 14 else f"{days} days" if days > 1 else "day"
+            return f"in the {span} to {day(w['current'][1])}"
+        return f"in {day(w['current'][0])}..{day(w['current'][1])}"
+    if "at" in w:
+        return f"on {day(w['at'])}" if not w.get("until") else f"from {day(w['at'])} to {day(w['until'])}"
+    return ""
+
+
+def upstream(r: InvestigationResult) -> list[Cause]:
+    """Causes other than the target's own mechanism, in the result's order."""
+    return [c for c in r.causes if c.node != r.target]
+
+
+def top_cause(r: InvestigationResult) -> Cause | None:
+    """The largest upstream cause that carries a noticeable share, if any."""
+    return next((c for c in upstream(r) if abs(c.share) >= 0.05), None)
+
+
+def cause_title(r: InvestigationResult, node: str) -> str:
+    """A cause's label; the target's own node reads as what its modelled causes leave unexplained."""
+    if node == r.target:
+        return f"{r.title(node)} itself (not explained by its modelled causes)"
+    return r.title(node)
+
+
+def moved(r: InvestigationResult) -> str:
+    if r.observed.current > r.observed.baseline:
+        return "rose"
+    return "fell" if r.observed.current < r.observed.baseline else "held"
+
+
+def verdict(r: InvestigationResult) -> str:
+    if r.regression.detected:
+        return "Regression"
+    return "Within normal noise"
+
+
+def change_text(r: InvestigationResult) -> str:
+    return format_delta(r.observed.current - r.observed.baseline, r.observed.unit)
+
+
+def headline(r: InvestigationResult) -> str:
+    """One sentence: what moved, over when, and what most of it is attributed to."""
+    name = r.title(r.target)
+    name = name[:1].upper() + name[1:]
+    b, c = format_value(r.observed.baseline, r.observed.unit), format_value(r.observed.current, r.observed.unit)
+    where = f" in {r.scope}" if r.scope else ""
+    when = period(r)
+    if r.kind == "anomaly":
+        first = f"{name}{where} was {c} {when}, against an expected {b}"
+    elif moved(r) == "held":
+        first = f"{name}{where} held at {c} {when}"
+    else:
+        first = f"{name}{where} {moved(r)} from {b} to {c} {when}"
+    top = top_cause(r)
+    if not r.regression.detected:
+        return f"{first}: within normal noise."
+    if top is None:
+        return first + "; no modelled cause explains it."
+    change = r.observed.current - r.observed.baseline
+    if not top.significant or (top.contribution > 0) != (change > 0):
+        return f"{first}; the largest attributed cause, {r.title(top.node)}, is not significant."
+    word = {"rose": "rise", "fell": "fall"}.get(moved(r), "deviation")
+    share = top.share * 100
+    if share >= 99.5:
+        return f"{first}; changes in {r.title(top.node)} account for all of the {word} ({share:.0f}%)."
+    return f"{first}; {share:.0f}% of the {word} is attributed to changes in {r.title(top.node)}."
+
+
+def confidence(r: InvestigationResult) -> str:
+    """How sure we are, in one sentence about the verdict and the top cause."""
+    reg = (f"The change is beyond normal noise (score {r.regression.score:.1f}"
+           if r.regression.detected else
+           f"The change is within normal noise (score {r.regression.score:.1f}")
+    if r.regression.p_value is not None:
+        reg += f", p = {r.regression.p_value:.2g}"
+    reg += ")."
+    top = top_cause(r)
+    if top is None:
+        return reg
+    unit = r.observed.unit
+    lo, hi = delta(top.interval[0], unit), delta(top.interval[1], unit)
+    if top.significant:
+        return f"{reg} The top cause's contribution is significant: its interval ({lo} to {hi}) excludes zero."
+    return f"{reg} The top cause is not significant: its interval ({lo} to {hi}) includes zero."
+
+
+def counterfactual_text(r: InvestigationResult, index: int = 0) -> str:
+    """'Had X stayed at V, the target would have been about T (not C).'"""
+    if index >= len(r.counterfactuals):
+        return ""
+    cf = r.counterfactuals[index]
+    had = " and ".join(f"{r.title(k)} stayed at {format_value(v, r.unit(k))}" for k, v in cf.intervention.items())
+    return (f"Had {had}, {r.title(r.target)} would have been about "
+            f"{format_value(cf.target, r.observed.unit)}, not {format_value(r.observed.current, r.observed.unit)}.")
+
+
+def overview(results: list[InvestigationResult]) -> list[OverviewRow]:
+    """The overview table's rows: regressions first, then the rest, each in the given order."""
+    rows = []
+    for i, r in enumerate(results):
+        top = top_cause(r)
+        rows.append(OverviewRow(
+            index=i,
+            metric=r.title(r.target),
+            scope=r.scope,
+            before=format_value(r.observed.baseline, r.observed.unit),
+            now=format_value(r.observed.current, r.observed.unit),
+            change=change_text(r),
+            verdict=verdict(r),
+            regressed=r.regression.detected,
+            top_cause=(f"{r.title(top.node)} ({pct(top.share)}{'' if top.significant else ', not significant'})"
+                       if top else "none"),
+        ))
+    return sorted(rows, key=lambda row: (not row.regressed, row.index))
+
+
+def report_title(results: list[InvestigationResult]) -> str:
+    if len(results) == 1:
+        r = results[0]
+        return f"whydunnit: {r.title(r.target)}" + (f" in {r.scope}" if r.scope else "")
+    bad = sum(r.regression.detected for r in results)
+    return f"whydunnit: {bad} of {len(results)} metrics regressed"
+
+
+def multi_headline(results: list[InvestigationResult]) -> str:
+    """The headline of a scheduled report: how many regressed, and the worst one's headline."""
+    bad = [r for r in results if r.regression.detected]
+    if not bad:
+        return f"No regression in the {len(results)} metrics checked."
+    lead = f"{len(bad)} of {len(results)} metrics regressed."
+    return f"{lead} {headline(bad[0])}"

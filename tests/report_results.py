@@ -1,0 +1,76 @@
+"""Investigation results built by hand for the report and chat tests (no engine run): a realistic
+one and a hostile one with markup and chat control characters in every text field."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from rca.engine.result import (
+    Cause,
+    Counterfactual,
+    InvestigationResult,
+    ModelInfo,
+    Observed,
+    Regression,
+)
+
+EVIL = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">"\'&|*_`[x](http://evil.test) @everyone'
+
+
+def _weeks(n: int, start: str = "2025-01-06") -> list[str]:
+    t0 = datetime.fromisoformat(start).replace(tzinfo=UTC)
+    return [(t0 + timedelta(weeks=i)).strftime("%Y-%m-%dT%H:%M:%SZ") for i in range(n)]
+
+
+def make_result(target: str = "bug_fix_commit_ratio", scope: str = "acme/payments", *, detected: bool = True,
+                names: dict[str, str] | None = None, text: str = "", kind: str = "distribution_change",
+                n_causes: int = 3) -> InvestigationResult:
+    """A realistic result built by hand (no engine): a 52-week series, three causes, one counterfactual."""
+    names = names or {}
+    cov, intro, churn = (names.get("cov", "line_coverage_ratio"), names.get("intro", "bug_introducing_commit_ratio"),
+                         names.get("churn", "test_churn_ratio"))
+    stamps = _weeks(52)
+    series = {
+        target: [(t, 0.12 + (0.06 if i >= 39 else 0.0) + 0.01 * ((i * 7) % 5 - 2) / 2) for i, t in enumerate(stamps)],
+        cov: [(t, 0.82 - (0.12 if i >= 39 else 0.0) + 0.01 * ((i * 3) % 4 - 1.5)) for i, t in enumerate(stamps)],
+        intro: [(t, 0.10 + 0.01 * ((i * 5) % 3)) for i, t in enumerate(stamps)],
+    }
+    causes = [
+        Cause(node=cov, contribution=0.04, share=0.62, interval=(0.03, 0.07), significant=True, direction="worse"),
+        Cause(node=intro, contribution=0.015, share=0.23, interval=(-0.002, 0.03), significant=False, direction="worse"),
+        Cause(node=churn, contribution=-0.004, share=-0.06, interval=(-0.01, 0.001), significant=False,
+              direction="better"),
+        Cause(node=target, contribution=0.013, share=0.21, interval=(0.0, 0.02), significant=False, direction="worse"),
+    ][: n_causes + 1]
+    window = ({"baseline": [stamps[26], "2025-09-28T23:59:59Z"], "current": [stamps[39], "2025-12-28T23:59:59Z"]}
+              if kind == "distribution_change" else {"at": stamps[-1]})
+    extra = f" {text}" if text else ""
+    return InvestigationResult(
+        target=target, kind=kind, scope=scope, window=window,
+        observed=Observed(baseline=0.11, current=0.19 if detected else 0.115, unit="ratio"),
+        regression=Regression(detected=detected, score=4.2 if detected else 0.8,
+                              method="Welch t-test, one-sided" + extra, p_value=0.0001 if detected else 0.3),
+        causes=tuple(causes),
+        counterfactuals=(Counterfactual(intervention={cov: 0.81}, target=0.13, interval=(0.12, 0.15)),),
+        explanation=f"Bug-fix ratio rose from 11% to 19%. Most of the rise (62%) is attributed to coverage.{extra}",
+        caveats=("only 13 weekly rows: intervals are wide" + extra,),
+        model=ModelInfo(graph="delivery-quality" + extra, fitted_at="2026-01-01T00:00:00Z", rows=104,
+                        quality={"r2": {target: 0.7}}, mechanisms={target: "linear" + extra, cov: "empirical"}, seed=0),
+        timings_s={"fit": 0.8, "attribute" + extra: 1.1},
+        series=series,
+        titles={target: names.get("target_title", target.replace("_", " ")), cov: cov.replace("_", " "),
+                intro: intro.replace("_", " "), churn: churn.replace("_", " ")},
+        units={target: "ratio", cov: "ratio", intro: "ratio", churn: "ratio"},
+        edges=((churn, cov, 0), (cov, intro, 0), (cov, target, 1), (intro, target, 0)),
+        graph_unit="week",
+        versions={"whydunnit": "0.1.0", "dowhy": "0.14" + extra},
+    )
+
+
+def hostile_result() -> InvestigationResult:
+    """Markup and chat control characters in every text field that can come from data."""
+    return make_result(target=f"bugs{EVIL}", scope=f"org/{EVIL}", text=EVIL,
+                       names={"cov": f"cov{EVIL}", "intro": f"intro::{EVIL}", "churn": f"churn/{EVIL}",
+                              "target_title": f"Bugs {EVIL}"})
+
+

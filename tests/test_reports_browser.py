@@ -1,0 +1,166 @@
+"""Real headless Chromium loads each rendered report from disk, as a reader would open it.
+
+Checks: no console error or exception, no request other than the file itself, the headline
+and every chart present in the DOM with a text alternative, no script able to run (even with
+hostile data), and a full-page screenshot saved under ``test-artifacts/``. A control page
+with an injected external image and inline script proves the checks would catch a leak.
+"""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from pathlib import Path
+
+import pytest
+
+from reports import render
+from reports.summary import headline, upstream
+from tests.report_results import hostile_result, make_result
+
+pytest_plugins = ["tests.reports_fixtures"]  # its fixtures: engine_result, browser, artifacts
+
+CHARTS_JS = """(() => {
+  const out = [];
+  for (const a of document.querySelectorAll('article.investigation')) {
+    const charts = [...a.querySelectorAll('svg.chart')].map(s => ({
+      kind: s.dataset.chart,
+      title: (s.querySelector('title') || {}).textContent || '',
+      desc: (s.querySelector('desc') || {}).textContent || '',
+      labelled: !!s.getAttribute('aria-labelledby'),
+      role: s.getAttribute('role'),
+      width: s.getBoundingClientRect().width,
+      marks: s.querySelectorAll('rect, path, g.node').length,
+    }));
+    out.push({id: a.id, charts, evidence: a.querySelectorAll('figure.fig-evidence svg').length,
+              hot: a.querySelectorAll('svg.chart-graph g.edge.hot').length});
+  }
+  return out;
+})()"""
+
+
+def _render(tmp_path: Path, name: str, results) -> Path:
+    path = tmp_path / f"{name}.html"
+    path.write_text(render(results, "html"), encoding="utf-8")
+    return path
+
+
+def _check_page(browser, path: Path, artifacts: Path, expected_headline: str, results: list) -> dict:
+    load, session = browser.load(path, screenshot=artifacts / f"report-{path.stem}.png")
+    assert load.console_errors == [], load.console_errors
+    assert load.requests == [load.url], f"the page tried to load: {load.requests}"
+    assert load.failed_requests == []
+    assert browser.evaluate(session, "document.querySelector('#headline').textContent.trim()") == expected_headline
+    assert browser.evaluate(session, "document.scripts.length") == 0
+    assert browser.evaluate(session, "typeof window.__pwned") == "undefined"
+    pages = browser.evaluate(session, CHARTS_JS)
+    assert len(pages) == len(results)
+    by_id = {f"inv{i}": r for i, r in enumerate(results)}
+    assert [p["id"] for p in pages] == sorted(by_id, key=lambda k: (not by_id[k].regression.detected, int(k[3:])))
+    for page in pages:
+        r = by_id[page["id"]]
+        kinds = [c["kind"] for c in page["charts"]]
+        assert {"series", "causes", "graph"} <= set(kinds), (page["id"], kinds)
+        for c in page["charts"]:
+            assert c["role"] == "img" and c["labelled"] and c["title"].strip() and c["desc"].strip(), c
+            assert c["width"] > 100 and c["marks"] > 0, c
+        assert page["evidence"] == len([c for c in upstream(r) if c.node in r.series])
+        assert page["hot"] >= 1  # the path from the top cause to the target is highlighted
+    assert (artifacts / f"report-{path.stem}.png").stat().st_size > 10_000
+    return {"session": session}
+
+
+def test_real_investigation_report_in_chromium(browser, engine_result, tmp_path, artifacts) -> None:
+    path = _render(tmp_path, "demo", engine_result)
+    _check_page(browser, path, artifacts, headline(engine_result), [engine_result])
+
+
+def test_scheduled_report_in_chromium(browser, tmp_path, artifacts) -> None:
+    results = [make_result(), make_result("lead_time_seconds", scope="acme/checkout", detected=False),
+               make_result("incidents_count", scope="acme/search")]
+    path = _render(tmp_path, "scheduled", results)
+    out = _check_page(browser, path, artifacts, _multi(results), results)
+    rows = browser.evaluate(out["session"], "document.querySelectorAll('#overview tbody tr').length")
+    assert rows == 3
+
+
+def _multi(results) -> str:
+    from reports.summary import multi_headline
+
+    return multi_headline(results)
+
+
+def test_hostile_report_runs_nothing_in_chromium(browser, tmp_path, artifacts) -> None:
+    r = hostile_result()
+    path = _render(tmp_path, "hostile", [r, make_result()])
+    out = _check_page(browser, path, artifacts, _multi([r, make_result()]), [r, make_result()])
+    # The hostile node names are shown as text, exactly.
+    text = browser.evaluate(out["session"], "document.body.innerText")
+    assert "<script>window.__pwned=1</script>" in text
+
+
+def test_anomaly_report_in_chromium(browser, tmp_path, artifacts) -> None:
+    r = make_result(kind="anomaly")
+    path = _render(tmp_path, "anomaly", r)
+    out = _check_page(browser, path, artifacts, headline(r), [r])
+    assert browser.evaluate(out["session"], "document.querySelectorAll('svg.chart-series circle.anomaly').length") >= 1
+
+
+def test_dark_mode_and_print(browser, engine_result, tmp_path, artifacts) -> None:
+    import base64
+
+    path = _render(tmp_path, "dark", engine_result)
+    load, session = browser.load(path)
+    browser.call("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": "dark"}]},
+                 session=session)
+    bg = browser.evaluate(session, "getComputedStyle(document.body).backgroundColor")
+    assert bg == "rgb(21, 24, 28)"
+    shot = browser.call("Page.captureScreenshot", {"format": "png"}, session=session)
+    (artifacts / "report-dark.png").write_bytes(base64.b64decode(shot["data"]))
+    pdf = browser.call("Page.printToPDF", {"printBackground": True}, session=session)
+    data = base64.b64decode(pdf["data"])
+    assert data.startswith(b"%PDF") and len(data) > 20_000
+    (artifacts / "report-print.pdf").write_bytes(data)
+
+
+class _Counter(http.server.BaseHTTPRequestHandler):
+    hits: list[str] = []
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        type(self).hits.append(self.path)
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_control_page_with_external_load_is_caught(browser, engine_result, tmp_path) -> None:
+    """If a template ever let an external load or a script through, these checks would fail."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Counter)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        html = render(engine_result, "html").replace(
+            "<body>", f'<body><img src="http://127.0.0.1:{server.server_port}/leak.png">'
+                      "<script>window.__pwned = 1</script>", 1)
+        path = tmp_path / "control.html"
+        path.write_text(html, encoding="utf-8")
+        load, session = browser.load(path)
+        assert load.console_errors, "the CSP violation should be reported on the console"
+        assert any("Content Security Policy" in e for e in load.console_errors)
+        assert browser.evaluate(session, "typeof window.__pwned") == "undefined"
+        assert _Counter.hits == []  # the CSP stopped the request before it left the page
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("width", [420])
+def test_narrow_screen_has_no_horizontal_overflow(browser, engine_result, tmp_path, width) -> None:
+    path = _render(tmp_path, "narrow", engine_result)
+    load, session = browser.load(path)
+    browser.call("Emulation.setDeviceMetricsOverride", {"width": width, "height": 800, "deviceScaleFactor": 1,
+                                                         "mobile": True}, session=session)
+    overflow = browser.evaluate(session, "document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 1
