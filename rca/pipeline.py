@@ -23,7 +23,7 @@ from rca.store import Store
 def engine_options(settings: Settings) -> Options:
     e = settings.engine
     return Options(seed=e.seed, bootstrap=e.bootstrap, num_samples=e.num_samples, confidence=e.confidence,
-                   min_rows=e.min_rows, regression_alpha=e.regression_alpha)
+                   min_rows=e.min_rows, regression_alpha=e.regression_alpha, change_alpha=e.change_alpha)
 
 
 def make_question(target: str, at: str | None, baseline: str | None, current: str | None) -> Question:

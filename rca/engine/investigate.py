@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 
 from graphs import CausalGraph
-from rca.engine import attribution, detection
-from rca.engine.counterfactuals import counterfactual_mean
+from rca.engine import attribution, detection, linear
+from rca.engine.counterfactuals import clip_to_kind, counterfactual_mean, linear_counterfactual
 from rca.engine.explanation import explain
-from rca.engine.fitting import Fitted, fit, seed_everything
+from rca.engine.fitting import Fitted, ModelCache, fit, seed_everything
 from rca.engine.frames import EngineInputError, Prepared, Window, iso, prepare
 from rca.engine.result import (
     Cause,
@@ -36,12 +36,13 @@ from rca.engine.result import (
 @dataclass(frozen=True)
 class Options:
     seed: int = 0
-    bootstrap: int = 30
+    bootstrap: int = 200
     num_samples: int = 600
     confidence: float = 0.9
     min_rows: int = 10
     regression_alpha: float = 0.01
     counterfactuals: int = 3
+    change_alpha: float = 0.05  # false-discovery rate of the mechanism-change tests (DoWhy's default)
 
 
 @dataclass(frozen=True)
@@ -94,8 +95,11 @@ def _direction(contribution: float, higher_is_worse: bool, scale: float) -> str:
 
 
 def investigate(data: pd.DataFrame, graph: CausalGraph, question: Question, *, scope: str = "",
-                options: Options | None = None) -> InvestigationResult:
-    """Answer ``question`` about ``data`` (time-indexed, one column per node) with ``graph``."""
+                options: Options | None = None, cache: ModelCache | None = None) -> InvestigationResult:
+    """Answer ``question`` about ``data`` (time-indexed, one column per node) with ``graph``.
+
+    ``cache`` keeps fitted models between calls on the same data (see :class:`ModelCache`).
+    """
     opts = options or Options()
     _check_question(graph, question)
     target = question.target
@@ -142,66 +146,84 @@ def investigate(data: pd.DataFrame, graph: CausalGraph, question: Question, *, s
                        "effects may be missed")
 
     t0 = time.perf_counter()
-    fitted = fit(graph, reference)
+    fitted = (cache if cache is not None else ModelCache(capacity=1)).fit(graph, reference)
     timings["fit"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
+    s = linear.structure(fitted.scm.graph, target)  # type: ignore[attr-defined]
+    exact = all(fitted.mechanisms[c] in ("linear", "empirical") for c in s.columns)
+    observed = Observed(baseline=float(reference[target].mean()), current=float(current[target].mean()), unit=unit)
     if question.kind == "anomaly":
-        observed = Observed(baseline=float(reference[target].mean()), current=float(current[target].mean()), unit=unit)
         regression = detection.anomaly_regression(reference[target].to_numpy(), current[target].to_numpy(),
                                                   node.higher_is_worse)
-        point = attribution.fold_lags(
-            attribution.anomaly_contributions(fitted.scm, target, current, num_samples=opts.num_samples),
-            prepared.columns)
-        cf_model = fitted
-
-        def once(rng: np.random.Generator) -> dict[str, float] | None:
-            sample = reference.iloc[rng.integers(0, len(reference), len(reference))]
-            refit = fit(graph, sample)
-            return attribution.fold_lags(attribution.anomaly_contributions(
-                refit.scm, target, current, num_samples=max(200, opts.num_samples // 2)), prepared.columns)
     else:
-        observed = Observed(baseline=float(reference[target].mean()), current=float(current[target].mean()), unit=unit)
         regression = detection.change_regression(reference[target].to_numpy(), current[target].to_numpy(),
                                                  node.higher_is_worse, opts.regression_alpha)
-        contributions, changed = attribution.change_contributions(
-            fitted.scm, target, reference, current, num_samples=opts.num_samples * 3)
-        point = attribution.fold_lags(contributions, prepared.columns)
-        cf_model = fit(graph, current)
 
-        def once(rng: np.random.Generator) -> dict[str, float] | None:
-            old = reference.iloc[rng.integers(0, len(reference), len(reference))]
-            new = current.iloc[rng.integers(0, len(current), len(current))]
-            try:
-                contrib, _ = attribution.change_contributions(fitted.scm, target, old, new,
-                                                              num_samples=opts.num_samples)
-            except (ValueError, np.linalg.LinAlgError):
-                return None
-            return attribution.fold_lags(contrib, prepared.columns)
-    timings["attribute"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    draws = attribution.bootstrap(opts.bootstrap, opts.seed, once) if opts.bootstrap else []
-    timings["intervals"] = time.perf_counter() - t0
+    rng = np.random.default_rng(opts.seed)
+    ref_x, cur_x = reference[list(s.columns)].to_numpy(float), current[list(s.columns)].to_numpy(float)
+    if exact:
+        t0 = time.perf_counter()
+        if question.kind == "anomaly":
+            att = attribution.linear_anomaly(s, ref_x, cur_x, draws=0, rng=rng, confidence=opts.confidence)
+        else:
+            att = attribution.linear_change(s, ref_x, cur_x, draws=0, rng=rng, alpha=opts.change_alpha)
+        timings["attribute"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        if opts.bootstrap:
+            # Same point estimate (it is computed from the full data), now with the refits for the intervals.
+            if question.kind == "anomaly":
+                att = attribution.linear_anomaly(s, ref_x, cur_x, draws=opts.bootstrap, rng=rng,
+                                                 confidence=opts.confidence)
+            else:
+                att = attribution.linear_change(s, ref_x, cur_x, draws=opts.bootstrap, rng=rng,
+                                                alpha=opts.change_alpha)
+        timings["intervals"] = time.perf_counter() - t0
+        method = "exact Shapley values of DoWhy's set function, closed form for the linear SCM"
+    else:
+        att, sampled_timings = _sampled_attribution(fitted, graph, target, reference, current, prepared, opts,
+                                                    question.kind)
+        timings.update(sampled_timings)
+        method = "DoWhy gcm Shapley estimation by sampling (nonlinear mechanisms)"
+        if opts.bootstrap > _SAMPLED_DRAWS:
+            caveats.append(f"nonlinear mechanisms: intervals rest on {_SAMPLED_DRAWS} resamples, not "
+                           f"{opts.bootstrap}")
+    draws = [attribution.fold_lags(d, prepared.columns) for d in att.draws]
+    point = attribution.fold_lags(att.point, prepared.columns)
+    typical = attribution.fold_lags(att.typical, prepared.columns) if att.typical else {}
+    changed_nodes = {prepared.columns.get(c, (c, 0))[0] for c, v in att.changed.items() if v}
     if not opts.bootstrap:
         caveats.append("intervals are off (bootstrap: 0): significance is not assessed")
-    elif len(draws) < opts.bootstrap:
+    elif len(draws) < min(opts.bootstrap, _SAMPLED_DRAWS):
         caveats.append(f"{opts.bootstrap - len(draws)} of {opts.bootstrap} bootstrap resamples could not be fitted")
 
     total = observed.current - observed.baseline
     scale = max(abs(total), float(reference[target].std(ddof=0) or 0.0), 1e-12)
+    explained = sum(point.values())
     causes = []
     for name, value in point.items():
         interval = _interval([d.get(name, 0.0) for d in draws], value, opts.confidence)
         significant = bool(draws) and (interval[0] > 0 or interval[1] < 0) and abs(value) > 1e-6 * scale
-        share = value / sum(point.values()) if abs(sum(point.values())) > 1e-12 else 0.0
+        if typical and name != target:
+            # A nonzero contribution is not yet an unusual one: it must exceed what the node's
+            # normal variation contributes to an ordinary row.
+            significant = significant and abs(value) > typical.get(name, 0.0)
+        if att.changed and name != target:
+            significant = significant and name in changed_nodes
+        share = value / explained if abs(explained) > 1e-12 else 0.0
         causes.append(Cause(node=name, contribution=value, share=share, interval=interval, significant=significant,
                             direction=_direction(value, node.higher_is_worse, scale)))
     causes.sort(key=lambda c: (-abs(c.contribution), c.node))
+    gap = total - explained
+    if abs(gap) > 0.05 * scale:
+        caveats.append(f"the contributions add up to {explained:.4g}, not the observed {total:.4g}: the model does "
+                       "not reproduce the whole change")
 
     t0 = time.perf_counter()
-    counterfactuals = _counterfactuals(cf_model, target, reference, current, prepared, causes, draws, opts, graph,
-                                       question)
+    if exact and att.effects is not None:
+        counterfactuals = _linear_counterfactuals(att, cur_x, reference, prepared, causes, fitted, opts, target,
+                                                  question)
+    else:
+        counterfactuals = _counterfactuals(fitted if question.kind == "anomaly" else fit(graph, current), target,
+                                           reference, current, prepared, causes, draws, opts, graph, question)
     timings["counterfactuals"] = time.perf_counter() - t0
 
     when = (f"at {window['at'][:10]}" if question.kind == "anomaly"
@@ -223,7 +245,11 @@ def investigate(data: pd.DataFrame, graph: CausalGraph, question: Question, *, s
         explanation=text,
         caveats=tuple(caveats),
         model=ModelInfo(graph=graph.name, fitted_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                        rows=fitted.rows, quality={"r2": fitted.quality}, mechanisms=fitted.mechanisms,
+                        rows=fitted.rows,
+                        quality={"r2": fitted.quality, "kinds": fitted.kinds, "attribution": method,
+                                 **({"mechanism_change_p": {k: round(v, 6) for k, v in att.p_values.items()}}
+                                    if att.p_values else {})},
+                        mechanisms=fitted.mechanisms,
                         seed=opts.seed),
         timings_s=timings,
         series=_series(frame, data, target, causes, graph),
@@ -255,6 +281,61 @@ def _counterfactuals(model: Fitted, target: str, reference: pd.DataFrame, curren
         spread = [estimate - (d.get(cause.node, 0.0) - cause.contribution) for d in draws]
         out.append(Counterfactual(intervention=settings, target=estimate,
                                   interval=_interval(spread, estimate, opts.confidence)))
+    return tuple(out)
+
+
+_SAMPLED_DRAWS = 20  # bootstrap refits when DoWhy must sample (each one costs a full attribution)
+
+
+def _sampled_attribution(fitted: Fitted, graph: CausalGraph, target: str, reference: pd.DataFrame,
+                         current: pd.DataFrame, prepared: Prepared, opts: Options,
+                         kind: str) -> tuple[attribution.Attribution, dict[str, float]]:
+    """DoWhy's own sampling estimators, for graphs with nonlinear mechanisms."""
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    changed: dict[str, bool] = {}
+    if kind == "anomaly":
+        point = attribution.anomaly_contributions(fitted.scm, target, current, num_samples=opts.num_samples)
+
+        def once(rng: np.random.Generator) -> dict[str, float] | None:
+            sample = reference.iloc[rng.integers(0, len(reference), len(reference))]
+            refit = fit(graph, sample)
+            return attribution.anomaly_contributions(refit.scm, target, current,
+                                                     num_samples=max(200, opts.num_samples // 2))
+    else:
+        point, changed = attribution.change_contributions(fitted.scm, target, reference, current,
+                                                          num_samples=opts.num_samples * 3, alpha=opts.change_alpha)
+
+        def once(rng: np.random.Generator) -> dict[str, float] | None:
+            old = reference.iloc[rng.integers(0, len(reference), len(reference))]
+            new = current.iloc[rng.integers(0, len(current), len(current))]
+            try:
+                contrib, _ = attribution.change_contributions(fitted.scm, target, old, new,
+                                                              num_samples=opts.num_samples, alpha=opts.change_alpha)
+            except (ValueError, np.linalg.LinAlgError):
+                return None
+            return contrib
+    timings["attribute"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    draws = attribution.bootstrap(min(opts.bootstrap, _SAMPLED_DRAWS), opts.seed, once) if opts.bootstrap else []
+    timings["intervals"] = time.perf_counter() - t0
+    return attribution.Attribution(point=point, draws=draws, typical={}, changed=changed, p_values={}), timings
+
+
+def _linear_counterfactuals(att: attribution.Attribution, cur_x: np.ndarray, reference: pd.DataFrame,
+                            prepared: Prepared, causes: list[Cause], fitted: Fitted, opts: Options, target: str,
+                            question: Question) -> tuple[Counterfactual, ...]:
+    assert att.structure is not None and att.effects is not None
+    out = []
+    kind = fitted.kinds.get(target, "continuous")
+    for cause in [c for c in causes if c.node != target and abs(c.share) >= 0.05][: opts.counterfactuals]:
+        value = float(reference[cause.node].mean() if question.kind == "distribution_change"
+                      else reference[cause.node].median())
+        settings = {cause.node: value}
+        values = clip_to_kind(linear_counterfactual(att.structure, att.effects, cur_x, prepared.columns, settings),
+                              kind)
+        out.append(Counterfactual(intervention=settings, target=float(values[0]),
+                                  interval=_interval(list(values[1:]), float(values[0]), opts.confidence)))
     return tuple(out)
 
 
