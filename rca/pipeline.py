@@ -55,6 +55,13 @@ def investigate_store(store: Store, graph: CausalGraph, scope: str, question: Qu
     return investigate(frame, graph, question, scope=scope, options=engine_options(settings))
 
 
+def check_graph(data: str | Path, graph: str | Path, settings: Settings, *, permutations: int = 100):
+    """Check a graph file against a CSV/Parquet table: unsupported edges, missed dependencies, fit quality."""
+    from rca.engine.checks import check_graph as _check
+
+    return _check(load_table(data), load_graph(graph), permutations=permutations, seed=settings.engine.seed)
+
+
 @dataclass(frozen=True)
 class DemoOutcome:
     result: InvestigationResult

@@ -118,10 +118,13 @@ def fit(graph: CausalGraph, frame: pd.DataFrame) -> Fitted:
 
 def r_squared(scm: object, data: pd.DataFrame) -> dict[str, float]:
     """In-sample R² of every non-root node's mechanism (how much its parents explain)."""
+    from dowhy.graph import get_ordered_predecessors
+
     dag: nx.DiGraph = scm.graph  # type: ignore[attr-defined]
     out: dict[str, float] = {}
     for node in dag.nodes:
-        parents = list(dag.predecessors(node))
+        # The regressor was fitted on DoWhy's parent order, not networkx's insertion order.
+        parents = get_ordered_predecessors(dag, node)
         if not parents:
             continue
         mech = scm.causal_mechanism(node)  # type: ignore[attr-defined]

@@ -18,6 +18,7 @@ import pandas as pd
 from graphs import CausalGraph
 from rca.engine import attribution, detection, linear
 from rca.engine.counterfactuals import clip_to_kind, counterfactual_mean, linear_counterfactual
+from rca.engine.counterfactuals import what_if as sample_what_if
 from rca.engine.explanation import explain
 from rca.engine.fitting import Fitted, ModelCache, fit, seed_everything
 from rca.engine.frames import EngineInputError, Prepared, Window, iso, prepare
@@ -28,6 +29,7 @@ from rca.engine.result import (
     ModelInfo,
     Observed,
     Regression,
+    WhatIf,
     format_value,
     unit_of,
 )
@@ -43,6 +45,8 @@ class Options:
     regression_alpha: float = 0.01
     counterfactuals: int = 3
     change_alpha: float = 0.05  # false-discovery rate of the mechanism-change tests (DoWhy's default)
+    graph_check: bool = True  # test the graph on the fit window and report what the data contradict
+    check_permutations: int = 20
 
 
 @dataclass(frozen=True)
@@ -148,6 +152,10 @@ def investigate(data: pd.DataFrame, graph: CausalGraph, question: Question, *, s
     t0 = time.perf_counter()
     fitted = (cache if cache is not None else ModelCache(capacity=1)).fit(graph, reference)
     timings["fit"] = time.perf_counter() - t0
+    if opts.graph_check:
+        t0 = time.perf_counter()
+        caveats.extend(_graph_caveats(reference, graph, fitted, opts))
+        timings["graph_check"] = time.perf_counter() - t0
     s = linear.structure(fitted.scm.graph, target)  # type: ignore[attr-defined]
     exact = all(fitted.mechanisms[c] in ("linear", "empirical") for c in s.columns)
     observed = Observed(baseline=float(reference[target].mean()), current=float(current[target].mean()), unit=unit)
@@ -257,6 +265,47 @@ def investigate(data: pd.DataFrame, graph: CausalGraph, question: Question, *, s
     )
 
 
+_ALWAYS = Window(pd.Timestamp.min.tz_localize("UTC"), pd.Timestamp.max.tz_localize("UTC"))
+
+
+def what_if(data: pd.DataFrame, graph: CausalGraph, target: str, settings: dict[str, float], *,
+            options: Options | None = None, cache: ModelCache | None = None, samples: int = 5000) -> WhatIf:
+    """The target's distribution had the nodes in ``settings`` been held at those values.
+
+    The model is fitted on all complete rows of ``data`` (cached in ``cache``), and DoWhy draws
+    interventional samples; lagged copies of a set node are set too (it stays there).
+    """
+    opts = options or Options()
+    _check_question(graph, Question(target, at=_ALWAYS))
+    unknown = [n for n in settings if n not in graph.nodes]
+    if unknown:
+        raise EngineInputError(f"cannot set {', '.join(unknown)}: not node(s) of graph {graph.name!r}")
+    prepared = prepare(data, graph)
+    if len(prepared.frame) < rows_needed(graph, opts.min_rows):
+        raise EngineInputError(f"only {len(prepared.frame)} complete row(s); graph {graph.name!r} needs at least "
+                               f"{rows_needed(graph, opts.min_rows)} to fit")
+    seed_everything(opts.seed)
+    fitted = (cache if cache is not None else ModelCache(capacity=1)).fit(graph, prepared.frame)
+    kind = fitted.kinds.get(target, "continuous")
+    values = clip_to_kind(sample_what_if(fitted.scm, target, prepared.columns, settings, samples), kind)
+    baseline = clip_to_kind(sample_what_if(fitted.scm, target, prepared.columns, {}, samples), kind)
+    lo, hi = np.quantile(values, [(1 - opts.confidence) / 2, 1 - (1 - opts.confidence) / 2])
+    qs = {f"p{q}": float(np.quantile(values, q / 100)) for q in (5, 25, 50, 75, 95)}
+    return WhatIf(target=target, intervention={k: float(v) for k, v in settings.items()}, mean=float(values.mean()),
+                  interval=(float(lo), float(hi)), baseline_mean=float(baseline.mean()), samples=len(values),
+                  quantiles=qs)
+
+
+def _graph_caveats(reference: pd.DataFrame, graph: CausalGraph, fitted: Fitted, opts: Options) -> list[str]:
+    from rca.engine.checks import check_frame
+
+    if len(reference) < len(reference.columns) + 5:
+        return []  # too few rows to test conditional independences; the row-count caveat says so
+    check = check_frame(reference, graph, permutations=opts.check_permutations, seed=opts.seed,
+                        quality=fitted.quality)
+    return list(check.caveats())
+
+
 def _constant_caveats(prepared: Prepared, reference: pd.DataFrame, target: str, caveats: list[str]) -> None:
     flat = [c for c in prepared.frame.columns if c in prepared.columns and prepared.columns[c][1] == 0
             and reference[c].nunique() <= 1]
@@ -349,4 +398,5 @@ def _series(frame: pd.DataFrame, data: pd.DataFrame, target: str, causes: list[C
     return out
 
 
-__all__ = ["Options", "Question", "investigate", "rows_needed", "format_value", "Regression"]
+__all__ = ["ModelCache", "Options", "Question", "investigate", "what_if", "rows_needed", "format_value",
+           "Regression"]

@@ -141,6 +141,30 @@ class InvestigationResult:
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, allow_nan=False)
 
 
+@dataclass(frozen=True)
+class WhatIf:
+    """The target's distribution had some nodes been set to values (an intervention, not a counterfactual)."""
+
+    target: str
+    intervention: dict[str, float]
+    mean: float
+    interval: tuple[float, float]  # central interval of the target's interventional distribution
+    baseline_mean: float  # the target's mean under the fitted model without the intervention
+    samples: int
+    quantiles: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "intervention": {k: _num(v) for k, v in self.intervention.items()},
+            "mean": _num(self.mean),
+            "interval": [_num(self.interval[0]), _num(self.interval[1])],
+            "baseline_mean": _num(self.baseline_mean),
+            "samples": int(self.samples),
+            "quantiles": {k: _num(v) for k, v in self.quantiles.items()},
+        }
+
+
 def unit_of(metric: str, kind: str = "auto") -> str:
     """The unit a metric is measured in, from its declared kind or its name's suffix."""
     if kind == "ratio":
