@@ -94,3 +94,17 @@ def test_closed_form_matches_dowhy_distribution_change() -> None:
     assert ours.changed == {"a": True, "b": True, "c": False} == changed
     for node in cols[:2]:
         assert ours.point[node] == pytest.approx(theirs[node], abs=0.12), node
+
+
+def test_batched_ols_is_scale_free() -> None:
+    # Parents in seconds (1e4) and in ratios (1e-2) side by side: the refit must equal plain lstsq.
+    rng = np.random.default_rng(11)
+    n = 150
+    seconds, ratio = rng.lognormal(9.5, 0.3, n), rng.normal(0.8, 0.04, n)
+    y = 0.3 - 0.3 * ratio + 2e-6 * seconds + rng.normal(0, 0.01, n)
+    data = np.column_stack([seconds, ratio, y])
+    s = linear.Structure(columns=("s", "r", "y"), parents=((), (), (0, 1)), target=2)
+    got = linear.fit(s, data)
+    want = np.linalg.lstsq(np.column_stack([np.ones(n), seconds, ratio]), y, rcond=None)[0]
+    assert np.allclose(got.coef[2][0], want[1:], rtol=1e-6)
+    assert got.intercept[0, 2] == pytest.approx(want[0], rel=1e-6)

@@ -58,8 +58,8 @@ def structure(dag: nx.DiGraph, target: str) -> Structure:
 def fit(s: Structure, x: np.ndarray, ridge: float = 1e-9) -> Params:
     """OLS of every child on its parents (roots: their mean) for data ``x`` of shape ``(B, n, m)``.
 
-    A relative ridge of 1e-9 only keeps a bootstrap resample with a constant column solvable; it
-    does not move well-posed estimates.
+    A ridge of 1e-9 (on standardised parents) only keeps a bootstrap resample with a constant
+    column solvable; it does not move well-posed estimates.
     """
     x = np.asarray(x, dtype=float)
     if x.ndim == 2:
@@ -76,10 +76,14 @@ def fit(s: Structure, x: np.ndarray, ridge: float = 1e-9) -> Params:
         z = x[:, :, list(pa)]
         zm, ym = z.mean(axis=1, keepdims=True), y.mean(axis=1, keepdims=True)
         zc, yc = z - zm, y - ym
-        gram = np.einsum("bnp,bnq->bpq", zc, zc)
-        rhs = np.einsum("bnp,bn->bp", zc, yc)
-        scale = np.trace(gram, axis1=1, axis2=2)[:, None, None] / len(pa) + 1e-300
-        a = np.linalg.solve(gram + ridge * scale * np.eye(len(pa)), rhs[..., None])[..., 0]
+        # Solve on standardised parents: metrics differ in scale by 1e8 (seconds vs ratios), and a
+        # ridge must be relative to each column, not to the largest one.
+        sd = np.sqrt(np.einsum("bnp,bnp->bp", zc, zc) / n)
+        sd = np.where(sd > 0, sd, 1.0)
+        zs = zc / sd[:, None, :]
+        gram = np.einsum("bnp,bnq->bpq", zs, zs)
+        rhs = np.einsum("bnp,bn->bp", zs, yc)
+        a = np.linalg.solve(gram + ridge * n * np.eye(len(pa)), rhs[..., None])[..., 0] / sd
         coefs.append(a)
         intercept[:, j] = ym[:, 0] - np.einsum("bp,bp->b", zm[:, 0, :], a)
     return Params(intercept=intercept, coef=tuple(coefs))
