@@ -128,6 +128,27 @@ def partial_corr(corr: np.ndarray, i: int, j: int, given: list[int], n: int) -> 
     return r, float(2 * stats.t.sf(abs(t), dof))
 
 
+def _partial_given(corr: np.ndarray, y: int, others: np.ndarray, given: list[int],
+                   n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Partial correlations of column ``y`` with each of ``others`` given ``given``, and their p-values."""
+    if given:
+        r_gg_inv = np.linalg.pinv(corr[np.ix_(given, given)])
+        r_yg = corr[y, given]
+        r_og = corr[np.ix_(others, given)]
+        cov_yo = corr[y, others] - r_og @ r_gg_inv @ r_yg
+        var_y = corr[y, y] - r_yg @ r_gg_inv @ r_yg
+        var_o = corr[others, others] - np.einsum("ij,jk,ik->i", r_og, r_gg_inv, r_og)
+    else:
+        cov_yo, var_y, var_o = corr[y, others], corr[y, y], corr[others, others]
+    denom = np.sqrt(np.maximum(var_y * var_o, 0.0))
+    r = np.clip(np.divide(cov_yo, denom, out=np.zeros_like(cov_yo), where=denom > 1e-12), -0.999999, 0.999999)
+    dof = n - 2 - len(given)
+    if dof <= 0:
+        return r, np.ones_like(r)
+    t = r * np.sqrt(dof / (1 - r * r))
+    return r, 2 * stats.t.sf(np.abs(t), dof)
+
+
 def _local_markov(dag: nx.DiGraph, nodes: list[str], index: dict[str, int], corr: np.ndarray,
                   n: int) -> list[tuple[str, str, float, float]]:
     """(node, other, partial r, p) for every non-descendant ``other`` of every node, given its parents."""
@@ -135,11 +156,11 @@ def _local_markov(dag: nx.DiGraph, nodes: list[str], index: dict[str, int], corr
     for y in nodes:
         parents = list(dag.predecessors(y))
         skip = nx.descendants(dag, y) | set(parents) | {y}
-        for z in nodes:
-            if z in skip:
-                continue
-            r, p = partial_corr(corr, index[y], index[z], [index[q] for q in parents], n)
-            out.append((y, z, r, p))
+        others = [z for z in nodes if z not in skip]
+        if not others:
+            continue
+        r, p = _partial_given(corr, index[y], np.array([index[z] for z in others]), [index[q] for q in parents], n)
+        out.extend(zip([y] * len(others), others, r.tolist(), p.tolist(), strict=True))
     return out
 
 
