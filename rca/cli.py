@@ -120,9 +120,9 @@ def graph_show(graph: Annotated[str, typer.Argument(help="graph file or shipped 
 @graph_app.command("check")
 def graph_check(
     graph: Annotated[str, typer.Argument(help="graph file or shipped name")],
-    data: Annotated[Path, typer.Option("--data", "-d", help="CSV or Parquet: first column time, one column per node")],
+    data: Annotated[Path, typer.Option("--data", "-d", help="CSV or Parquet: time, then nodes")],
     fmt: Annotated[str, typer.Option("--format", "-f", help="text or json")] = "text",
-    permutations: Annotated[int, typer.Option("--permutations", help="random relabellings to compare with")] = 100,
+    permutations: Annotated[int, typer.Option("--permutations", help="random relabellings to compare")] = 100,
     config: ConfigOpt = None,
 ) -> None:
     """Check a graph against data: edges the data do not support, dependencies it misses, fit per node."""
@@ -131,21 +131,7 @@ def graph_check(
     from rca import pipeline
 
     result = pipeline.check_graph(data, graph, _settings(config), permutations=permutations)
-    if fmt == "json":
-        typer.echo(json.dumps(result.to_dict(), indent=2))
-        return
-    typer.echo(f"graph {result.graph}: {result.rows} rows, {result.violations} of {result.tests} independence "
-               f"conditions violated (vs random relabellings: p={result.permutation_p:.3f}), {result.seconds:.1f} s")
-    for e in result.edges:
-        mark = "ok " if e.supported else "NOT SUPPORTED"
-        typer.echo(f"  {mark:13} {e.source} -> {e.target}{f' (lag {e.lag})' if e.lag else ''}: "
-                   f"partial r={e.partial_r:.2f}, p={e.p_value:.2g}")
-    for m in result.missing:
-        typer.echo(f"  MISSING       {m.other} ~ {m.node} given {m.node}'s parents: partial r={m.partial_r:.2f}")
-    for node, r2 in result.fit.items():
-        typer.echo(f"  fit           {node}: R²={r2:.2f}")
-    for line in result.caveats():
-        typer.echo(f"caveat: {line}")
+    typer.echo(json.dumps(result.to_dict(), indent=2) if fmt == "json" else "\n".join(result.lines()))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -7,7 +7,8 @@ import pandas as pd
 
 from graphs.model import parse_graph
 
-CHAIN = parse_graph("""
+CHAIN = parse_graph(
+    """
 name: chain
 unit: day
 nodes:
@@ -17,7 +18,9 @@ nodes:
 edges:
   - [a, b]
   - [b, c]
-""", "chain.yaml")
+""",
+    "chain.yaml",
+)
 
 # c = -1.5 b + N, b = 2 a + N: a's total effect on c is -3.
 AB, BC = 2.0, -1.5

@@ -50,8 +50,11 @@ def test_twenty_nodes_five_hundred_rows_is_fast_and_clean() -> None:
             if p >= 0:
                 x[:, j] += 0.5 * x[:, p]
                 edges.append(f"[n{p}, n{j}]")
-    g = parse_graph(f"name: big\nunit: day\nnodes: [{', '.join(f'n{j}' for j in range(k))}]\n"
-                    f"edges: [{', '.join(edges)}]\n", "big.yaml")
+    g = parse_graph(
+        f"name: big\nunit: day\nnodes: [{', '.join(f'n{j}' for j in range(k))}]\n"
+        f"edges: [{', '.join(edges)}]\n",
+        "big.yaml",
+    )
     t0 = time.perf_counter()
     check = check_graph(frame(x, [f"n{j}" for j in range(k)]), g, permutations=100)
     assert time.perf_counter() - t0 < 30

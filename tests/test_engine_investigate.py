@@ -15,7 +15,8 @@ from rca.engine.frames import Window, prepare
 from rca.engine.investigate import ModelCache, Options, Question, investigate, what_if
 from tests.engine_helpers import AB, BC, CHAIN, chain_rows, frame
 
-COUNTS = parse_graph("""
+COUNTS = parse_graph(
+    """
 name: counts
 unit: week
 nodes:
@@ -25,16 +26,21 @@ nodes:
 edges:
   - [commits_count, deploys_count]
   - [deploys_count, incidents_count]
-""", "counts.yaml")
+""",
+    "counts.yaml",
+)
 
-LAGGED = parse_graph("""
+LAGGED = parse_graph(
+    """
 name: lagged
 unit: week
 nodes: [x, z, y]
 edges:
   - [x, y, {lag: 1}]
   - [z, y]
-""", "lagged.yaml")
+""",
+    "lagged.yaml",
+)
 
 
 def _demo_question(s: sample.Sample) -> Question:
@@ -53,8 +59,10 @@ def test_integer_counts_never_fail_and_find_the_spike() -> None:
     commits = rng.poisson(60, 120)
     deploys = np.maximum(0, np.round(commits / 4 + rng.normal(0, 1, 120))).astype(int)
     incidents = np.maximum(0, np.round(deploys / 3 + rng.normal(0, 0.7, 120))).astype(int)
-    data = pd.DataFrame({"commits_count": commits, "deploys_count": deploys, "incidents_count": incidents},
-                        index=pd.date_range("2024-01-01", periods=120, freq="7D", tz="UTC"))
+    data = pd.DataFrame(
+        {"commits_count": commits, "deploys_count": deploys, "incidents_count": incidents},
+        index=pd.date_range("2024-01-01", periods=120, freq="7D", tz="UTC"),
+    )
     data.iloc[-1] = [140, 35, 12]  # an unseen burst of commits: the discrete-model failure case
     assert all(str(t).startswith("int") for t in data.dtypes)
     at = data.index[-1]
@@ -73,7 +81,9 @@ def test_lagged_cause_is_folded_into_its_node() -> None:
     z = rng.normal(0, 1, n)
     y = 3 * np.r_[x[0], x[:-1]] + z + rng.normal(0, 0.5, n)
     data = frame(np.column_stack([x, z, y]), ["x", "z", "y"])
-    q = Question("y", baseline=Window(data.index[1], data.index[119]), current=Window(data.index[121], data.index[-1]))
+    q = Question(
+        "y", baseline=Window(data.index[1], data.index[119]), current=Window(data.index[121], data.index[-1])
+    )
     r = investigate(data, LAGGED, q, options=Options(seed=0))
     assert [c.node for c in r.causes][0] == "x"
     assert not any("[t-" in c.node for c in r.causes)
@@ -88,7 +98,9 @@ def test_missing_values_are_dropped_and_reported() -> None:
     old, new = chain_rows(120, rng), chain_rows(60, rng, shift_a=-1.0)
     data = frame(np.vstack([old, new]), ["a", "b", "c"])
     data.iloc[[3, 17, 50, 130, 150], 1] = np.nan
-    q = Question("c", baseline=Window(data.index[0], data.index[119]), current=Window(data.index[120], data.index[-1]))
+    q = Question(
+        "c", baseline=Window(data.index[0], data.index[119]), current=Window(data.index[120], data.index[-1])
+    )
     r = investigate(data, CHAIN, q, options=Options(seed=0))
     assert any("5 of 180 row(s) had missing values" in c for c in r.caveats)
     assert r.causes[0].node == "a" and r.regression.detected
@@ -156,8 +168,12 @@ def test_short_history_gets_a_caveat_and_nonlinear_graphs_still_work() -> None:
     nonlinear = parse_graph(CHAIN_TEXT_NONLINEAR, "nl.yaml")
     long = frame(chain_rows(150, rng), ["a", "b", "c"])
     long.iloc[-1] = [-3.0, AB * -3.0, BC * AB * -3.0]
-    r = investigate(long, nonlinear, Question("c", at=Window(long.index[-1], long.index[-1])),
-                    options=Options(seed=0, bootstrap=2, num_samples=200))
+    r = investigate(
+        long,
+        nonlinear,
+        Question("c", at=Window(long.index[-1], long.index[-1])),
+        options=Options(seed=0, bootstrap=2, num_samples=200),
+    )
     assert r.causes[0].node == "a"
     assert "sampling" in r.model.quality["attribution"]
     total = long["c"].iloc[-1] - long["c"].iloc[:-1].mean()

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from rca.engine import attribution, linear
-from rca.engine.fitting import fit, gcm, seed_everything
+from rca.engine.fitting import fit, seed_everything
 from rca.engine.frames import Window, prepare
 from rca.engine.investigate import Options, Question, investigate
 from tests.engine_helpers import AB, BC, CHAIN, chain_rows, frame
@@ -39,7 +39,9 @@ def test_anomaly_contribution_is_total_effect_times_deviation() -> None:
     at = data.index[-1]
     r = investigate(data, CHAIN, Question("c", at=Window(at, at)), options=Options(seed=0, bootstrap=100))
     got = {c.node: c for c in r.causes}
-    assert got["a"].contribution == pytest.approx(BC * AB * -4.0, rel=0.06)  # +12, from estimated coefficients
+    assert got["a"].contribution == pytest.approx(
+        BC * AB * -4.0, rel=0.06
+    )  # +12, from estimated coefficients
     assert abs(got["b"].contribution) < 0.3 and abs(got["c"].contribution) < 0.3
     # Contributions add up exactly to the observed deviation from the fitted mean.
     assert sum(c.contribution for c in r.causes) == pytest.approx(spike[0, 2] - rows[:, 2].mean(), abs=1e-9)
@@ -55,8 +57,9 @@ def test_closed_form_matches_dowhy_attribute_anomalies() -> None:
     seed_everything(0)
     fitted = fit(CHAIN, prepare(ref, CHAIN).frame)
     s = linear.structure(fitted.scm.graph, "c")
-    ours = attribution.linear_anomaly(s, ref[list(s.columns)].to_numpy(), row[list(s.columns)].to_numpy(),
-                                      draws=0, rng=rng, confidence=0.9).point
+    ours = attribution.linear_anomaly(
+        s, ref[list(s.columns)].to_numpy(), row[list(s.columns)].to_numpy(), draws=0, rng=rng, confidence=0.9
+    ).point
     theirs = attribution.anomaly_contributions(fitted.scm, "c", row, num_samples=20000)
     for node in ("a", "b", "c"):
         assert ours[node] == pytest.approx(theirs[node], abs=0.08), node
@@ -66,7 +69,9 @@ def test_change_contribution_of_a_shifted_root() -> None:
     rng = np.random.default_rng(3)
     old, new = chain_rows(200, rng), chain_rows(200, rng, shift_a=1.0)
     data = frame(np.vstack([old, new]), ["a", "b", "c"])
-    q = Question("c", baseline=Window(data.index[0], data.index[199]), current=Window(data.index[200], data.index[-1]))
+    q = Question(
+        "c", baseline=Window(data.index[0], data.index[199]), current=Window(data.index[200], data.index[-1])
+    )
     r = investigate(data, CHAIN, q, options=Options(seed=0, bootstrap=100))
     got = {c.node: c for c in r.causes}
     observed = new[:, 2].mean() - old[:, 2].mean()
@@ -89,8 +94,9 @@ def test_closed_form_matches_dowhy_distribution_change() -> None:
     fitted = fit(CHAIN, frame(old, cols))
     s = linear.structure(fitted.scm.graph, "c")
     ours = attribution.linear_change(s, old, new, draws=0, rng=rng, alpha=0.05)
-    theirs, changed = attribution.change_contributions(fitted.scm, "c", pd.DataFrame(old, columns=cols),
-                                                       pd.DataFrame(new, columns=cols), num_samples=20000)
+    theirs, changed = attribution.change_contributions(
+        fitted.scm, "c", pd.DataFrame(old, columns=cols), pd.DataFrame(new, columns=cols), num_samples=20000
+    )
     assert ours.changed == {"a": True, "b": True, "c": False} == changed
     for node in cols[:2]:
         assert ours.point[node] == pytest.approx(theirs[node], abs=0.12), node

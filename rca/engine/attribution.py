@@ -92,7 +92,9 @@ def shapley_config(players: int) -> object:
 
     if players <= 8:
         return ShapleyConfig(approximation_method=ShapleyApproximationMethods.EXACT, n_jobs=1)
-    return ShapleyConfig(approximation_method=ShapleyApproximationMethods.PERMUTATION, num_permutations=20, n_jobs=1)
+    return ShapleyConfig(
+        approximation_method=ShapleyApproximationMethods.PERMUTATION, num_permutations=20, n_jobs=1
+    )
 
 
 def _mean_difference(old: np.ndarray, new: np.ndarray) -> float:
@@ -230,8 +232,15 @@ def _as_dicts(s: linear.Structure, rows: np.ndarray) -> list[dict[str, float]]:
     return [{c: float(v) for c, v in zip(s.columns, row, strict=True)} for row in rows]
 
 
-def linear_anomaly(s: linear.Structure, reference: np.ndarray, current: np.ndarray, *, draws: int,
-                   rng: np.random.Generator, confidence: float) -> Attribution:
+def linear_anomaly(
+    s: linear.Structure,
+    reference: np.ndarray,
+    current: np.ndarray,
+    *,
+    draws: int,
+    rng: np.random.Generator,
+    confidence: float,
+) -> Attribution:
     """Exact Shapley contributions to ``mean(current[target]) - E[target]`` for a linear SCM.
 
     The target is ``sum_j T_j N_j`` plus a constant, so DoWhy's mean-deviation set function is
@@ -247,12 +256,21 @@ def linear_anomaly(s: linear.Structure, reference: np.ndarray, current: np.ndarr
     contrib = effects * (linear.noise(s, params, current).mean(axis=1) - linear.noise_means(s, params))
     # What one normal row's contribution reaches (the reference rows' own contributions), scaled to
     # a window of len(current) rows: a contribution above it is unusual, not only nonzero.
-    own = effects[0] * (linear.noise(s, linear.Params(params.intercept[:1], tuple(c[:1] for c in params.coef)),
-                                     reference)[0] - linear.noise_means(s, params)[0])
+    own = effects[0] * (
+        linear.noise(s, linear.Params(params.intercept[:1], tuple(c[:1] for c in params.coef)), reference)[0]
+        - linear.noise_means(s, params)[0]
+    )
     typical = np.quantile(np.abs(own), confidence, axis=0) / np.sqrt(len(current))
-    return Attribution(point=_as_dicts(s, contrib[:1])[0], draws=_as_dicts(s, contrib[1:]),
-                       typical=dict(zip(s.columns, map(float, typical), strict=True)), changed={}, p_values={},
-                       effects=effects, structure=s, params=params)
+    return Attribution(
+        point=_as_dicts(s, contrib[:1])[0],
+        draws=_as_dicts(s, contrib[1:]),
+        typical=dict(zip(s.columns, map(float, typical), strict=True)),
+        changed={},
+        p_values={},
+        effects=effects,
+        structure=s,
+        params=params,
+    )
 
 
 def _select(s: linear.Structure, a: linear.Params, b: linear.Params, use_b: np.ndarray) -> linear.Params:
@@ -261,8 +279,14 @@ def _select(s: linear.Structure, a: linear.Params, b: linear.Params, use_b: np.n
     return linear.Params(intercept=intercept, coef=coef)
 
 
-def _change_shapley(s: linear.Structure, old: linear.Params, new: linear.Params, players: np.ndarray,
-                    rng: np.random.Generator, exact_limit: int = 12) -> np.ndarray:
+def _change_shapley(
+    s: linear.Structure,
+    old: linear.Params,
+    new: linear.Params,
+    players: np.ndarray,
+    rng: np.random.Generator,
+    exact_limit: int = 12,
+) -> np.ndarray:
     k = len(players)
     phi = np.zeros(len(s.columns))
     if k == 0:
@@ -271,12 +295,21 @@ def _change_shapley(s: linear.Structure, old: linear.Params, new: linear.Params,
         values = linear.means(s, old, new, linear.all_subsets(k), players)
         phi[players] = linear.exact_shapley(values, k)
     else:
-        phi[players] = linear.permutation_shapley(lambda m: linear.means(s, old, new, m, players), k, 200, rng)
+        phi[players] = linear.permutation_shapley(
+            lambda m: linear.means(s, old, new, m, players), k, 200, rng
+        )
     return phi
 
 
-def linear_change(s: linear.Structure, old: np.ndarray, new: np.ndarray, *, draws: int, rng: np.random.Generator,
-                  alpha: float) -> Attribution:
+def linear_change(
+    s: linear.Structure,
+    old: np.ndarray,
+    new: np.ndarray,
+    *,
+    draws: int,
+    rng: np.random.Generator,
+    alpha: float,
+) -> Attribution:
     """Exact Shapley contributions to ``mean(new[target]) - mean(old[target])`` for a linear SCM.
 
     As ``gcm.distribution_change`` does: test each mechanism for a change (FDR-controlled), fit
@@ -292,10 +325,12 @@ def linear_change(s: linear.Structure, old: np.ndarray, new: np.ndarray, *, draw
     use_new = np.array([flagged[c] for c in s.columns])
     players = np.flatnonzero(use_new)
 
-    def one(o: np.ndarray, n: np.ndarray, po: linear.Params, pn: linear.Params, pj: linear.Params,
-            b: int) -> tuple[np.ndarray, np.ndarray]:
+    def one(
+        o: np.ndarray, n: np.ndarray, po: linear.Params, pn: linear.Params, pj: linear.Params, b: int
+    ) -> tuple[np.ndarray, np.ndarray]:
         def pick(p: linear.Params) -> linear.Params:
-            return linear.Params(p.intercept[b:b + 1], tuple(c[b:b + 1] for c in p.coef))
+            return linear.Params(p.intercept[b : b + 1], tuple(c[b : b + 1] for c in p.coef))
+
         old_p = _select(s, pick(pj), pick(po), use_new)
         new_p = _select(s, pick(pj), pick(pn), use_new)
         phi = _change_shapley(s, old_p, new_p, players, rng)
@@ -313,5 +348,12 @@ def linear_change(s: linear.Structure, old: np.ndarray, new: np.ndarray, *, draw
         pj_b = linear.fit(s, np.concatenate([ob, nb], axis=1))
         out = [one(ob[b], nb[b], po_b, pn_b, pj_b, b) for b in range(draws)]
     effects = np.vstack([effect] + [e for _, e in out])
-    return Attribution(point=_as_dicts(s, point[None])[0], draws=_as_dicts(s, np.array([p for p, _ in out])),
-                       typical={}, changed=flagged, p_values=p_values, effects=effects, structure=s)
+    return Attribution(
+        point=_as_dicts(s, point[None])[0],
+        draws=_as_dicts(s, np.array([p for p, _ in out])),
+        typical={},
+        changed=flagged,
+        p_values=p_values,
+        effects=effects,
+        structure=s,
+    )

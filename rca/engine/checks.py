@@ -27,7 +27,6 @@ from graphs.model import unrolled
 from rca.engine.attribution import benjamini_hochberg
 from rca.engine.frames import EngineInputError, prepare
 
-
 _MIN_TESTS = 10  # fewer conditions cannot tell a graph from its relabellings
 
 
@@ -41,8 +40,14 @@ class EdgeCheck:
     supported: bool
 
     def to_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "target": self.target, "lag": self.lag, "partial_r": round(self.partial_r, 4),
-                "p_value": float(f"{self.p_value:.3g}"), "supported": self.supported}
+        return {
+            "source": self.source,
+            "target": self.target,
+            "lag": self.lag,
+            "partial_r": round(self.partial_r, 4),
+            "p_value": float(f"{self.p_value:.3g}"),
+            "supported": self.supported,
+        }
 
 
 @dataclass(frozen=True)
@@ -55,8 +60,12 @@ class MissingDependency:
     p_value: float
 
     def to_dict(self) -> dict[str, Any]:
-        return {"node": self.node, "other": self.other, "partial_r": round(self.partial_r, 4),
-                "p_value": float(f"{self.p_value:.3g}")}
+        return {
+            "node": self.node,
+            "other": self.other,
+            "partial_r": round(self.partial_r, 4),
+            "p_value": float(f"{self.p_value:.3g}"),
+        }
 
 
 @dataclass(frozen=True)
@@ -81,21 +90,47 @@ class GraphCheck:
         out = list(self.notes)
         weak = [e for e in self.edges if not e.supported]
         if weak:
-            out.append("graph check: the data do not support edge(s) " + ", ".join(
-                f"{e.source} -> {e.target}" + (f" (lag {e.lag})" if e.lag else "") + f" (p={e.p_value:.2g})"
-                for e in weak[:5]) + (" ..." if len(weak) > 5 else ""))
+            out.append(
+                "graph check: the data do not support edge(s) "
+                + ", ".join(
+                    f"{e.source} -> {e.target}"
+                    + (f" (lag {e.lag})" if e.lag else "")
+                    + f" (p={e.p_value:.2g})"
+                    for e in weak[:5]
+                )
+                + (" ..." if len(weak) > 5 else "")
+            )
         if self.missing:
-            out.append("graph check: dependencies the graph misses (add an edge or a common cause): " + ", ".join(
-                f"{m.other} ~ {m.node} (partial r={m.partial_r:.2f})" for m in self.missing[:5])
-                + (" ..." if len(self.missing) > 5 else ""))
+            out.append(
+                "graph check: dependencies the graph misses (add an edge or a common cause): "
+                + ", ".join(f"{m.other} ~ {m.node} (partial r={m.partial_r:.2f})" for m in self.missing[:5])
+                + (" ..." if len(self.missing) > 5 else "")
+            )
         poor = sorted((n for n, r2 in self.fit.items() if r2 < 0.1), key=str)
         if poor:
             out.append("graph check: parents explain under 10% of " + ", ".join(poor[:6]))
         if self.tests >= _MIN_TESTS and not self.informative:
-            out.append(f"graph check: {self.violations} of {self.tests} independence conditions fail, no fewer than "
-                       f"for randomly relabelled graphs (p={self.permutation_p:.2f}): the data do not confirm "
-                       "this graph's structure")
+            out.append(
+                f"graph check: {self.violations} of {self.tests} independence conditions fail, no fewer than "
+                f"for randomly relabelled graphs (p={self.permutation_p:.2f}): the data do not confirm "
+                "this graph's structure"
+            )
         return tuple(out)
+
+    def lines(self) -> list[str]:
+        """A plain-text report: the verdict per edge, the missed dependencies, the fit per node, caveats."""
+        out = [
+            f"graph {self.graph}: {self.rows} rows, {self.violations} of {self.tests} independence "
+            f"conditions violated (vs random relabellings: p={self.permutation_p:.3f}), {self.seconds:.1f} s"
+        ]
+        for e in self.edges:
+            lag = f" (lag {e.lag})" if e.lag else ""
+            out.append(f"  {'ok' if e.supported else 'NOT SUPPORTED':13} {e.source} -> {e.target}{lag}: "
+                       f"partial r={e.partial_r:.2f}, p={e.p_value:.2g}")
+        out += [f"  {'MISSING':13} {m.other} ~ {m.node} given {m.node}'s parents: partial r={m.partial_r:.2f}"
+                for m in self.missing]
+        out += [f"  {'fit':13} {node}: R²={r2:.2f}" for node, r2 in self.fit.items()]
+        return out + [f"caveat: {line}" for line in self.caveats()]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -104,8 +139,11 @@ class GraphCheck:
             "edges": [e.to_dict() for e in self.edges],
             "missing_dependencies": [m.to_dict() for m in self.missing],
             "fit_r2": self.fit,
-            "local_markov": {"tests": self.tests, "violations": self.violations,
-                             "permutation_p": round(self.permutation_p, 4)},
+            "local_markov": {
+                "tests": self.tests,
+                "violations": self.violations,
+                "permutation_p": round(self.permutation_p, 4),
+            },
             "caveats": list(self.caveats()),
             "seconds": round(self.seconds, 3),
         }
@@ -128,8 +166,9 @@ def partial_corr(corr: np.ndarray, i: int, j: int, given: list[int], n: int) -> 
     return r, float(2 * stats.t.sf(abs(t), dof))
 
 
-def _partial_given(corr: np.ndarray, y: int, others: np.ndarray, given: list[int],
-                   n: int) -> tuple[np.ndarray, np.ndarray]:
+def _partial_given(
+    corr: np.ndarray, y: int, others: np.ndarray, given: list[int], n: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Partial correlations of column ``y`` with each of ``others`` given ``given``, and their p-values."""
     if given:
         r_gg_inv = np.linalg.pinv(corr[np.ix_(given, given)])
@@ -149,8 +188,9 @@ def _partial_given(corr: np.ndarray, y: int, others: np.ndarray, given: list[int
     return r, 2 * stats.t.sf(np.abs(t), dof)
 
 
-def _local_markov(dag: nx.DiGraph, nodes: list[str], index: dict[str, int], corr: np.ndarray,
-                  n: int) -> list[tuple[str, str, float, float]]:
+def _local_markov(
+    dag: nx.DiGraph, nodes: list[str], index: dict[str, int], corr: np.ndarray, n: int
+) -> list[tuple[str, str, float, float]]:
     """(node, other, partial r, p) for every non-descendant ``other`` of every node, given its parents."""
     out = []
     for y in nodes:
@@ -159,12 +199,16 @@ def _local_markov(dag: nx.DiGraph, nodes: list[str], index: dict[str, int], corr
         others = [z for z in nodes if z not in skip]
         if not others:
             continue
-        r, p = _partial_given(corr, index[y], np.array([index[z] for z in others]), [index[q] for q in parents], n)
+        r, p = _partial_given(
+            corr, index[y], np.array([index[z] for z in others]), [index[q] for q in parents], n
+        )
         out.extend(zip([y] * len(others), others, r.tolist(), p.tolist(), strict=True))
     return out
 
 
-def _violations(tests: list[tuple[str, str, float, float]], alpha: float) -> list[tuple[str, str, float, float]]:
+def _violations(
+    tests: list[tuple[str, str, float, float]], alpha: float
+) -> list[tuple[str, str, float, float]]:
     if not tests:
         return []
     keys = {f"{y}\0{z}": p for y, z, _, p in tests}
@@ -172,24 +216,38 @@ def _violations(tests: list[tuple[str, str, float, float]], alpha: float) -> lis
     return [t for t in tests if rejected[f"{t[0]}\0{t[1]}"]]
 
 
-def check_graph(data: pd.DataFrame, graph: CausalGraph, *, alpha: float = 0.01, permutations: int = 100,
-                seed: int = 0) -> GraphCheck:
+def check_graph(
+    data: pd.DataFrame, graph: CausalGraph, *, alpha: float = 0.01, permutations: int = 100, seed: int = 0
+) -> GraphCheck:
     """Test ``graph``'s edges and independence conditions on ``data`` (time-indexed, one column per node)."""
     prepared = prepare(data, graph)
-    return check_frame(prepared.frame, graph, alpha=alpha, permutations=permutations, seed=seed,
-                       notes=prepared.caveats)
+    return check_frame(
+        prepared.frame, graph, alpha=alpha, permutations=permutations, seed=seed, notes=prepared.caveats
+    )
 
 
-def check_frame(frame: pd.DataFrame, graph: CausalGraph, *, alpha: float = 0.01, permutations: int = 100,
-                seed: int = 0, quality: dict[str, float] | None = None, notes: tuple[str, ...] = ()) -> GraphCheck:
-    """:func:`check_graph` on a prepared frame (unrolled columns, complete rows); ``quality`` skips the refit."""
+def check_frame(
+    frame: pd.DataFrame,
+    graph: CausalGraph,
+    *,
+    alpha: float = 0.01,
+    permutations: int = 100,
+    seed: int = 0,
+    quality: dict[str, float] | None = None,
+    notes: tuple[str, ...] = (),
+) -> GraphCheck:
+    """:func:`check_graph` on a prepared frame (unrolled columns, complete rows).
+
+    ``quality`` (R² per node from a fit already made) skips the refit.
+    """
     t0 = time.perf_counter()
     dag, columns = unrolled(graph)
     cols = list(dag.nodes)
     n = len(frame)
     if n < len(cols) + 5:
-        raise EngineInputError(f"only {n} complete row(s) to check {len(cols)} model columns; need at least "
-                               f"{len(cols) + 5}")
+        raise EngineInputError(
+            f"only {n} complete row(s) to check {len(cols)} model columns; need at least {len(cols) + 5}"
+        )
     x = frame[cols].to_numpy(float)
     sd = x.std(axis=0)
     flat = [c for c, s in zip(cols, sd, strict=True) if s == 0]
@@ -203,9 +261,12 @@ def check_frame(frame: pd.DataFrame, graph: CausalGraph, *, alpha: float = 0.01,
         others = [index[p] for p in dag.predecessors(e.target) if p != src]
         r, p = partial_corr(corr, index[e.target], index[src], others, n)
         edges.append((e, r, p))
-    edge_rejected = benjamini_hochberg({f"{i}": p for i, (_, _, p) in enumerate(edges)}, alpha) if edges else {}
-    edge_checks = tuple(EdgeCheck(e.source, e.target, e.lag, r, p, edge_rejected[f"{i}"])
-                        for i, (e, r, p) in enumerate(edges))
+    edge_rejected = (
+        benjamini_hochberg({f"{i}": p for i, (_, _, p) in enumerate(edges)}, alpha) if edges else {}
+    )
+    edge_checks = tuple(
+        EdgeCheck(e.source, e.target, e.lag, r, p, edge_rejected[f"{i}"]) for i, (e, r, p) in enumerate(edges)
+    )
 
     # Conditions among the same-bucket nodes; lagged copies only serve as parents.
     nodes = [c for c in cols if columns[c][1] == 0]
@@ -238,6 +299,15 @@ def check_frame(frame: pd.DataFrame, graph: CausalGraph, *, alpha: float = 0.01,
         quality = fit(graph, frame).quality
     if flat:
         notes = (*notes, f"graph check: constant column(s) {', '.join(flat)}: their edges cannot be tested")
-    return GraphCheck(graph=graph.name, rows=n, edges=edge_checks, missing=tuple(missing), fit=quality or {},
-                      tests=len(tests), violations=len(violated), permutation_p=perm_p,
-                      seconds=time.perf_counter() - t0, notes=tuple(notes))
+    return GraphCheck(
+        graph=graph.name,
+        rows=n,
+        edges=edge_checks,
+        missing=tuple(missing),
+        fit=quality or {},
+        tests=len(tests),
+        violations=len(violated),
+        permutation_p=perm_p,
+        seconds=time.perf_counter() - t0,
+        notes=tuple(notes),
+    )

@@ -40,8 +40,9 @@ def counterfactual_mean(
     g = gcm()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        cf = g.counterfactual_samples(scm, _interventions(columns, settings),
-                                      observed_data=rows[list(scm.graph.nodes)])  # type: ignore[attr-defined]
+        cf = g.counterfactual_samples(
+            scm, _interventions(columns, settings), observed_data=rows[list(scm.graph.nodes)]
+        )  # type: ignore[attr-defined]
     return float(np.mean(cf[target]))
 
 
@@ -56,7 +57,9 @@ def what_if(
     g = gcm()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        samples = g.interventional_samples(scm, _interventions(columns, settings), num_samples_to_draw=num_samples)
+        samples = g.interventional_samples(
+            scm, _interventions(columns, settings), num_samples_to_draw=num_samples
+        )
     return np.asarray(samples[target], dtype=float)
 
 

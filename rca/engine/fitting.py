@@ -61,8 +61,13 @@ def node_kind(graph: CausalGraph, node: str, values: pd.Series | None = None) ->
     if declared != "auto":
         return declared
     metric = graph.nodes[node].metric
-    for suffix, kind in (("_ratio", "ratio"), ("_rate", "ratio"), ("_seconds", "duration"), ("_count", "count"),
-                         ("_total", "count")):
+    for suffix, kind in (
+        ("_ratio", "ratio"),
+        ("_rate", "ratio"),
+        ("_seconds", "duration"),
+        ("_count", "count"),
+        ("_total", "count"),
+    ):
         if metric.endswith(suffix):
             return kind
     if values is not None and len(values):
@@ -95,8 +100,10 @@ def build(graph: CausalGraph) -> tuple[object, dict[str, str]]:
         if name == "empirical":
             scm.set_causal_mechanism(column, g.EmpiricalDistribution())
         elif name == "nonlinear":
-            scm.set_causal_mechanism(column, g.AdditiveNoiseModel(g.ml.create_hist_gradient_boost_regressor(
-                max_iter=100, random_state=0)))
+            scm.set_causal_mechanism(
+                column,
+                g.AdditiveNoiseModel(g.ml.create_hist_gradient_boost_regressor(max_iter=100, random_state=0)),
+            )
         else:
             scm.set_causal_mechanism(column, g.AdditiveNoiseModel(g.ml.create_linear_regressor()))
         chosen[column] = name
@@ -139,8 +146,11 @@ def fingerprint(graph: CausalGraph, frame: pd.DataFrame) -> str:
     """A key for a fitted model: the graph's definition and the exact rows and values it was fitted on."""
     h = hashlib.sha256(repr(graph.to_dict()).encode())
     h.update(",".join(map(str, frame.columns)).encode())
-    h.update(np.ascontiguousarray(frame.index.asi8 if isinstance(frame.index, pd.DatetimeIndex)
-                                  else np.arange(len(frame))).tobytes())
+    h.update(
+        np.ascontiguousarray(
+            frame.index.asi8 if isinstance(frame.index, pd.DatetimeIndex) else np.arange(len(frame))
+        ).tobytes()
+    )
     h.update(np.ascontiguousarray(frame.to_numpy(dtype=float)).tobytes())
     return h.hexdigest()
 

@@ -68,7 +68,9 @@ def _check_question(graph: CausalGraph, q: Question) -> None:
         names = ", ".join(list(graph.nodes)[:12])
         raise EngineInputError(f"target {q.target!r} is not a node of graph {graph.name!r} (nodes: {names})")
     if q.at is None and (q.baseline is None or q.current is None):
-        raise EngineInputError("say what to investigate: --at TIME for an anomaly, or --baseline and --current windows")
+        raise EngineInputError(
+            "say what to investigate: --at TIME for an anomaly, or --baseline and --current windows"
+        )
 
 
 def rows_needed(graph: CausalGraph, floor: int) -> int:
@@ -81,7 +83,9 @@ def _window_rows(frame: pd.DataFrame, w: Window, name: str) -> pd.DataFrame:
     rows = frame[w.mask(frame.index)]
     if rows.empty:
         have = f"{iso(frame.index.min())} to {iso(frame.index.max())}" if len(frame) else "no complete rows"
-        raise EngineInputError(f"the {name} window {iso(w.start)}..{iso(w.end)} has no complete rows (data: {have})")
+        raise EngineInputError(
+            f"the {name} window {iso(w.start)}..{iso(w.end)} has no complete rows (data: {have})"
+        )
     return rows
 
 
@@ -98,8 +102,15 @@ def _direction(contribution: float, higher_is_worse: bool, scale: float) -> str:
     return "worse" if (contribution > 0) == higher_is_worse else "better"
 
 
-def investigate(data: pd.DataFrame, graph: CausalGraph, question: Question, *, scope: str = "",
-                options: Options | None = None, cache: ModelCache | None = None) -> InvestigationResult:
+def investigate(
+    data: pd.DataFrame,
+    graph: CausalGraph,
+    question: Question,
+    *,
+    scope: str = "",
+    options: Options | None = None,
+    cache: ModelCache | None = None,
+) -> InvestigationResult:
     """Answer ``question`` about ``data`` (time-indexed, one column per node) with ``graph``.
 
     ``cache`` keeps fitted models between calls on the same data (see :class:`ModelCache`).
@@ -128,9 +139,13 @@ def investigate(data: pd.DataFrame, graph: CausalGraph, question: Question, *, s
         if len(reference) < needed:
             raise EngineInputError(
                 f"only {len(reference)} complete row(s) to fit on before {iso(question.at.start)}; graph "
-                f"{graph.name!r} needs at least {needed} (give more history or a wider --baseline)")
-        window = {"at": iso(question.at.start)} if question.at.start == question.at.end else {
-            "at": iso(question.at.start), "until": iso(question.at.end)}
+                f"{graph.name!r} needs at least {needed} (give more history or a wider --baseline)"
+            )
+        window = (
+            {"at": iso(question.at.start)}
+            if question.at.start == question.at.end
+            else {"at": iso(question.at.start), "until": iso(question.at.end)}
+        )
     else:
         assert question.baseline is not None and question.current is not None
         reference = _window_rows(frame, question.baseline, "baseline")
@@ -139,15 +154,19 @@ def investigate(data: pd.DataFrame, graph: CausalGraph, question: Question, *, s
         for name, rows in (("baseline", reference), ("current", current)):
             if len(rows) < per_window:
                 raise EngineInputError(
-                    f"only {len(rows)} complete row(s) in the {name} window; graph {graph.name!r} needs at least "
-                    f"{per_window} per window to compare (widen the window)")
+                    f"only {len(rows)} complete row(s) in the {name} window; graph {graph.name!r} needs "
+                    "at least "
+                    f"{per_window} per window to compare (widen the window)"
+                )
         window = {"baseline": question.baseline.label(), "current": question.current.label()}
 
     _constant_caveats(prepared, reference, target, caveats)
     n_columns = len(prepared.columns)
     if len(reference) < 5 * n_columns:
-        caveats.append(f"only {len(reference)} rows to fit {n_columns} model columns: intervals are wide and small "
-                       "effects may be missed")
+        caveats.append(
+            f"only {len(reference)} rows to fit {n_columns} model columns: intervals are wide and small "
+            "effects may be missed"
+        )
 
     t0 = time.perf_counter()
     fitted = (cache if cache is not None else ModelCache(capacity=1)).fit(graph, reference)
@@ -158,13 +177,20 @@ def investigate(data: pd.DataFrame, graph: CausalGraph, question: Question, *, s
         timings["graph_check"] = time.perf_counter() - t0
     s = linear.structure(fitted.scm.graph, target)  # type: ignore[attr-defined]
     exact = all(fitted.mechanisms[c] in ("linear", "empirical") for c in s.columns)
-    observed = Observed(baseline=float(reference[target].mean()), current=float(current[target].mean()), unit=unit)
+    observed = Observed(
+        baseline=float(reference[target].mean()), current=float(current[target].mean()), unit=unit
+    )
     if question.kind == "anomaly":
-        regression = detection.anomaly_regression(reference[target].to_numpy(), current[target].to_numpy(),
-                                                  node.higher_is_worse)
+        regression = detection.anomaly_regression(
+            reference[target].to_numpy(), current[target].to_numpy(), node.higher_is_worse
+        )
     else:
-        regression = detection.change_regression(reference[target].to_numpy(), current[target].to_numpy(),
-                                                 node.higher_is_worse, opts.regression_alpha)
+        regression = detection.change_regression(
+            reference[target].to_numpy(),
+            current[target].to_numpy(),
+            node.higher_is_worse,
+            opts.regression_alpha,
+        )
 
     rng = np.random.default_rng(opts.seed)
     ref_x, cur_x = reference[list(s.columns)].to_numpy(float), current[list(s.columns)].to_numpy(float)
@@ -179,21 +205,25 @@ def investigate(data: pd.DataFrame, graph: CausalGraph, question: Question, *, s
         if opts.bootstrap:
             # Same point estimate (it is computed from the full data), now with the refits for the intervals.
             if question.kind == "anomaly":
-                att = attribution.linear_anomaly(s, ref_x, cur_x, draws=opts.bootstrap, rng=rng,
-                                                 confidence=opts.confidence)
+                att = attribution.linear_anomaly(
+                    s, ref_x, cur_x, draws=opts.bootstrap, rng=rng, confidence=opts.confidence
+                )
             else:
-                att = attribution.linear_change(s, ref_x, cur_x, draws=opts.bootstrap, rng=rng,
-                                                alpha=opts.change_alpha)
+                att = attribution.linear_change(
+                    s, ref_x, cur_x, draws=opts.bootstrap, rng=rng, alpha=opts.change_alpha
+                )
         timings["intervals"] = time.perf_counter() - t0
         method = "exact Shapley values of DoWhy's set function, closed form for the linear SCM"
     else:
-        att, sampled_timings = _sampled_attribution(fitted, graph, target, reference, current, prepared, opts,
-                                                    question.kind)
+        att, sampled_timings = _sampled_attribution(
+            fitted, graph, target, reference, current, prepared, opts, question.kind
+        )
         timings.update(sampled_timings)
         method = "DoWhy gcm Shapley estimation by sampling (nonlinear mechanisms)"
         if opts.bootstrap > _SAMPLED_DRAWS:
-            caveats.append(f"nonlinear mechanisms: intervals rest on {_SAMPLED_DRAWS} resamples, not "
-                           f"{opts.bootstrap}")
+            caveats.append(
+                f"nonlinear mechanisms: intervals rest on {_SAMPLED_DRAWS} resamples, not {opts.bootstrap}"
+            )
     draws = [attribution.fold_lags(d, prepared.columns) for d in att.draws]
     point = attribution.fold_lags(att.point, prepared.columns)
     typical = attribution.fold_lags(att.typical, prepared.columns) if att.typical else {}
@@ -201,7 +231,9 @@ def investigate(data: pd.DataFrame, graph: CausalGraph, question: Question, *, s
     if not opts.bootstrap:
         caveats.append("intervals are off (bootstrap: 0): significance is not assessed")
     elif len(draws) < min(opts.bootstrap, _SAMPLED_DRAWS):
-        caveats.append(f"{opts.bootstrap - len(draws)} of {opts.bootstrap} bootstrap resamples could not be fitted")
+        caveats.append(
+            f"{opts.bootstrap - len(draws)} of {opts.bootstrap} bootstrap resamples could not be fitted"
+        )
 
     total = observed.current - observed.baseline
     scale = max(abs(total), float(reference[target].std(ddof=0) or 0.0), 1e-12)
@@ -217,29 +249,57 @@ def investigate(data: pd.DataFrame, graph: CausalGraph, question: Question, *, s
         if att.changed and name != target:
             significant = significant and name in changed_nodes
         share = value / explained if abs(explained) > 1e-12 else 0.0
-        causes.append(Cause(node=name, contribution=value, share=share, interval=interval, significant=significant,
-                            direction=_direction(value, node.higher_is_worse, scale)))
+        causes.append(
+            Cause(
+                node=name,
+                contribution=value,
+                share=share,
+                interval=interval,
+                significant=significant,
+                direction=_direction(value, node.higher_is_worse, scale),
+            )
+        )
     causes.sort(key=lambda c: (-abs(c.contribution), c.node))
     gap = total - explained
     if abs(gap) > 0.05 * scale:
-        caveats.append(f"the contributions add up to {explained:.4g}, not the observed {total:.4g}: the model does "
-                       "not reproduce the whole change")
+        caveats.append(
+            f"the contributions add up to {explained:.4g}, not the observed {total:.4g}: the model does "
+            "not reproduce the whole change"
+        )
 
     t0 = time.perf_counter()
     if exact and att.effects is not None:
-        counterfactuals = _linear_counterfactuals(att, cur_x, reference, prepared, causes, fitted, opts, target,
-                                                  question)
+        counterfactuals = _linear_counterfactuals(
+            att, cur_x, reference, prepared, causes, fitted, opts, target, question
+        )
     else:
-        counterfactuals = _counterfactuals(fitted if question.kind == "anomaly" else fit(graph, current), target,
-                                           reference, current, prepared, causes, draws, opts, graph, question)
+        counterfactuals = _counterfactuals(
+            fitted if question.kind == "anomaly" else fit(graph, current),
+            target,
+            reference,
+            current,
+            prepared,
+            causes,
+            draws,
+            opts,
+            graph,
+            question,
+        )
     timings["counterfactuals"] = time.perf_counter() - t0
 
-    when = (f"at {window['at'][:10]}" if question.kind == "anomaly"
-            else f"between {window['baseline'][0][:10]}..{window['baseline'][1][:10]} and "
-                 f"{window['current'][0][:10]}..{window['current'][1][:10]}")
-    text = explain(target, question.kind, observed, regression, tuple(causes), counterfactuals, titles, units, when)
+    when = (
+        f"at {window['at'][:10]}"
+        if question.kind == "anomaly"
+        else f"between {window['baseline'][0][:10]}..{window['baseline'][1][:10]} and "
+        f"{window['current'][0][:10]}..{window['current'][1][:10]}"
+    )
+    text = explain(
+        target, question.kind, observed, regression, tuple(causes), counterfactuals, titles, units, when
+    )
     if question.kind == "distribution_change" and len(current) < 8:
-        caveats.append(f"the current window has only {len(current)} rows: the verdict rests on little evidence")
+        caveats.append(
+            f"the current window has only {len(current)} rows: the verdict rests on little evidence"
+        )
 
     return InvestigationResult(
         target=target,
@@ -252,13 +312,23 @@ def investigate(data: pd.DataFrame, graph: CausalGraph, question: Question, *, s
         counterfactuals=counterfactuals,
         explanation=text,
         caveats=tuple(caveats),
-        model=ModelInfo(graph=graph.name, fitted_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                        rows=fitted.rows,
-                        quality={"r2": fitted.quality, "kinds": fitted.kinds, "attribution": method,
-                                 **({"mechanism_change_p": {k: round(v, 6) for k, v in att.p_values.items()}}
-                                    if att.p_values else {})},
-                        mechanisms=fitted.mechanisms,
-                        seed=opts.seed),
+        model=ModelInfo(
+            graph=graph.name,
+            fitted_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            rows=fitted.rows,
+            quality={
+                "r2": fitted.quality,
+                "kinds": fitted.kinds,
+                "attribution": method,
+                **(
+                    {"mechanism_change_p": {k: round(v, 6) for k, v in att.p_values.items()}}
+                    if att.p_values
+                    else {}
+                ),
+            },
+            mechanisms=fitted.mechanisms,
+            seed=opts.seed,
+        ),
         timings_s=timings,
         series=_series(frame, data, target, causes, graph),
         higher_is_worse=node.higher_is_worse,
@@ -268,8 +338,16 @@ def investigate(data: pd.DataFrame, graph: CausalGraph, question: Question, *, s
 _ALWAYS = Window(pd.Timestamp.min.tz_localize("UTC"), pd.Timestamp.max.tz_localize("UTC"))
 
 
-def what_if(data: pd.DataFrame, graph: CausalGraph, target: str, settings: dict[str, float], *,
-            options: Options | None = None, cache: ModelCache | None = None, samples: int = 5000) -> WhatIf:
+def what_if(
+    data: pd.DataFrame,
+    graph: CausalGraph,
+    target: str,
+    settings: dict[str, float],
+    *,
+    options: Options | None = None,
+    cache: ModelCache | None = None,
+    samples: int = 5000,
+) -> WhatIf:
     """The target's distribution had the nodes in ``settings`` been held at those values.
 
     The model is fitted on all complete rows of ``data`` (cached in ``cache``), and DoWhy draws
@@ -282,8 +360,10 @@ def what_if(data: pd.DataFrame, graph: CausalGraph, target: str, settings: dict[
         raise EngineInputError(f"cannot set {', '.join(unknown)}: not node(s) of graph {graph.name!r}")
     prepared = prepare(data, graph)
     if len(prepared.frame) < rows_needed(graph, opts.min_rows):
-        raise EngineInputError(f"only {len(prepared.frame)} complete row(s); graph {graph.name!r} needs at least "
-                               f"{rows_needed(graph, opts.min_rows)} to fit")
+        raise EngineInputError(
+            f"only {len(prepared.frame)} complete row(s); graph {graph.name!r} needs at least "
+            f"{rows_needed(graph, opts.min_rows)} to fit"
+        )
     seed_everything(opts.seed)
     fitted = (cache if cache is not None else ModelCache(capacity=1)).fit(graph, prepared.frame)
     kind = fitted.kinds.get(target, "continuous")
@@ -291,9 +371,15 @@ def what_if(data: pd.DataFrame, graph: CausalGraph, target: str, settings: dict[
     baseline = clip_to_kind(sample_what_if(fitted.scm, target, prepared.columns, {}, samples), kind)
     lo, hi = np.quantile(values, [(1 - opts.confidence) / 2, 1 - (1 - opts.confidence) / 2])
     qs = {f"p{q}": float(np.quantile(values, q / 100)) for q in (5, 25, 50, 75, 95)}
-    return WhatIf(target=target, intervention={k: float(v) for k, v in settings.items()}, mean=float(values.mean()),
-                  interval=(float(lo), float(hi)), baseline_mean=float(baseline.mean()), samples=len(values),
-                  quantiles=qs)
+    return WhatIf(
+        target=target,
+        intervention={k: float(v) for k, v in settings.items()},
+        mean=float(values.mean()),
+        interval=(float(lo), float(hi)),
+        baseline_mean=float(baseline.mean()),
+        samples=len(values),
+        quantiles=qs,
+    )
 
 
 def _graph_caveats(reference: pd.DataFrame, graph: CausalGraph, fitted: Fitted, opts: Options) -> list[str]:
@@ -301,44 +387,72 @@ def _graph_caveats(reference: pd.DataFrame, graph: CausalGraph, fitted: Fitted, 
 
     if len(reference) < len(reference.columns) + 5:
         return []  # too few rows to test conditional independences; the row-count caveat says so
-    check = check_frame(reference, graph, permutations=opts.check_permutations, seed=opts.seed,
-                        quality=fitted.quality)
+    check = check_frame(
+        reference, graph, permutations=opts.check_permutations, seed=opts.seed, quality=fitted.quality
+    )
     return list(check.caveats())
 
 
 def _constant_caveats(prepared: Prepared, reference: pd.DataFrame, target: str, caveats: list[str]) -> None:
-    flat = [c for c in prepared.frame.columns if c in prepared.columns and prepared.columns[c][1] == 0
-            and reference[c].nunique() <= 1]
+    flat = [
+        c
+        for c in prepared.frame.columns
+        if c in prepared.columns and prepared.columns[c][1] == 0 and reference[c].nunique() <= 1
+    ]
     if target in flat:
         caveats.append(f"{target} is constant in the fit window: any deviation from it looks extreme")
     others = [c for c in flat if c != target]
     if others:
-        caveats.append(f"constant in the fit window, so they cannot explain variation there: {', '.join(others)}")
+        caveats.append(
+            f"constant in the fit window, so they cannot explain variation there: {', '.join(others)}"
+        )
 
 
-def _counterfactuals(model: Fitted, target: str, reference: pd.DataFrame, current: pd.DataFrame,
-                     prepared: Prepared, causes: list[Cause], draws: list[dict[str, float]], opts: Options,
-                     graph: CausalGraph, question: Question) -> tuple[Counterfactual, ...]:
+def _counterfactuals(
+    model: Fitted,
+    target: str,
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    prepared: Prepared,
+    causes: list[Cause],
+    draws: list[dict[str, float]],
+    opts: Options,
+    graph: CausalGraph,
+    question: Question,
+) -> tuple[Counterfactual, ...]:
     out = []
     for cause in [c for c in causes if c.node != target and abs(c.share) >= 0.05][: opts.counterfactuals]:
-        value = float(reference[cause.node].mean() if question.kind == "distribution_change"
-                      else reference[cause.node].median())
+        value = float(
+            reference[cause.node].mean()
+            if question.kind == "distribution_change"
+            else reference[cause.node].median()
+        )
         settings = {cause.node: value}
         estimate = counterfactual_mean(model.scm, target, current, prepared.columns, settings)
         # The counterfactual moves the target by what the cause's own deviation passes down; its
         # uncertainty is the attribution's, so reuse the bootstrap spread of that cause.
         spread = [estimate - (d.get(cause.node, 0.0) - cause.contribution) for d in draws]
-        out.append(Counterfactual(intervention=settings, target=estimate,
-                                  interval=_interval(spread, estimate, opts.confidence)))
+        out.append(
+            Counterfactual(
+                intervention=settings, target=estimate, interval=_interval(spread, estimate, opts.confidence)
+            )
+        )
     return tuple(out)
 
 
 _SAMPLED_DRAWS = 20  # bootstrap refits when DoWhy must sample (each one costs a full attribution)
 
 
-def _sampled_attribution(fitted: Fitted, graph: CausalGraph, target: str, reference: pd.DataFrame,
-                         current: pd.DataFrame, prepared: Prepared, opts: Options,
-                         kind: str) -> tuple[attribution.Attribution, dict[str, float]]:
+def _sampled_attribution(
+    fitted: Fitted,
+    graph: CausalGraph,
+    target: str,
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    prepared: Prepared,
+    opts: Options,
+    kind: str,
+) -> tuple[attribution.Attribution, dict[str, float]]:
     """DoWhy's own sampling estimators, for graphs with nonlinear mechanisms."""
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -349,47 +463,73 @@ def _sampled_attribution(fitted: Fitted, graph: CausalGraph, target: str, refere
         def once(rng: np.random.Generator) -> dict[str, float] | None:
             sample = reference.iloc[rng.integers(0, len(reference), len(reference))]
             refit = fit(graph, sample)
-            return attribution.anomaly_contributions(refit.scm, target, current,
-                                                     num_samples=max(200, opts.num_samples // 2))
+            return attribution.anomaly_contributions(
+                refit.scm, target, current, num_samples=max(200, opts.num_samples // 2)
+            )
     else:
-        point, changed = attribution.change_contributions(fitted.scm, target, reference, current,
-                                                          num_samples=opts.num_samples * 3, alpha=opts.change_alpha)
+        point, changed = attribution.change_contributions(
+            fitted.scm, target, reference, current, num_samples=opts.num_samples * 3, alpha=opts.change_alpha
+        )
 
         def once(rng: np.random.Generator) -> dict[str, float] | None:
             old = reference.iloc[rng.integers(0, len(reference), len(reference))]
             new = current.iloc[rng.integers(0, len(current), len(current))]
             try:
-                contrib, _ = attribution.change_contributions(fitted.scm, target, old, new,
-                                                              num_samples=opts.num_samples, alpha=opts.change_alpha)
+                contrib, _ = attribution.change_contributions(
+                    fitted.scm, target, old, new, num_samples=opts.num_samples, alpha=opts.change_alpha
+                )
             except (ValueError, np.linalg.LinAlgError):
                 return None
             return contrib
+
     timings["attribute"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    draws = attribution.bootstrap(min(opts.bootstrap, _SAMPLED_DRAWS), opts.seed, once) if opts.bootstrap else []
+    draws = (
+        attribution.bootstrap(min(opts.bootstrap, _SAMPLED_DRAWS), opts.seed, once) if opts.bootstrap else []
+    )
     timings["intervals"] = time.perf_counter() - t0
-    return attribution.Attribution(point=point, draws=draws, typical={}, changed=changed, p_values={}), timings
+    return attribution.Attribution(
+        point=point, draws=draws, typical={}, changed=changed, p_values={}
+    ), timings
 
 
-def _linear_counterfactuals(att: attribution.Attribution, cur_x: np.ndarray, reference: pd.DataFrame,
-                            prepared: Prepared, causes: list[Cause], fitted: Fitted, opts: Options, target: str,
-                            question: Question) -> tuple[Counterfactual, ...]:
+def _linear_counterfactuals(
+    att: attribution.Attribution,
+    cur_x: np.ndarray,
+    reference: pd.DataFrame,
+    prepared: Prepared,
+    causes: list[Cause],
+    fitted: Fitted,
+    opts: Options,
+    target: str,
+    question: Question,
+) -> tuple[Counterfactual, ...]:
     assert att.structure is not None and att.effects is not None
     out = []
     kind = fitted.kinds.get(target, "continuous")
     for cause in [c for c in causes if c.node != target and abs(c.share) >= 0.05][: opts.counterfactuals]:
-        value = float(reference[cause.node].mean() if question.kind == "distribution_change"
-                      else reference[cause.node].median())
+        value = float(
+            reference[cause.node].mean()
+            if question.kind == "distribution_change"
+            else reference[cause.node].median()
+        )
         settings = {cause.node: value}
-        values = clip_to_kind(linear_counterfactual(att.structure, att.effects, cur_x, prepared.columns, settings),
-                              kind)
-        out.append(Counterfactual(intervention=settings, target=float(values[0]),
-                                  interval=_interval(list(values[1:]), float(values[0]), opts.confidence)))
+        values = clip_to_kind(
+            linear_counterfactual(att.structure, att.effects, cur_x, prepared.columns, settings), kind
+        )
+        out.append(
+            Counterfactual(
+                intervention=settings,
+                target=float(values[0]),
+                interval=_interval(list(values[1:]), float(values[0]), opts.confidence),
+            )
+        )
     return tuple(out)
 
 
-def _series(frame: pd.DataFrame, data: pd.DataFrame, target: str, causes: list[Cause],
-            graph: CausalGraph) -> dict[str, list[tuple[str, float]]]:
+def _series(
+    frame: pd.DataFrame, data: pd.DataFrame, target: str, causes: list[Cause], graph: CausalGraph
+) -> dict[str, list[tuple[str, float]]]:
     keep = [target] + [c.node for c in causes if c.node != target][:3]
     out = {}
     for name in keep:
@@ -398,5 +538,13 @@ def _series(frame: pd.DataFrame, data: pd.DataFrame, target: str, causes: list[C
     return out
 
 
-__all__ = ["ModelCache", "Options", "Question", "investigate", "what_if", "rows_needed", "format_value",
-           "Regression"]
+__all__ = [
+    "ModelCache",
+    "Options",
+    "Question",
+    "investigate",
+    "what_if",
+    "rows_needed",
+    "format_value",
+    "Regression",
+]

@@ -13,6 +13,7 @@ check it against DoWhy on small graphs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from math import factorial
 
@@ -35,7 +36,7 @@ class Structure:
 
 @dataclass(frozen=True)
 class Params:
-    """Fitted parameters for a batch of ``B`` refits: intercepts and root means ``(B, m)``, coefficients per column."""
+    """Parameters of ``B`` refits: intercepts (a root's mean) ``(B, m)`` and coefficients per column."""
 
     intercept: np.ndarray  # (B, m): a root's mean, a child's regression intercept
     coef: tuple[np.ndarray, ...]  # per column, (B, p_j)
@@ -90,17 +91,21 @@ def fit(s: Structure, x: np.ndarray, ridge: float = 1e-9) -> Params:
 
 
 def stack(params: list[Params]) -> Params:
-    return Params(intercept=np.concatenate([p.intercept for p in params]),
-                  coef=tuple(np.concatenate([p.coef[j] for p in params]) for j in range(len(params[0].coef))))
+    return Params(
+        intercept=np.concatenate([p.intercept for p in params]),
+        coef=tuple(np.concatenate([p.coef[j] for p in params]) for j in range(len(params[0].coef))),
+    )
 
 
 def noise(s: Structure, p: Params, x: np.ndarray) -> np.ndarray:
-    """Each column's noise for rows ``x`` ``(n, m)`` under each refit: ``(B, n, m)``; roots' noise is their value."""
+    """Each column's noise for rows ``x`` ``(n, m)`` under each refit, ``(B, n, m)``; a root's: its value."""
     x = np.asarray(x, dtype=float)
     out = np.repeat(x[None], p.draws, axis=0)
     for j, pa in enumerate(s.parents):
         if pa:
-            out[:, :, j] = x[None, :, j] - p.intercept[:, None, j] - np.einsum("np,bp->bn", x[:, list(pa)], p.coef[j])
+            out[:, :, j] = (
+                x[None, :, j] - p.intercept[:, None, j] - np.einsum("np,bp->bn", x[:, list(pa)], p.coef[j])
+            )
     return out
 
 
@@ -148,7 +153,9 @@ def exact_shapley(values: np.ndarray, k: int) -> np.ndarray:
     """Shapley values from a set function given on all ``2**k`` subsets (bit-pattern order)."""
     codes = np.arange(2**k)
     sizes = np.array([bin(c).count("1") for c in codes])
-    weight = np.array([factorial(s) * factorial(k - s - 1) / factorial(k) if s < k else 0.0 for s in range(k + 1)])
+    weight = np.array(
+        [factorial(s) * factorial(k - s - 1) / factorial(k) if s < k else 0.0 for s in range(k + 1)]
+    )
     phi = np.zeros(k)
     for i in range(k):
         without = codes[((codes >> i) & 1) == 0]
@@ -156,7 +163,9 @@ def exact_shapley(values: np.ndarray, k: int) -> np.ndarray:
     return phi
 
 
-def permutation_shapley(value_of: callable, k: int, permutations: int, rng: np.random.Generator) -> np.ndarray:
+def permutation_shapley(
+    value_of: Callable[[np.ndarray], np.ndarray], k: int, permutations: int, rng: np.random.Generator
+) -> np.ndarray:
     """Shapley values estimated from ``permutations`` random orderings (antithetic pairs) for many players."""
     phi = np.zeros(k)
     count = 0
@@ -165,7 +174,7 @@ def permutation_shapley(value_of: callable, k: int, permutations: int, rng: np.r
         for order in (perm, perm[::-1]):
             masks = np.zeros((k + 1, k), dtype=bool)
             for step, player in enumerate(order):
-                masks[step + 1:, player] = True
+                masks[step + 1 :, player] = True
             v = value_of(masks)
             phi[order] += np.diff(v)
             count += 1

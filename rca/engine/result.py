@@ -173,8 +173,16 @@ def unit_of(metric: str, kind: str = "auto") -> str:
         return "seconds"
     if kind == "count":
         return "count"
-    for suffix, unit in (("_ratio", "ratio"), ("_rate", "ratio"), ("_seconds", "seconds"), ("_count", "count"),
-                         ("_total", "count"), ("_lines", "lines"), ("_bytes", "bytes"), ("_percent", "percent")):
+    for suffix, unit in (
+        ("_ratio", "ratio"),
+        ("_rate", "ratio"),
+        ("_seconds", "seconds"),
+        ("_count", "count"),
+        ("_total", "count"),
+        ("_lines", "lines"),
+        ("_bytes", "bytes"),
+        ("_percent", "percent"),
+    ):
         if metric.endswith(suffix):
             return unit
     return ""

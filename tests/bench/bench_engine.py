@@ -55,7 +55,9 @@ def run_ours(c: Case, seed: int) -> Outcome:
     t0 = time.perf_counter()
     r = investigate(c.data, c.graph, c.question, options=Options(seed=seed))
     seconds = time.perf_counter() - t0
-    return Outcome(c.name, _group(c), _rank([x.node for x in r.causes], c.cause), r.regression.detected, seconds)
+    return Outcome(
+        c.name, _group(c), _rank([x.node for x in r.causes], c.cause), r.regression.detected, seconds
+    )
 
 
 def run_dowhy(c: Case, seed: int) -> Outcome:
@@ -86,7 +88,9 @@ def run_dowhy(c: Case, seed: int) -> Outcome:
                 gcm.fit(scm, reference)
                 raw = gcm.distribution_change(scm, reference, current, q.target)
     except Exception as exc:  # DoWhy's failures on this data are part of what is measured
-        return Outcome(c.name, _group(c), None, False, time.perf_counter() - t0, f"{type(exc).__name__}: {exc}"[:120])
+        return Outcome(
+            c.name, _group(c), None, False, time.perf_counter() - t0, f"{type(exc).__name__}: {exc}"[:120]
+        )
     seconds = time.perf_counter() - t0
     folded: dict[str, float] = defaultdict(float)
     for col, value in raw.items():
@@ -125,7 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer cases (a few minutes)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--dowhy", type=int, default=None, help="weekly change and spike cases run through DoWhy each")
+    ap.add_argument(
+        "--dowhy", type=int, default=None, help="weekly change and spike cases run through DoWhy each"
+    )
     ap.add_argument("--no-dowhy", action="store_true", help="skip the DoWhy baseline")
     args = ap.parse_args(argv)
     plan = dict(QUICK if args.quick else FULL)
@@ -143,11 +149,17 @@ def main(argv: list[str] | None = None) -> int:
 
     code = 0
     if not args.no_dowhy:
-        subset = ([c for c in all_cases if c.kind == "change" and c.family == "weekly"][: plan["dowhy_weekly"]]
-                  + [c for c in all_cases if c.kind == "spike" and c.family == "weekly"][: plan["dowhy_weekly"]]
-                  + [c for c in all_cases if c.kind == "spike" and c.family == "micro"][: plan["dowhy_micro"]])
-        print(f"# DoWhy defaults on {len(subset)} cases (the first {plan['dowhy_weekly']} weekly change and spike, "
-              f"{plan['dowhy_micro']} micro spike){' -- quick: a handful only' if args.quick else ''}", flush=True)
+        subset = (
+            [c for c in all_cases if c.kind == "change" and c.family == "weekly"][: plan["dowhy_weekly"]]
+            + [c for c in all_cases if c.kind == "spike" and c.family == "weekly"][: plan["dowhy_weekly"]]
+            + [c for c in all_cases if c.kind == "spike" and c.family == "micro"][: plan["dowhy_micro"]]
+        )
+        print(
+            f"# DoWhy defaults on {len(subset)} cases (the first {plan['dowhy_weekly']} weekly change and "
+            "spike, "
+            f"{plan['dowhy_micro']} micro spike){' -- quick: a handful only' if args.quick else ''}",
+            flush=True,
+        )
         theirs = []
         for c in subset:
             o = run_dowhy(c, args.seed)
@@ -159,8 +171,10 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(summary("dowhy defaults", theirs, alarms=False))
         ratio = statistics.median(o.seconds for o in theirs) / statistics.median(o.seconds for o in same)
         t1_ours, t1_theirs = _acc(same, 1), _acc(theirs, 1)
-        lines.append(f"{'speed-up':24} {ratio:.0f}x faster (median per investigation, same cases); top1 "
-                     f"{t1_ours:.2f} vs {t1_theirs:.2f}")
+        lines.append(
+            f"{'speed-up':24} {ratio:.0f}x faster (median per investigation, same cases); top1 "
+            f"{t1_ours:.2f} vs {t1_theirs:.2f}"
+        )
         for line in lines[1:]:
             print(line, flush=True)
         if ratio < 10 or t1_ours < t1_theirs:
@@ -173,13 +187,21 @@ def main(argv: list[str] | None = None) -> int:
     checks = [
         ("top1 >= 0.90 (change+spike)", _acc(injected, 1) >= 0.90, f"{_acc(injected, 1):.2f}"),
         ("top3 >= 0.98 (change+spike)", _acc(injected, 3) >= 0.98, f"{_acc(injected, 3):.2f}"),
-        ("false alarms <= 0.05", sum(o.alarm for o in by["null"]) / max(1, len(by["null"])) <= 0.05,
-         f"{sum(o.alarm for o in by['null']) / max(1, len(by['null'])):.2f}"),
-        ("weekly 15-node investigation <= 3 s median",
-         statistics.median(o.seconds for o in by["weekly-change"] + by["weekly-spike"]) <= 3.0,
-         f"{statistics.median(o.seconds for o in by['weekly-change'] + by['weekly-spike']):.2f} s"),
-        ("40-node anomaly attribution <= 5 s median", statistics.median(o.seconds for o in by["micro-spike"]) <= 5.0,
-         f"{statistics.median(o.seconds for o in by['micro-spike']):.2f} s"),
+        (
+            "false alarms <= 0.05",
+            sum(o.alarm for o in by["null"]) / max(1, len(by["null"])) <= 0.05,
+            f"{sum(o.alarm for o in by['null']) / max(1, len(by['null'])):.2f}",
+        ),
+        (
+            "weekly 15-node investigation <= 3 s median",
+            statistics.median(o.seconds for o in by["weekly-change"] + by["weekly-spike"]) <= 3.0,
+            f"{statistics.median(o.seconds for o in by['weekly-change'] + by['weekly-spike']):.2f} s",
+        ),
+        (
+            "40-node anomaly attribution <= 5 s median",
+            statistics.median(o.seconds for o in by["micro-spike"]) <= 5.0,
+            f"{statistics.median(o.seconds for o in by['micro-spike']):.2f} s",
+        ),
     ]
     for name, ok, value in checks:
         print(f"# target {name}: {value} {'ok' if ok else 'MISSED'}")

@@ -78,17 +78,38 @@ edges:
 """
 
 WEEKLY_TARGETS = ("bug_fix_commit_ratio", "incidents_count", "lead_time_seconds", "time_to_restore_seconds")
-_NODES = ("team_size", "newcomer_ratio", "commits_count", "median_change_size_lines", "review_time_seconds",
-          "test_churn_ratio", "line_coverage_ratio", "build_duration_seconds", "bug_introducing_commit_ratio",
-          "deploys_count", "change_failure_rate", "incidents_count", "bug_fix_commit_ratio", "lead_time_seconds",
-          "time_to_restore_seconds")
+_NODES = (
+    "team_size",
+    "newcomer_ratio",
+    "commits_count",
+    "median_change_size_lines",
+    "review_time_seconds",
+    "test_churn_ratio",
+    "line_coverage_ratio",
+    "build_duration_seconds",
+    "bug_introducing_commit_ratio",
+    "deploys_count",
+    "change_failure_rate",
+    "incidents_count",
+    "bug_fix_commit_ratio",
+    "lead_time_seconds",
+    "time_to_restore_seconds",
+)
 # The first parent of each child, whose coefficient a "mechanism" injection changes.
-_FIRST_PARENT = {"commits_count": "team_size", "median_change_size_lines": "newcomer_ratio",
-                 "review_time_seconds": "median_change_size_lines", "line_coverage_ratio": "test_churn_ratio",
-                 "build_duration_seconds": "commits_count", "bug_introducing_commit_ratio": "line_coverage_ratio",
-                 "deploys_count": "commits_count", "change_failure_rate": "bug_introducing_commit_ratio",
-                 "incidents_count": "deploys_count", "bug_fix_commit_ratio": "bug_introducing_commit_ratio",
-                 "lead_time_seconds": "median_change_size_lines", "time_to_restore_seconds": "incidents_count"}
+_FIRST_PARENT = {
+    "commits_count": "team_size",
+    "median_change_size_lines": "newcomer_ratio",
+    "review_time_seconds": "median_change_size_lines",
+    "line_coverage_ratio": "test_churn_ratio",
+    "build_duration_seconds": "commits_count",
+    "bug_introducing_commit_ratio": "line_coverage_ratio",
+    "deploys_count": "commits_count",
+    "change_failure_rate": "bug_introducing_commit_ratio",
+    "incidents_count": "deploys_count",
+    "bug_fix_commit_ratio": "bug_introducing_commit_ratio",
+    "lead_time_seconds": "median_change_size_lines",
+    "time_to_restore_seconds": "incidents_count",
+}
 
 
 @dataclass(frozen=True)
@@ -131,31 +152,76 @@ def _weekly_values(noise: dict[str, np.ndarray], inject: Inject) -> dict[str, np
     put("team_size", 8 + 1.5 * e["team_size"], "count")
     put("newcomer_ratio", 0.10 + 0.04 * e["newcomer_ratio"], "ratio")
     put("commits_count", 6 * v["team_size"] + 7 * e["commits_count"], "count")
-    put("median_change_size_lines", 40 + 150 * v["newcomer_ratio"] + 15 * np.exp(0.5 * e["median_change_size_lines"]),
-        "continuous")
-    put("review_time_seconds", 3600 * (3 + 0.02 * v["median_change_size_lines"])
-        * np.exp(0.25 * e["review_time_seconds"]), "duration")
+    put(
+        "median_change_size_lines",
+        40 + 150 * v["newcomer_ratio"] + 15 * np.exp(0.5 * e["median_change_size_lines"]),
+        "continuous",
+    )
+    put(
+        "review_time_seconds",
+        3600 * (3 + 0.02 * v["median_change_size_lines"]) * np.exp(0.25 * e["review_time_seconds"]),
+        "duration",
+    )
     put("test_churn_ratio", 0.32 + 0.05 * e["test_churn_ratio"], "ratio")
-    put("line_coverage_ratio", 0.55 + 0.8 * v["test_churn_ratio"] - 0.2 * v["newcomer_ratio"]
-        + 0.015 * e["line_coverage_ratio"], "ratio")
-    put("build_duration_seconds", 300 + 4 * v["commits_count"] + 40 * np.exp(0.4 * e["build_duration_seconds"]),
-        "duration")
-    put("bug_introducing_commit_ratio", 0.30 - 0.30 * v["line_coverage_ratio"] + 0.25 * v["newcomer_ratio"]
-        + 0.0004 * v["median_change_size_lines"] - 0.000002 * v["review_time_seconds"]
-        + 0.012 * e["bug_introducing_commit_ratio"], "ratio")
-    put("deploys_count", 0.25 * v["commits_count"] - v["build_duration_seconds"] / 240 + 2 * e["deploys_count"],
-        "count")
-    put("change_failure_rate", 0.02 + 0.5 * v["bug_introducing_commit_ratio"] + 0.02 * e["change_failure_rate"],
-        "ratio")
-    put("incidents_count", 0.08 * v["deploys_count"] + 12 * v["change_failure_rate"] + 0.8 * e["incidents_count"],
-        "count")
+    put(
+        "line_coverage_ratio",
+        0.55 + 0.8 * v["test_churn_ratio"] - 0.2 * v["newcomer_ratio"] + 0.015 * e["line_coverage_ratio"],
+        "ratio",
+    )
+    put(
+        "build_duration_seconds",
+        300 + 4 * v["commits_count"] + 40 * np.exp(0.4 * e["build_duration_seconds"]),
+        "duration",
+    )
+    put(
+        "bug_introducing_commit_ratio",
+        0.30
+        - 0.30 * v["line_coverage_ratio"]
+        + 0.25 * v["newcomer_ratio"]
+        + 0.0004 * v["median_change_size_lines"]
+        - 0.000002 * v["review_time_seconds"]
+        + 0.012 * e["bug_introducing_commit_ratio"],
+        "ratio",
+    )
+    put(
+        "deploys_count",
+        0.25 * v["commits_count"] - v["build_duration_seconds"] / 240 + 2 * e["deploys_count"],
+        "count",
+    )
+    put(
+        "change_failure_rate",
+        0.02 + 0.5 * v["bug_introducing_commit_ratio"] + 0.02 * e["change_failure_rate"],
+        "ratio",
+    )
+    put(
+        "incidents_count",
+        0.08 * v["deploys_count"] + 12 * v["change_failure_rate"] + 0.8 * e["incidents_count"],
+        "count",
+    )
     cov_prev = np.r_[v["line_coverage_ratio"][:1], v["line_coverage_ratio"][:-1]]
-    put("bug_fix_commit_ratio", 0.08 + 0.6 * v["bug_introducing_commit_ratio"] + 0.10 * (0.8 - cov_prev)
-        + 0.01 * e["bug_fix_commit_ratio"], "ratio")
-    put("lead_time_seconds", (3600 * (20 + 0.15 * v["median_change_size_lines"]) + v["review_time_seconds"]
-                              + 30 * v["build_duration_seconds"]) * np.exp(0.1 * e["lead_time_seconds"]), "duration")
-    put("time_to_restore_seconds", 3600 * (2 + 0.5 * v["incidents_count"]) * np.exp(0.3 * e["time_to_restore_seconds"]),
-        "duration")
+    put(
+        "bug_fix_commit_ratio",
+        0.08
+        + 0.6 * v["bug_introducing_commit_ratio"]
+        + 0.10 * (0.8 - cov_prev)
+        + 0.01 * e["bug_fix_commit_ratio"],
+        "ratio",
+    )
+    put(
+        "lead_time_seconds",
+        (
+            3600 * (20 + 0.15 * v["median_change_size_lines"])
+            + v["review_time_seconds"]
+            + 30 * v["build_duration_seconds"]
+        )
+        * np.exp(0.1 * e["lead_time_seconds"]),
+        "duration",
+    )
+    put(
+        "time_to_restore_seconds",
+        3600 * (2 + 0.5 * v["incidents_count"]) * np.exp(0.3 * e["time_to_restore_seconds"]),
+        "duration",
+    )
     return v
 
 
@@ -174,8 +240,11 @@ def _injection(node: str, mode: str, size: float, rows: np.ndarray) -> Inject:
         if name != node:
             return value
         if mode == "mechanism":
-            return value + rows * size * values[_FIRST_PARENT[node]]  # the parent's coefficient grows by `size`
+            return (
+                value + rows * size * values[_FIRST_PARENT[node]]
+            )  # the parent's coefficient grows by `size`
         return value + rows * size  # the noise's mean shifts (or, on one row, a spike)
+
     return inject
 
 
@@ -183,8 +252,16 @@ def _ancestors(graph: CausalGraph, target: str) -> tuple[str, ...]:
     return tuple(sorted(graph.ancestors(target)))
 
 
-def _sized(noise: dict[str, np.ndarray], node: str, mode: str, rows: np.ndarray, target: str, moves: float,
-           baseline: dict[str, np.ndarray], worse_up: bool) -> dict[str, np.ndarray] | None:
+def _sized(
+    noise: dict[str, np.ndarray],
+    node: str,
+    mode: str,
+    rows: np.ndarray,
+    target: str,
+    moves: float,
+    baseline: dict[str, np.ndarray],
+    worse_up: bool,
+) -> dict[str, np.ndarray] | None:
     """Values with the injection scaled so the target's mean over ``rows`` moves by ``moves`` (its units)."""
     # Probe with one standard deviation of the node (or the coefficient change that moves it that
     # much), five for a one-row spike: small probes vanish in the rounding of counts.
@@ -205,12 +282,23 @@ def _sized(noise: dict[str, np.ndarray], node: str, mode: str, rows: np.ndarray,
     return values if 0.6 * moves <= realised <= 1.6 * moves else None
 
 
-_KINDS = {"team_size": "count", "newcomer_ratio": "ratio", "commits_count": "count",
-          "median_change_size_lines": "continuous", "review_time_seconds": "duration", "test_churn_ratio": "ratio",
-          "line_coverage_ratio": "ratio", "build_duration_seconds": "duration",
-          "bug_introducing_commit_ratio": "ratio", "deploys_count": "count", "change_failure_rate": "ratio",
-          "incidents_count": "count", "bug_fix_commit_ratio": "ratio", "lead_time_seconds": "duration",
-          "time_to_restore_seconds": "duration"}
+_KINDS = {
+    "team_size": "count",
+    "newcomer_ratio": "ratio",
+    "commits_count": "count",
+    "median_change_size_lines": "continuous",
+    "review_time_seconds": "duration",
+    "test_churn_ratio": "ratio",
+    "line_coverage_ratio": "ratio",
+    "build_duration_seconds": "duration",
+    "bug_introducing_commit_ratio": "ratio",
+    "deploys_count": "count",
+    "change_failure_rate": "ratio",
+    "incidents_count": "count",
+    "bug_fix_commit_ratio": "ratio",
+    "lead_time_seconds": "duration",
+    "time_to_restore_seconds": "duration",
+}
 
 
 def weekly_case(kind: str, seed: int) -> Case:
@@ -235,7 +323,11 @@ def weekly_case(kind: str, seed: int) -> Case:
             sd = float(np.std(base[target][:CHANGE_AT]))
             candidates = list(_ancestors(graph, target))
             cause = candidates[rng.integers(len(candidates))]
-            mode = "noise" if kind == "spike" or cause not in _FIRST_PARENT or rng.random() < 0.5 else "mechanism"
+            mode = (
+                "noise"
+                if kind == "spike" or cause not in _FIRST_PARENT or rng.random() < 0.5
+                else "mechanism"
+            )
             moves = sd * (rng.uniform(0.8, 1.6) if kind == "change" else rng.uniform(4.0, 6.0))
             sized = _sized(noise, cause, mode, rows, target, moves, base, worse_up)
             if sized is not None:
@@ -246,11 +338,20 @@ def weekly_case(kind: str, seed: int) -> Case:
     data = _frame(values)
     idx = data.index
     if kind in ("change", "null_change"):
-        q = Question(target, baseline=Window(idx[0], idx[CHANGE_AT - 1]), current=Window(idx[CHANGE_AT], idx[-1]))
+        q = Question(
+            target, baseline=Window(idx[0], idx[CHANGE_AT - 1]), current=Window(idx[CHANGE_AT], idx[-1])
+        )
     else:
         q = Question(target, at=Window(idx[-1], idx[-1]))
-    return Case(name=f"weekly-{kind}-{seed}", family="weekly", kind=kind, graph=graph, data=data, question=q,
-                cause=cause)
+    return Case(
+        name=f"weekly-{kind}-{seed}",
+        family="weekly",
+        kind=kind,
+        graph=graph,
+        data=data,
+        question=q,
+        cause=cause,
+    )
 
 
 def micro_graph(seed: int = 0) -> tuple[CausalGraph, dict[str, list[str]]]:
@@ -302,8 +403,15 @@ def micro_case(kind: str, seed: int) -> Case:
     index = pd.date_range("2026-01-01", periods=n, freq="h", tz="UTC", name="ts")
     data = pd.DataFrame(values, index=index)
     q = Question(target, at=Window(index[-1], index[-1]))
-    return Case(name=f"micro-{kind}-{seed}", family="micro", kind=kind, graph=graph, data=data, question=q,
-                cause=cause)
+    return Case(
+        name=f"micro-{kind}-{seed}",
+        family="micro",
+        kind=kind,
+        graph=graph,
+        data=data,
+        question=q,
+        cause=cause,
+    )
 
 
 _KIND_OFFSET = {"change": 1, "spike": 2, "null_change": 3, "null_spike": 4}
