@@ -114,3 +114,30 @@ def test_batched_ols_is_scale_free() -> None:
     want = np.linalg.lstsq(np.column_stack([np.ones(n), seconds, ratio]), y, rcond=None)[0]
     assert np.allclose(got.coef[2][0], want[1:], rtol=1e-6)
     assert got.intercept[0, 2] == pytest.approx(want[0], rel=1e-6)
+
+
+def test_multiplicative_duration_gets_log_linear_and_matches_dowhy() -> None:
+    from graphs.model import parse_graph
+
+    graph = parse_graph(
+        "name: mult\nunit: week\nnodes:\n  a: {}\n  wait_seconds: {}\nedges: [[a, wait_seconds]]\n", "m.yaml"
+    )
+    rng = np.random.default_rng(12)
+    a = rng.normal(0, 1, 300)
+    wait = 3600 * np.exp(0.4 * a + 0.3 * rng.normal(0, 1, 300))
+    ref = frame(np.column_stack([a, wait]), ["a", "wait_seconds"])
+    row = frame(np.array([[2.5, 3600 * np.exp(0.4 * 2.5 + 0.45)]]), ["a", "wait_seconds"], start="2030-01-01")
+    seed_everything(0)
+    fitted = fit(graph, prepare(ref, graph).frame)
+    assert fitted.mechanisms["wait_seconds"] == "loglinear"
+    s = linear.structure(fitted.scm.graph, "wait_seconds", frozenset({"wait_seconds"}))
+    cols = list(s.columns)
+    ours = attribution.sampled_anomaly(
+        s, ref[cols].to_numpy(), row[cols].to_numpy(), draws=0, rng=np.random.default_rng(0), samples=4000
+    ).point
+    theirs = attribution.anomaly_contributions(fitted.scm, "wait_seconds", row, num_samples=20000)
+    total = row["wait_seconds"].iloc[0] - ref["wait_seconds"].mean()
+    assert sum(ours.values()) == pytest.approx(total, rel=1e-9)
+    for node in cols:
+        assert ours[node] == pytest.approx(theirs[node], rel=0.1, abs=0.02 * total), node
+    assert ours["a"] > ours["wait_seconds"] > 0  # the interaction is shared, the larger jump is a's

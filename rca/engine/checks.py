@@ -125,10 +125,14 @@ class GraphCheck:
         ]
         for e in self.edges:
             lag = f" (lag {e.lag})" if e.lag else ""
-            out.append(f"  {'ok' if e.supported else 'NOT SUPPORTED':13} {e.source} -> {e.target}{lag}: "
-                       f"partial r={e.partial_r:.2f}, p={e.p_value:.2g}")
-        out += [f"  {'MISSING':13} {m.other} ~ {m.node} given {m.node}'s parents: partial r={m.partial_r:.2f}"
-                for m in self.missing]
+            out.append(
+                f"  {'ok' if e.supported else 'NOT SUPPORTED':13} {e.source} -> {e.target}{lag}: "
+                f"partial r={e.partial_r:.2f}, p={e.p_value:.2g}"
+            )
+        out += [
+            f"  {'MISSING':13} {m.other} ~ {m.node} given {m.node}'s parents: partial r={m.partial_r:.2f}"
+            for m in self.missing
+        ]
         out += [f"  {'fit':13} {node}: R²={r2:.2f}" for node, r2 in self.fit.items()]
         return out + [f"caveat: {line}" for line in self.caveats()]
 

@@ -84,6 +84,31 @@ def linear_counterfactual(
     return out
 
 
+def replay_counterfactual(
+    s: linear.Structure,
+    params: linear.Params,
+    current: np.ndarray,
+    columns: dict[str, tuple[str, int]],
+    settings: dict[str, float],
+) -> np.ndarray:
+    """The same as :func:`linear_counterfactual` for any linear or log-linear SCM, per refit.
+
+    Recovers each row's noise under each refit, holds the set nodes (and their lagged copies)
+    and replays the model: Pearl's abduction-action-prediction, as ``gcm.counterfactual_samples``.
+    """
+    fixed = {
+        j: float(settings[columns.get(col, (col, 0))[0]])
+        for j, col in enumerate(s.columns)
+        if columns.get(col, (col, 0))[0] in settings and j != s.target
+    }
+    out = np.empty(params.draws)
+    for b in range(params.draws):
+        one = linear.Params(params.intercept[b : b + 1], tuple(c[b : b + 1] for c in params.coef))
+        noise = linear.noise(s, one, np.asarray(current, dtype=float))[0]
+        out[b] = linear.evaluate(s, params, b, noise, fixed)[:, s.target].mean()
+    return out
+
+
 def clip_to_kind(values: np.ndarray, kind: str) -> np.ndarray:
     """Keep model outputs in the range a node's kind allows (counts and durations >= 0, ratios in [0, 1])."""
     if kind in ("count", "duration"):

@@ -38,8 +38,8 @@ class Fitted:
 
     @property
     def linear(self) -> bool:
-        """True when every mechanism is linear or empirical, so the closed forms apply."""
-        return all(m in ("linear", "empirical") for m in self.mechanisms.values())
+        """True when every mechanism is linear, log-linear or empirical (the vectorised paths apply)."""
+        return all(m in ("linear", "loglinear", "empirical") for m in self.mechanisms.values())
 
 
 def gcm():
@@ -80,23 +80,57 @@ def node_kind(graph: CausalGraph, node: str, values: pd.Series | None = None) ->
     return "continuous"
 
 
-def mechanism_of(graph: CausalGraph, column: str, columns: dict[str, tuple[str, int]], is_root: bool) -> str:
-    """``empirical`` for roots and lagged copies; a child's declared mechanism, linear by default."""
+def mechanism_of(
+    graph: CausalGraph,
+    column: str,
+    columns: dict[str, tuple[str, int]],
+    is_root: bool,
+    log_ok: bool = False,
+) -> str:
+    """``empirical`` for roots and lagged copies; a child's declared mechanism, else linear or log-linear.
+
+    ``log_ok`` says the data favour a log-linear model for this column (see :func:`prefers_log`).
+    """
     node, lag = columns[column]
     if is_root or lag:
         return "empirical"
     requested = graph.nodes[node].mechanism
-    return "nonlinear" if requested == "nonlinear" else "linear"
+    if requested in ("nonlinear", "loglinear", "linear"):
+        return requested
+    return "loglinear" if log_ok else "linear"
 
 
-def build(graph: CausalGraph) -> tuple[object, dict[str, str]]:
+def prefers_log(y: np.ndarray, parents: np.ndarray, margin: float = 2.0) -> bool:
+    """Whether ``log y = a + b.parents + N`` fits better than ``y = a + b.parents + N`` (Gaussian likelihood).
+
+    Durations are often multiplicative (a slow week makes every step slower), which a linear model
+    mistakes for one huge noise term. Both models have the same parameters; the log model's
+    likelihood includes its Jacobian, so the comparison is on ``y``'s own scale.
+    """
+    y = np.asarray(y, dtype=float)
+    if len(y) < 10 or np.any(y <= 0):
+        return False
+    z = np.column_stack([np.ones(len(y)), np.asarray(parents, dtype=float).reshape(len(y), -1)])
+
+    def rss(target: np.ndarray) -> float:
+        coef, *_ = np.linalg.lstsq(z, target, rcond=None)
+        r = target - z @ coef
+        return max(float(r @ r), 1e-300)
+
+    n = len(y)
+    ll_lin = -0.5 * n * np.log(rss(y) / n)
+    ll_log = -0.5 * n * np.log(rss(np.log(y)) / n) - float(np.sum(np.log(y)))
+    return bool(ll_log > ll_lin + margin)
+
+
+def build(graph: CausalGraph, log_columns: frozenset[str] = frozenset()) -> tuple[object, dict[str, str]]:
     """A fresh invertible SCM with a mechanism assigned to every column (unfitted)."""
     g = gcm()
     dag, columns = unrolled(graph)  # a new DiGraph per model: DoWhy stores mechanisms on it
     scm = g.InvertibleStructuralCausalModel(dag)
     chosen: dict[str, str] = {}
     for column in dag.nodes:
-        name = mechanism_of(graph, column, columns, dag.in_degree(column) == 0)
+        name = mechanism_of(graph, column, columns, dag.in_degree(column) == 0, column in log_columns)
         if name == "empirical":
             scm.set_causal_mechanism(column, g.EmpiricalDistribution())
         elif name == "nonlinear":
@@ -104,16 +138,39 @@ def build(graph: CausalGraph) -> tuple[object, dict[str, str]]:
                 column,
                 g.AdditiveNoiseModel(g.ml.create_hist_gradient_boost_regressor(max_iter=100, random_state=0)),
             )
+        elif name == "loglinear":
+            from dowhy.gcm.ml.regression import InvertibleExponentialFunction
+
+            pnl = g.PostNonlinearModel(
+                g.ml.create_linear_regressor(), g.EmpiricalDistribution(), InvertibleExponentialFunction()
+            )
+            scm.set_causal_mechanism(column, pnl)
         else:
             scm.set_causal_mechanism(column, g.AdditiveNoiseModel(g.ml.create_linear_regressor()))
         chosen[column] = name
     return scm, chosen
 
 
+def log_candidates(graph: CausalGraph, frame: pd.DataFrame) -> frozenset[str]:
+    """Duration columns (declared, or named ``*_seconds``) whose data favour a log-linear mechanism."""
+    dag, columns = unrolled(graph)
+    out = set()
+    for column in dag.nodes:
+        node, lag = columns[column]
+        parents = list(dag.predecessors(column))
+        if lag or not parents or graph.nodes[node].mechanism != "auto":
+            continue
+        if node_kind(graph, node, frame[node]) == "duration" and prefers_log(
+            frame[column].to_numpy(float), frame[parents].to_numpy(float)
+        ):
+            out.add(column)
+    return frozenset(out)
+
+
 def fit(graph: CausalGraph, frame: pd.DataFrame) -> Fitted:
     """Build and fit an SCM for ``graph`` on ``frame`` (the prepared, unrolled columns)."""
     g = gcm()
-    scm, chosen = build(graph)
+    scm, chosen = build(graph, log_candidates(graph, frame))
     dag: nx.DiGraph = scm.graph
     data = frame[list(dag.nodes)].astype(float)
     with warnings.catch_warnings():
@@ -137,6 +194,8 @@ def r_squared(scm: object, data: pd.DataFrame) -> dict[str, float]:
         mech = scm.causal_mechanism(node)  # type: ignore[attr-defined]
         y = data[node].to_numpy()
         pred = np.asarray(mech.prediction_model.predict(data[parents].to_numpy())).reshape(-1)
+        if hasattr(mech, "invertible_function"):  # log-linear: the prediction is on the log scale
+            pred = np.asarray(mech.invertible_function.evaluate(pred)).reshape(-1)
         ss_tot = float(np.sum((y - y.mean()) ** 2))
         out[node] = round(1.0 - float(np.sum((y - pred) ** 2)) / ss_tot, 4) if ss_tot > 0 else 1.0
     return out

@@ -17,7 +17,12 @@ import pandas as pd
 
 from graphs import CausalGraph
 from rca.engine import attribution, detection, linear
-from rca.engine.counterfactuals import clip_to_kind, counterfactual_mean, linear_counterfactual
+from rca.engine.counterfactuals import (
+    clip_to_kind,
+    counterfactual_mean,
+    linear_counterfactual,
+    replay_counterfactual,
+)
 from rca.engine.counterfactuals import what_if as sample_what_if
 from rca.engine.explanation import explain
 from rca.engine.fitting import Fitted, ModelCache, fit, seed_everything
@@ -175,8 +180,9 @@ def investigate(
         t0 = time.perf_counter()
         caveats.extend(_graph_caveats(reference, graph, fitted, opts))
         timings["graph_check"] = time.perf_counter() - t0
-    s = linear.structure(fitted.scm.graph, target)  # type: ignore[attr-defined]
-    exact = all(fitted.mechanisms[c] in ("linear", "empirical") for c in s.columns)
+    log_columns = frozenset(c for c, m in fitted.mechanisms.items() if m == "loglinear")
+    s = linear.structure(fitted.scm.graph, target, log_columns)  # type: ignore[attr-defined]
+    exact = all(fitted.mechanisms[c] in ("linear", "loglinear", "empirical") for c in s.columns)
     observed = Observed(
         baseline=float(reference[target].mean()), current=float(current[target].mean()), unit=unit
     )
@@ -192,28 +198,50 @@ def investigate(
             opts.regression_alpha,
         )
 
-    rng = np.random.default_rng(opts.seed)
     ref_x, cur_x = reference[list(s.columns)].to_numpy(float), current[list(s.columns)].to_numpy(float)
     if exact:
+
+        def run(draws: int) -> attribution.Attribution:
+            # A fresh generator per call: the point estimate is the same with or without resamples.
+            gen = np.random.default_rng(opts.seed)
+            if question.kind == "anomaly" and s.additive:
+                return attribution.linear_anomaly(
+                    s, ref_x, cur_x, draws=draws, rng=gen, confidence=opts.confidence
+                )
+            if question.kind == "anomaly":
+                big = len(s.columns) > 20  # fewer samples and orderings keep 40 players within seconds
+                return attribution.sampled_anomaly(
+                    s,
+                    ref_x,
+                    cur_x,
+                    draws=min(draws, _LOG_DRAWS // 2 if big else _LOG_DRAWS),
+                    rng=gen,
+                    samples=128 if big else 256,
+                    permutations=32 if big else 64,
+                )
+            # Means propagate exactly through linear mechanisms only: a change is attributed with
+            # every child linear (log-linear durations refitted on their own scale).
+            flat = linear.Structure(s.columns, s.parents, s.target)
+            return attribution.linear_change(
+                flat, ref_x, cur_x, draws=draws, rng=gen, alpha=opts.change_alpha
+            )
+
         t0 = time.perf_counter()
-        if question.kind == "anomaly":
-            att = attribution.linear_anomaly(s, ref_x, cur_x, draws=0, rng=rng, confidence=opts.confidence)
-        else:
-            att = attribution.linear_change(s, ref_x, cur_x, draws=0, rng=rng, alpha=opts.change_alpha)
+        att = run(0)
         timings["attribute"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         if opts.bootstrap:
-            # Same point estimate (it is computed from the full data), now with the refits for the intervals.
-            if question.kind == "anomaly":
-                att = attribution.linear_anomaly(
-                    s, ref_x, cur_x, draws=opts.bootstrap, rng=rng, confidence=opts.confidence
-                )
-            else:
-                att = attribution.linear_change(
-                    s, ref_x, cur_x, draws=opts.bootstrap, rng=rng, alpha=opts.change_alpha
-                )
+            att = run(opts.bootstrap)
         timings["intervals"] = time.perf_counter() - t0
-        method = "exact Shapley values of DoWhy's set function, closed form for the linear SCM"
+        if question.kind == "anomaly" and not s.additive:
+            method = (
+                "Shapley values of DoWhy's set function, Monte Carlo with common random numbers "
+                f"(log-linear: {', '.join(sorted(log_columns))})"
+            )
+            if opts.bootstrap > _LOG_DRAWS:
+                caveats.append(f"log-linear mechanisms: intervals rest on {_LOG_DRAWS} resamples")
+        else:
+            method = "exact Shapley values of DoWhy's set function, closed form for the linear SCM"
     else:
         att, sampled_timings = _sampled_attribution(
             fitted, graph, target, reference, current, prepared, opts, question.kind
@@ -268,7 +296,7 @@ def investigate(
         )
 
     t0 = time.perf_counter()
-    if exact and att.effects is not None:
+    if exact and (att.effects is not None or att.params is not None):
         counterfactuals = _linear_counterfactuals(
             att, cur_x, reference, prepared, causes, fitted, opts, target, question
         )
@@ -440,6 +468,7 @@ def _counterfactuals(
     return tuple(out)
 
 
+_LOG_DRAWS = 30  # bootstrap refits for Monte Carlo attribution (each costs ~20 ms)
 _SAMPLED_DRAWS = 20  # bootstrap refits when DoWhy must sample (each one costs a full attribution)
 
 
@@ -504,7 +533,7 @@ def _linear_counterfactuals(
     target: str,
     question: Question,
 ) -> tuple[Counterfactual, ...]:
-    assert att.structure is not None and att.effects is not None
+    assert att.structure is not None
     out = []
     kind = fitted.kinds.get(target, "continuous")
     for cause in [c for c in causes if c.node != target and abs(c.share) >= 0.05][: opts.counterfactuals]:
@@ -514,9 +543,11 @@ def _linear_counterfactuals(
             else reference[cause.node].median()
         )
         settings = {cause.node: value}
-        values = clip_to_kind(
-            linear_counterfactual(att.structure, att.effects, cur_x, prepared.columns, settings), kind
-        )
+        if att.params is not None:  # anomaly: replay the fitted SCM on the observed rows' noise
+            raw = replay_counterfactual(att.structure, att.params, cur_x, prepared.columns, settings)
+        else:
+            raw = linear_counterfactual(att.structure, att.effects, cur_x, prepared.columns, settings)
+        values = clip_to_kind(raw, kind)
         out.append(
             Counterfactual(
                 intervention=settings,

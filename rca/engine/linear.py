@@ -28,10 +28,20 @@ class Structure:
     columns: tuple[str, ...]
     parents: tuple[tuple[int, ...], ...]
     target: int
+    log: tuple[bool, ...] = ()  # per column: log-linear (X = exp(f(parents) + N)) instead of linear
 
     @property
     def roots(self) -> np.ndarray:
         return np.array([len(p) == 0 for p in self.parents])
+
+    @property
+    def logs(self) -> np.ndarray:
+        return np.array(self.log if self.log else [False] * len(self.columns))
+
+    @property
+    def additive(self) -> bool:
+        """True when the target is a linear function of the noise terms (no log-linear column)."""
+        return not self.logs.any()
 
 
 @dataclass(frozen=True)
@@ -46,14 +56,15 @@ class Params:
         return self.intercept.shape[0]
 
 
-def structure(dag: nx.DiGraph, target: str) -> Structure:
+def structure(dag: nx.DiGraph, target: str, log_columns: frozenset[str] = frozenset()) -> Structure:
     """The target's ancestral subgraph (what DoWhy attributes over) in a fixed topological order."""
     keep = nx.ancestors(dag, target) | {target}
     sub = dag.subgraph(keep)
     order = list(nx.lexicographical_topological_sort(sub, key=str))
     index = {c: i for i, c in enumerate(order)}
     parents = tuple(tuple(sorted(index[p] for p in sub.predecessors(c))) for c in order)
-    return Structure(columns=tuple(order), parents=parents, target=index[target])
+    log = tuple(c in log_columns and bool(parents[i]) for i, c in enumerate(order))
+    return Structure(columns=tuple(order), parents=parents, target=index[target], log=log)
 
 
 def fit(s: Structure, x: np.ndarray, ridge: float = 1e-9) -> Params:
@@ -68,8 +79,9 @@ def fit(s: Structure, x: np.ndarray, ridge: float = 1e-9) -> Params:
     b, n, m = x.shape
     intercept = np.empty((b, m))
     coefs: list[np.ndarray] = []
+    logs = s.logs
     for j, pa in enumerate(s.parents):
-        y = x[:, :, j]
+        y = np.log(np.maximum(x[:, :, j], 1e-300)) if logs[j] else x[:, :, j]
         if not pa:
             intercept[:, j] = y.mean(axis=1)
             coefs.append(np.zeros((b, 0)))
@@ -101,12 +113,31 @@ def noise(s: Structure, p: Params, x: np.ndarray) -> np.ndarray:
     """Each column's noise for rows ``x`` ``(n, m)`` under each refit, ``(B, n, m)``; a root's: its value."""
     x = np.asarray(x, dtype=float)
     out = np.repeat(x[None], p.draws, axis=0)
+    logs = s.logs
     for j, pa in enumerate(s.parents):
         if pa:
+            y = np.log(np.maximum(x[:, j], 1e-300)) if logs[j] else x[:, j]
             out[:, :, j] = (
-                x[None, :, j] - p.intercept[:, None, j] - np.einsum("np,bp->bn", x[:, list(pa)], p.coef[j])
+                y[None] - p.intercept[:, None, j] - np.einsum("np,bp->bn", x[:, list(pa)], p.coef[j])
             )
     return out
+
+
+def evaluate(
+    s: Structure, p: Params, draw: int, noise_values: np.ndarray, fixed: dict[int, float] | None = None
+) -> np.ndarray:
+    """Every column's value from noise ``(..., m)`` under refit ``draw``; ``fixed`` columns held (do())."""
+    vals = np.empty_like(noise_values, dtype=float)
+    logs = s.logs
+    for j, pa in enumerate(s.parents):
+        if fixed and j in fixed:
+            vals[..., j] = fixed[j]
+        elif not pa:
+            vals[..., j] = noise_values[..., j]
+        else:
+            z = p.intercept[draw, j] + vals[..., list(pa)] @ p.coef[j][draw] + noise_values[..., j]
+            vals[..., j] = np.exp(np.minimum(z, 700.0)) if logs[j] else z
+    return vals
 
 
 def noise_means(s: Structure, p: Params) -> np.ndarray:
