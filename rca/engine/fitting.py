@@ -152,15 +152,23 @@ def build(graph: CausalGraph, log_columns: frozenset[str] = frozenset()) -> tupl
 
 
 def log_candidates(graph: CausalGraph, frame: pd.DataFrame) -> frozenset[str]:
-    """Duration columns (declared, or named ``*_seconds``) whose data favour a log-linear mechanism."""
+    """Duration columns (declared, or named ``*_seconds``) whose data favour a log-linear mechanism.
+
+    Only durations driven by counts, ratios or sizes qualify: time adds up along a chain (a
+    caller's latency includes its callees', lead time includes build time), so a duration with a
+    duration parent stays additive, and an exponential link would blow up a large upstream spike.
+    """
     dag, columns = unrolled(graph)
+    kinds = {n: node_kind(graph, n, frame[n]) for n in graph.nodes}
     out = set()
     for column in dag.nodes:
         node, lag = columns[column]
         parents = list(dag.predecessors(column))
         if lag or not parents or graph.nodes[node].mechanism != "auto":
             continue
-        if node_kind(graph, node, frame[node]) == "duration" and prefers_log(
+        if any(kinds[columns[p][0]] == "duration" for p in parents):
+            continue
+        if kinds[node] == "duration" and prefers_log(
             frame[column].to_numpy(float), frame[parents].to_numpy(float)
         ):
             out.add(column)
