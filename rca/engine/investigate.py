@@ -159,9 +159,8 @@ def investigate(
         for name, rows in (("baseline", reference), ("current", current)):
             if len(rows) < per_window:
                 raise EngineInputError(
-                    f"only {len(rows)} complete row(s) in the {name} window; graph {graph.name!r} needs "
-                    "at least "
-                    f"{per_window} per window to compare (widen the window)"
+                    f"only {len(rows)} complete row(s) in the {name} window; graph {graph.name!r} "
+                    f"needs at least {per_window} per window to compare (widen the window)"
                 )
         window = {"baseline": question.baseline.label(), "current": question.current.label()}
 
@@ -220,7 +219,7 @@ def investigate(
                     permutations=32 if big else 64,
                 )
             # Means propagate exactly through linear mechanisms only: a change is attributed with
-            # every child linear (log-linear durations refitted on their own scale).
+            # every child linear (log-linear durations refitted as linear ones).
             flat = linear.Structure(s.columns, s.parents, s.target)
             return attribution.linear_change(
                 flat, ref_x, cur_x, draws=draws, rng=gen, alpha=opts.change_alpha
@@ -242,6 +241,8 @@ def investigate(
                 caveats.append(f"log-linear mechanisms: intervals rest on {_LOG_DRAWS} resamples")
         else:
             method = "exact Shapley values of DoWhy's set function, closed form for the linear SCM"
+            if log_columns and question.kind != "anomaly":
+                method += f" (log-linear {', '.join(sorted(log_columns))} refitted as linear for the change)"
     else:
         att, sampled_timings = _sampled_attribution(
             fitted, graph, target, reference, current, prepared, opts, question.kind
