@@ -289,7 +289,9 @@ def sampled_anomaly(
     outside a coalition take noise drawn independently per column from the fit window's noise.
     Evaluated vectorised with common random numbers (one set of draws and orderings for every
     coalition) and antithetic permutations; the target's row also carries the Monte Carlo gap
-    between the model's expectation and the fit window's mean, so the rows add up.
+    between the model's expectation and the fit window's mean, so the rows add up. Bootstrap
+    refits use a quarter of the evaluations (half the orderings, half the samples): their Monte
+    Carlo noise only widens the intervals a little, and it makes them 4x cheaper.
     """
     n, m = reference.shape
     resamples = [np.arange(n)] + [rng.integers(0, n, n) for _ in range(draws)]
@@ -302,13 +304,15 @@ def sampled_anomaly(
     for k, order in enumerate(perms):
         for step, player in enumerate(order):
             masks[k, step + 1 :, player] = True
-    flat = masks.reshape(-1, m)
-    chunk = max(1, 4_000_000 // (samples * m))
     out = np.zeros((len(resamples), m))
     for b, rows in enumerate(resamples):
+        used = perms if b == 0 else perms[: max(2, len(perms) // 2)]
+        flat = masks[: len(used)].reshape(-1, m)
+        size = samples if b == 0 else max(32, samples // 2)
+        chunk = max(1, 4_000_000 // (size * m))
         one = linear.Params(params.intercept[b : b + 1], tuple(c[b : b + 1] for c in params.coef))
         ref_noise = linear.noise(s, one, reference[rows])[0]
-        dist = ref_noise[rng.integers(0, n, (samples, m)), np.arange(m)]
+        dist = ref_noise[rng.integers(0, n, (size, m)), np.arange(m)]
         star = linear.noise(s, one, current)[0]  # (r, m)
         phi = np.zeros(m)
         for row in star:
@@ -319,11 +323,11 @@ def sampled_anomaly(
                 values[start : start + chunk] = linear.evaluate(s, params, b, mixed)[..., s.target].mean(
                     axis=1
                 )
-            chain = values.reshape(len(perms), m + 1)
+            chain = values.reshape(len(used), m + 1)
             gains = np.diff(chain, axis=1)
-            for k, order in enumerate(perms):
+            for k, order in enumerate(used):
                 phi[order] += gains[k]
-        phi /= len(perms) * len(star)
+        phi /= len(used) * len(star)
         baseline = reference[rows][:, s.target].mean()
         phi[s.target] += (current[:, s.target].mean() - baseline) - phi.sum()
         out[b] = phi
