@@ -25,7 +25,7 @@ from collectors.observations import InputError
 
 UNITS: tuple[str, ...] = ("commit", "hour", "day", "week", "month")
 AGGREGATIONS: tuple[str, ...] = ("sum", "mean", "median", "last", "rate", "max", "min", "count")
-MECHANISMS: tuple[str, ...] = ("auto", "linear", "nonlinear", "empirical")
+MECHANISMS: tuple[str, ...] = ("auto", "linear", "loglinear", "nonlinear", "empirical")
 KINDS: tuple[str, ...] = ("auto", "continuous", "count", "ratio", "duration")
 
 

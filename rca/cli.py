@@ -222,6 +222,23 @@ def graph_show(graph: Annotated[str, typer.Argument(help="graph file or shipped 
         typer.echo(f"  {e.source} -> {e.target}" + (f"  (lag {e.lag})" if e.lag else ""))
 
 
+@graph_app.command("check")
+def graph_check(
+    graph: Annotated[str, typer.Argument(help="graph file or shipped name")],
+    data: Annotated[Path, typer.Option("--data", "-d", help="CSV or Parquet: time, then nodes")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="text or json")] = "text",
+    permutations: Annotated[int, typer.Option("--permutations", help="random relabellings to compare")] = 100,
+    config: ConfigOpt = None,
+) -> None:
+    """Check a graph against data: edges the data do not support, dependencies it misses, fit per node."""
+    import json
+
+    from rca import pipeline
+
+    result = pipeline.check_graph(data, graph, _settings(config), permutations=permutations)
+    typer.echo(json.dumps(result.to_dict(), indent=2) if fmt == "json" else "\n".join(result.lines()))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app and turn user errors into one line and exit status 2."""
     # Standalone mode lets the command-line parser report usage errors itself (exit 2) and

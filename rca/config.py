@@ -91,11 +91,12 @@ class StoreSettings(_Section):
 
 class EngineSettings(_Section):
     seed: int = 0
-    bootstrap: int = Field(default=30, ge=0, le=1000, description="resamples for intervals (0: none)")
+    bootstrap: int = Field(default=200, ge=0, le=5000, description="resamples for intervals (0: none)")
     num_samples: int = Field(default=600, ge=50, le=100_000, description="Monte Carlo samples per evaluation")
     confidence: float = Field(default=0.9, gt=0.5, lt=1.0)
     min_rows: int = Field(default=10, ge=3)
     regression_alpha: float = Field(default=0.01, gt=0, lt=0.5)
+    change_alpha: float = Field(default=0.05, gt=0, lt=0.5, description="FDR of the mechanism-change tests")
 
 
 class ReportSettings(_Section):

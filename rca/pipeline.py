@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 def engine_options(settings: Settings) -> Options:
     e = settings.engine
     return Options(seed=e.seed, bootstrap=e.bootstrap, num_samples=e.num_samples, confidence=e.confidence,
-                   min_rows=e.min_rows, regression_alpha=e.regression_alpha)
+                   min_rows=e.min_rows, regression_alpha=e.regression_alpha, change_alpha=e.change_alpha)
 
 
 def make_question(target: str, at: str | None, baseline: str | None, current: str | None) -> Question:
@@ -192,6 +192,13 @@ def investigate_stored(graph: str | Path, scope: str, question: Question, settin
         return investigate_store(store, g, scope, question, settings)
     finally:
         store.close()
+
+
+def check_graph(data: str | Path, graph: str | Path, settings: Settings, *, permutations: int = 100):
+    """Check a graph file against a CSV/Parquet table: unsupported edges, missed dependencies, fit quality."""
+    from rca.engine.checks import check_graph as _check
+
+    return _check(load_table(data), load_graph(graph), permutations=permutations, seed=settings.engine.seed)
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,9 @@ def _scale(x: np.ndarray) -> float:
     return sd
 
 
-def anomaly_regression(reference: np.ndarray, current: np.ndarray, higher_is_worse: bool,
-                       z_threshold: float = 3.5) -> Regression:
+def anomaly_regression(
+    reference: np.ndarray, current: np.ndarray, higher_is_worse: bool, z_threshold: float = 3.5
+) -> Regression:
     ref = np.asarray(reference, dtype=float)
     cur = float(np.mean(current))
     scale = _scale(ref)
@@ -42,17 +43,23 @@ def anomaly_regression(reference: np.ndarray, current: np.ndarray, higher_is_wor
         z = (cur - centre) / (scale / np.sqrt(max(1, len(np.atleast_1d(current)))))
     signed = z if higher_is_worse else -z
     p = float(stats.norm.sf(signed))
-    return Regression(detected=bool(signed > z_threshold), score=float(signed),
-                      method=f"robust z-score of the window mean vs the fit window (median/MAD), threshold {z_threshold}",
-                      p_value=p)
+    return Regression(
+        detected=bool(signed > z_threshold),
+        score=float(signed),
+        method=f"robust z-score of the window mean vs the fit window (median/MAD), threshold {z_threshold}",
+        p_value=p,
+    )
 
 
-def change_regression(baseline: np.ndarray, current: np.ndarray, higher_is_worse: bool,
-                      alpha: float = 0.01) -> Regression:
+def change_regression(
+    baseline: np.ndarray, current: np.ndarray, higher_is_worse: bool, alpha: float = 0.01
+) -> Regression:
     a = np.asarray(baseline, dtype=float)
     b = np.asarray(current, dtype=float)
     if np.ptp(np.concatenate([a, b])) == 0:
-        return Regression(detected=False, score=0.0, method="Welch t-test (one-sided, bad direction)", p_value=1.0)
+        return Regression(
+            detected=False, score=0.0, method="Welch t-test (one-sided, bad direction)", p_value=1.0
+        )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = stats.ttest_ind(b, a, equal_var=False)
@@ -60,5 +67,9 @@ def change_regression(baseline: np.ndarray, current: np.ndarray, higher_is_worse
     signed = t if higher_is_worse else -t
     dof = float(res.df) if np.isfinite(getattr(res, "df", np.nan)) else len(a) + len(b) - 2
     p = float(stats.t.sf(signed, dof))
-    return Regression(detected=bool(p < alpha), score=signed,
-                      method=f"Welch t-test, one-sided in the bad direction, alpha {alpha}", p_value=p)
+    return Regression(
+        detected=bool(p < alpha),
+        score=signed,
+        method=f"Welch t-test, one-sided in the bad direction, alpha {alpha}",
+        p_value=p,
+    )

@@ -28,7 +28,13 @@ def explain(
     name = _title(target, titles)
     name = name[:1].upper() + name[1:]
     b, c = format_value(observed.baseline, observed.unit), format_value(observed.current, observed.unit)
-    moved = "rose" if observed.current > observed.baseline else "fell" if observed.current < observed.baseline else "stayed"
+    moved = (
+        "rose"
+        if observed.current > observed.baseline
+        else "fell"
+        if observed.current < observed.baseline
+        else "stayed"
+    )
     if kind == "anomaly":
         first = f"{name} was {c} {when}, against an expected {b}."
     elif moved == "stayed":
@@ -38,27 +44,35 @@ def explain(
     if regression.detected:
         verdict = f"That is a regression beyond normal noise (score {regression.score:.1f})."
     else:
-        verdict = f"That is within normal noise (score {regression.score:.1f}), so it is not flagged as a regression."
+        verdict = (
+            f"That is within normal noise (score {regression.score:.1f}), "
+            "so it is not flagged as a regression."
+        )
     parts = [first, verdict]
     upstream = [x for x in causes if x.node != target and abs(x.share) >= 0.05]
     if upstream:
         top = upstream[0]
         sure = "" if top.significant else " (not significant: the interval includes zero)"
         word = "rise" if moved == "rose" else "fall" if moved == "fell" else "deviation"
-        parts.append(f"Most of the {word} ({top.share * 100:.0f}%) is attributed to "
-                     f"{_title(top.node, titles)}{sure}.")
+        parts.append(
+            f"Most of the {word} ({top.share * 100:.0f}%) is attributed to {_title(top.node, titles)}{sure}."
+        )
         others = [f"{_title(x.node, titles)} ({x.share * 100:.0f}%)" for x in upstream[1:3]]
         if others:
             parts.append("Also contributing: " + ", ".join(others) + ".")
     own = next((x for x in causes if x.node == target), None)
     if own is not None and abs(own.share) >= 0.2:
-        parts.append(f"{own.share * 100:.0f}% is not explained by the modelled causes of {_title(target, titles)}.")
+        parts.append(
+            f"{own.share * 100:.0f}% is not explained by the modelled causes of {_title(target, titles)}."
+        )
     if not upstream and own is None:
         parts.append("No upstream node explains the change.")
     if counterfactuals and upstream:
         cf = counterfactuals[0]
-        (node, value), = list(cf.intervention.items())[:1]
-        parts.append(f"Had {_title(node, titles)} stayed at {format_value(value, units.get(node, ''))}, "
-                     f"{_title(target, titles)} would have been about {format_value(cf.target, observed.unit)}, "
-                     f"not {c}.")
+        ((node, value),) = list(cf.intervention.items())[:1]
+        parts.append(
+            f"Had {_title(node, titles)} stayed at {format_value(value, units.get(node, ''))}, "
+            f"{_title(target, titles)} would have been about {format_value(cf.target, observed.unit)}, "
+            f"not {c}."
+        )
     return " ".join(parts)

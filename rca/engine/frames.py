@@ -57,8 +57,9 @@ def parse_time(text: str | float | int) -> pd.Timestamp:
             return pd.Timestamp(float(raw), unit="s", tz="UTC")
         ts = pd.Timestamp(raw)
     except (ValueError, TypeError, OverflowError):
-        raise EngineInputError(f"{raw!r} is not a time; use ISO 8601 (2026-03-02 or 2026-03-02T10:00Z) "
-                               "or Unix seconds") from None
+        raise EngineInputError(
+            f"{raw!r} is not a time; use ISO 8601 (2026-03-02 or 2026-03-02T10:00Z) or Unix seconds"
+        ) from None
     if ts is pd.NaT:
         raise EngineInputError(f"{raw!r} is not a time")
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
@@ -87,7 +88,9 @@ def load_table(path: str | Path) -> pd.DataFrame:
         first = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
         raise EngineInputError(f"cannot read data file {str(path)!r}: {first}") from None
     if df.shape[1] < 2 or df.empty:
-        raise EngineInputError(f"data file {str(path)!r} needs a timestamp column and at least one metric column")
+        raise EngineInputError(
+            f"data file {str(path)!r} needs a timestamp column and at least one metric column"
+        )
     return index_by_time(df, str(path))
 
 
@@ -101,14 +104,20 @@ def index_by_time(df: pd.DataFrame, where: str = "data") -> pd.DataFrame:
         else:
             ts = pd.to_datetime(col, utc=True, format="ISO8601")
     except (ValueError, TypeError, OverflowError):
-        raise EngineInputError(f"{where}: first column {first!r} must hold timestamps (ISO 8601 or Unix seconds)") from None
+        raise EngineInputError(
+            f"{where}: first column {first!r} must hold timestamps (ISO 8601 or Unix seconds)"
+        ) from None
     if ts.isna().any():
-        raise EngineInputError(f"{where}: first column {first!r} has {int(ts.isna().sum())} empty timestamp(s)")
+        raise EngineInputError(
+            f"{where}: first column {first!r} has {int(ts.isna().sum())} empty timestamp(s)"
+        )
     out = df.drop(columns=[first])
     out.index = pd.DatetimeIndex(ts, name="ts")
     if out.index.has_duplicates:
-        raise EngineInputError(f"{where}: {int(out.index.duplicated().sum())} duplicate timestamp(s); "
-                               "aggregate to one row per time first")
+        raise EngineInputError(
+            f"{where}: {int(out.index.duplicated().sum())} duplicate timestamp(s); "
+            "aggregate to one row per time first"
+        )
     return out.sort_index()
 
 
@@ -117,7 +126,9 @@ def prepare(data: pd.DataFrame, graph: CausalGraph) -> Prepared:
     missing = [n for n in graph.nodes if n not in data.columns]
     if missing:
         have = ", ".join(map(str, data.columns[:8])) + (", ..." if data.shape[1] > 8 else "")
-        raise EngineInputError(f"the data lacks column(s) for graph node(s) {', '.join(missing)} (it has: {have})")
+        raise EngineInputError(
+            f"the data lacks column(s) for graph node(s) {', '.join(missing)} (it has: {have})"
+        )
     caveats: list[str] = []
     numeric = pd.DataFrame(index=data.index)
     for name in graph.nodes:
@@ -128,7 +139,9 @@ def prepare(data: pd.DataFrame, graph: CausalGraph) -> Prepared:
         if np.isinf(col.to_numpy(dtype="float64", na_value=np.nan)).any():
             raise EngineInputError(f"column {name!r} contains infinity; clean it or drop those rows")
         if col.isna().all():
-            raise EngineInputError(f"column {name!r} has no values at all (all NaN); collect it or drop it from the graph")
+            raise EngineInputError(
+                f"column {name!r} has no values at all (all NaN); collect it or drop it from the graph"
+            )
         # Integer counts are modelled as real numbers: a discrete noise model would fail on any
         # value it did not see in training, which is exactly what an anomaly is.
         numeric[name] = col.astype("float64")
@@ -145,8 +158,10 @@ def prepare(data: pd.DataFrame, graph: CausalGraph) -> Prepared:
         worst = numeric.isna().sum().sort_values(ascending=False)
         worst = worst[worst > 0]
         names = ", ".join(f"{k} ({v})" for k, v in worst.head(3).items())
-        caveats.append(f"{int(incomplete.sum())} of {len(numeric)} row(s) had missing values and were left out "
-                       f"(most gaps: {names})")
+        caveats.append(
+            f"{int(incomplete.sum())} of {len(numeric)} row(s) had missing values and were left out "
+            f"(most gaps: {names})"
+        )
         numeric = numeric[~incomplete]
     constant = tuple(n for n in graph.nodes if len(numeric) and numeric[n].nunique() <= 1)
     return Prepared(frame=numeric, columns=columns, caveats=tuple(caveats), constant=constant)

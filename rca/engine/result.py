@@ -170,6 +170,30 @@ def package_versions() -> dict[str, str]:
     return out
 
 
+@dataclass(frozen=True)
+class WhatIf:
+    """The target's distribution had some nodes been set to values (an intervention, not a counterfactual)."""
+
+    target: str
+    intervention: dict[str, float]
+    mean: float
+    interval: tuple[float, float]  # central interval of the target's interventional distribution
+    baseline_mean: float  # the target's mean under the fitted model without the intervention
+    samples: int
+    quantiles: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "intervention": {k: _num(v) for k, v in self.intervention.items()},
+            "mean": _num(self.mean),
+            "interval": [_num(self.interval[0]), _num(self.interval[1])],
+            "baseline_mean": _num(self.baseline_mean),
+            "samples": int(self.samples),
+            "quantiles": {k: _num(v) for k, v in self.quantiles.items()},
+        }
+
+
 def unit_of(metric: str, kind: str = "auto") -> str:
     """The unit a metric is measured in, from its declared kind or its name's suffix."""
     if kind == "ratio":
@@ -178,8 +202,16 @@ def unit_of(metric: str, kind: str = "auto") -> str:
         return "seconds"
     if kind == "count":
         return "count"
-    for suffix, unit in (("_ratio", "ratio"), ("_rate", "ratio"), ("_seconds", "seconds"), ("_count", "count"),
-                         ("_total", "count"), ("_lines", "lines"), ("_bytes", "bytes"), ("_percent", "percent")):
+    for suffix, unit in (
+        ("_ratio", "ratio"),
+        ("_rate", "ratio"),
+        ("_seconds", "seconds"),
+        ("_count", "count"),
+        ("_total", "count"),
+        ("_lines", "lines"),
+        ("_bytes", "bytes"),
+        ("_percent", "percent"),
+    ):
         if metric.endswith(suffix):
             return unit
     return ""

@@ -1,5 +1,14 @@
-"""``python -m tests.bench [--quick]`` (what ``make bench`` runs): the benchmarks, today the Git collector's."""
+"""``python -m tests.bench [--quick]`` (what ``make bench`` runs): every benchmark, one after the other.
 
-from tests.bench.bench_git import main
+The Git collector's (:mod:`tests.bench.bench_git`) and the causal engine's
+(:mod:`tests.bench.bench_engine`); each prints its own figures and ratios. ``--quick`` is
+passed to both.
+"""
 
-main()
+import sys
+
+from tests.bench import bench_engine, bench_git
+
+quick = ["--quick"] if "--quick" in sys.argv[1:] else []
+bench_git.main(quick)
+sys.exit(bench_engine.main(quick))
