@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 
 from collectors.observations import InputError
+from rca.engine.errors import EngineInputError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="whydunnit: why did the metric get worse? Causal root-cause analysis for engineering metrics.")
@@ -245,7 +246,7 @@ def main(argv: list[str] | None = None) -> None:
     # re-raises everything else, so our own input errors arrive here as exceptions.
     try:
         app(args=argv, prog_name="rca")
-    except InputError as exc:
+    except (InputError, EngineInputError) as exc:
         _err(str(exc))
         sys.exit(2)
     except OSError as exc:

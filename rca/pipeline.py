@@ -17,6 +17,7 @@ import pandas as pd
 from collectors.git_rules import GitRules
 from graphs import CausalGraph, load_graph, shipped_graph
 from rca.config import InvestigationSettings, Settings
+from rca.engine.errors import EngineInputError
 from rca.engine.frames import Window, load_table, parse_time, parse_window
 from rca.engine.investigate import Options, Question, investigate
 from rca.engine.result import InvestigationResult
@@ -34,7 +35,6 @@ def engine_options(settings: Settings) -> Options:
 
 def make_question(target: str, at: str | None, baseline: str | None, current: str | None) -> Question:
     """Parse the CLI/API form of a question: ``--at T`` (or ``T1..T2``), or two ``START..END`` windows."""
-    from rca.engine.frames import EngineInputError
 
     if at and current:
         raise EngineInputError("give either --at (an anomaly) or --current (a change), not both")
@@ -62,7 +62,6 @@ class ReportOutcome:
 def _span(text: str) -> pd.DateOffset | pd.Timedelta:
     import re
 
-    from rca.engine.frames import EngineInputError
 
     m = re.fullmatch(r"\s*(\d+)\s*(hour|day|week|month)s?\s*", text or "")
     if not m:
@@ -125,7 +124,7 @@ def run_report(settings: Settings, *, dry_run: bool = False, out_dir: Path | Non
                 bucket = pd.Timedelta(days=bucket_days(graph.unit)) if graph.unit != "commit" else pd.Timedelta(0)
                 question = resolve_question(spec, frame.index.max(), bucket)
                 results.append(investigate_store(store, graph, spec.scope, question, settings))
-            except InputError as exc:
+            except (InputError, EngineInputError) as exc:
                 skipped.append(f"{spec.target} in {spec.scope}: {exc}")
     finally:
         store.close()
@@ -182,7 +181,6 @@ def investigate_store(store: Store, graph: CausalGraph, scope: str, question: Qu
 
 def investigate_stored(graph: str | Path, scope: str, question: Question, settings: Settings) -> InvestigationResult:
     """Investigate the configured store's observations for ``scope`` with a graph file or shipped name."""
-    from rca.engine.frames import EngineInputError
 
     if not scope:
         raise EngineInputError("without --data, say which scope of the store to investigate (--scope org/repo)")

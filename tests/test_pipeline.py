@@ -10,6 +10,7 @@ import pytest
 from collectors.observations import InputError
 from graphs import shipped_graph
 from rca.config import load_settings
+from rca.engine.errors import EngineInputError
 from rca.engine.investigate import Question
 from rca.pipeline import investigate_store, make_question
 from rca.sample import generate
@@ -31,7 +32,7 @@ def test_store_path_finds_the_cause_and_failures_leave_it_unchanged(tmp_path: Pa
                       f"{sample.current[0].isoformat()}..{sample.current[1].isoformat()}")
     result = investigate_store(store, shipped_graph(), sample.scope, q, settings)
     assert result.causes[0].node == "line_coverage_ratio"
-    with pytest.raises(InputError, match="not a node"):
+    with pytest.raises(EngineInputError, match="not a node"):
         investigate_store(store, shipped_graph(), sample.scope, Question("nope", at=q.current), settings)
     with pytest.raises(InputError, match="no observations"):
         investigate_store(store, shipped_graph(), "other/scope", q, settings)

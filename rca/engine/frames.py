@@ -14,13 +14,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from collectors.observations import InputError
 from graphs import CausalGraph
 from graphs.model import unrolled
-
-
-class EngineInputError(InputError):
-    """The data cannot answer the question as asked."""
+from rca.engine.errors import EngineInputError
 
 
 @dataclass(frozen=True)
