@@ -12,12 +12,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	touch $(STAMP)
 
-# The real services the tests use (Prometheus, Chromium), from Debian's packages. The report tests
+# The real programs the tests use (git, headless Chromium), from Debian's packages. The report tests
 # fail (never skip) without chromium, so `make test` installs it first.
 system-deps:
 	@missing=""; \
-	command -v prometheus >/dev/null || missing="$$missing prometheus"; \
-	command -v promtool   >/dev/null || missing="$$missing prometheus"; \
 	command -v chromium   >/dev/null || missing="$$missing chromium"; \
 	command -v git        >/dev/null || missing="$$missing git"; \
 	if [ -n "$$missing" ]; then \
