@@ -443,6 +443,19 @@ def _constant_caveats(prepared: Prepared, reference: pd.DataFrame, target: str, 
         )
 
 
+def _held_at_baseline(
+    causes: list[Cause], target: str, reference: pd.DataFrame, opts: Options, question: Question
+) -> list[tuple[Cause, dict[str, float]]]:
+    """The top causes worth a counterfactual, each with the baseline value it is held at.
+
+    A change is held at the baseline window's mean; an anomaly's cause at the fit window's
+    median (robust to the outliers a fit window may hold).
+    """
+    chosen = [c for c in causes if c.node != target and abs(c.share) >= 0.05][: opts.counterfactuals]
+    stat = "mean" if question.kind == "distribution_change" else "median"
+    return [(c, {c.node: float(getattr(reference[c.node], stat)())}) for c in chosen]
+
+
 def _counterfactuals(
     model: Fitted,
     target: str,
@@ -456,13 +469,7 @@ def _counterfactuals(
     question: Question,
 ) -> tuple[Counterfactual, ...]:
     out = []
-    for cause in [c for c in causes if c.node != target and abs(c.share) >= 0.05][: opts.counterfactuals]:
-        value = float(
-            reference[cause.node].mean()
-            if question.kind == "distribution_change"
-            else reference[cause.node].median()
-        )
-        settings = {cause.node: value}
+    for cause, settings in _held_at_baseline(causes, target, reference, opts, question):
         estimate = counterfactual_mean(model.scm, target, current, prepared.columns, settings)
         # The counterfactual moves the target by what the cause's own deviation passes down; its
         # uncertainty is the attribution's, so reuse the bootstrap spread of that cause.
@@ -543,13 +550,7 @@ def _linear_counterfactuals(
     assert att.structure is not None
     out = []
     kind = fitted.kinds.get(target, "continuous")
-    for cause in [c for c in causes if c.node != target and abs(c.share) >= 0.05][: opts.counterfactuals]:
-        value = float(
-            reference[cause.node].mean()
-            if question.kind == "distribution_change"
-            else reference[cause.node].median()
-        )
-        settings = {cause.node: value}
+    for _cause, settings in _held_at_baseline(causes, target, reference, opts, question):
         if att.params is not None:  # anomaly: replay the fitted SCM on the observed rows' noise
             raw = replay_counterfactual(att.structure, att.params, cur_x, prepared.columns, settings)
         else:
