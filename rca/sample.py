@@ -59,14 +59,14 @@ def generate(weeks: int = 104, shift_weeks: int = 13, seed: int = 7, inject: boo
     coverage = np.clip(0.55 + 0.8 * test_churn + rng.normal(0, 0.015, weeks), 0, 1)
     if inject:
         coverage = np.where(shifted, coverage - 0.12, coverage)
-    build = rng.lognormal(np.log(540), 0.12, weeks)
+    build = rng.lognormal(np.log(540), 0.25, weeks)
     bug_intro = np.clip(0.30 - 0.30 * coverage + 0.25 * newcomer + 0.0004 * change_size
                         + rng.normal(0, 0.012, weeks), 0, 1)
     cov_prev = np.concatenate([[coverage[0]], coverage[:-1]])
     bug_fix = np.clip(0.08 + 0.6 * bug_intro + 0.10 * (0.8 - cov_prev) + rng.normal(0, 0.01, weeks), 0, 1)
-    deploys = np.maximum(0, np.round(0.25 * commits - build / 240 + rng.normal(0, 2, weeks)))
-    incidents = np.maximum(0, np.round(0.08 * deploys + 25 * bug_intro + rng.normal(0, 0.8, weeks)))
-    lead_time = (3600 * (20 + 0.15 * change_size) + 30 * build) * rng.lognormal(0, 0.1, weeks)
+    deploys = np.maximum(0, np.round(0.25 * commits + 6 - build / 90 + rng.normal(0, 2, weeks)))
+    incidents = np.maximum(0, np.round(0.2 * deploys + 25 * bug_intro + rng.normal(0, 0.8, weeks)))
+    lead_time = (3600 * (20 + 0.15 * change_size) + 60 * build) * rng.lognormal(0, 0.1, weeks)
 
     wide = pd.DataFrame(
         {

@@ -43,3 +43,14 @@ def test_sample_is_deterministic_and_has_the_injected_drop() -> None:
     assert a.wide.equals(b.wide)
     cov = a.wide["line_coverage_ratio"]
     assert cov.iloc[:-13].mean() - cov.iloc[-13:].mean() == pytest.approx(0.12, abs=0.03)
+
+
+def test_shipped_graph_fits_the_sample_it_explains() -> None:
+    from graphs import shipped_graph
+    from rca.engine.checks import check_graph
+
+    sample = generate(inject=False)
+    check = check_graph(sample.wide, shipped_graph("delivery"), permutations=20)
+    assert [f"{e.source}->{e.target}" for e in check.edges if not e.supported] == []
+    assert check.violations <= 0.05 * check.tests
+    assert check.fit["bug_introducing_commit_ratio"] > 0.7
