@@ -7,6 +7,7 @@ call one function here and present what it returns.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +36,6 @@ def engine_options(settings: Settings) -> Options:
 
 def make_question(target: str, at: str | None, baseline: str | None, current: str | None) -> Question:
     """Parse the CLI/API form of a question: ``--at T`` (or ``T1..T2``), or two ``START..END`` windows."""
-
     if at and current:
         raise EngineInputError("give either --at (an anomaly) or --current (a change), not both")
     if at:
@@ -60,9 +60,6 @@ class ReportOutcome:
 
 
 def _span(text: str) -> pd.DateOffset | pd.Timedelta:
-    import re
-
-
     m = re.fullmatch(r"\s*(\d+)\s*(hour|day|week|month)s?\s*", text or "")
     if not m:
         raise EngineInputError(f"cannot read the span {text!r}; write e.g. '13 weeks', '30 days', '3 months'")
@@ -119,7 +116,7 @@ def run_report(settings: Settings, *, dry_run: bool = False, out_dir: Path | Non
         for spec in specs:
             # One target that cannot be investigated (no data yet, a typo) must not sink the others.
             try:
-                graph = load_graph(spec.graph) if Path(spec.graph).suffix else shipped_graph(spec.graph)
+                graph = load_graph(spec.graph)  # a file, or the name of a shipped graph
                 frame = store.frame(graph, spec.scope)
                 bucket = pd.Timedelta(days=bucket_days(graph.unit)) if graph.unit != "commit" else pd.Timedelta(0)
                 question = resolve_question(spec, frame.index.max(), bucket)
