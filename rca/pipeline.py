@@ -178,7 +178,6 @@ def investigate_store(store: Store, graph: CausalGraph, scope: str, question: Qu
 
 def investigate_stored(graph: str | Path, scope: str, question: Question, settings: Settings) -> InvestigationResult:
     """Investigate the configured store's observations for ``scope`` with a graph file or shipped name."""
-
     if not scope:
         raise EngineInputError("without --data, say which scope of the store to investigate (--scope org/repo)")
     g = load_graph(graph)
