@@ -138,9 +138,22 @@ def headline(r: InvestigationResult) -> str:
         return f"{first}; the largest attributed cause, {r.title(top.node)}, is not significant."
     word = {"rose": "rise", "fell": "fall"}.get(moved(r), "deviation")
     share = top.share * 100
+    cause = cause_movement(r, top.node)
     if share >= 99.5:
-        return f"{first}; changes in {r.title(top.node)} account for all of the {word} ({share:.0f}%)."
-    return f"{first}; {share:.0f}% of the {word} is attributed to changes in {r.title(top.node)}."
+        return f"{first}; {cause} accounts for all of the {word} ({share:.0f}%)."
+    return f"{first}; {share:.0f}% of the {word} is attributed to {cause}."
+
+
+def cause_movement(r: InvestigationResult, node: str) -> str:
+    """How a cause moved, in words: "falling line coverage ratio (82% to 70%)", else "changes in ..."."""
+    if node not in r.levels or node == r.target:
+        return f"changes in {r.title(node)}"
+    before, now = r.levels[node]
+    if before == now:
+        return f"changes in {r.title(node)}"
+    unit = r.unit(node)
+    verb = "rising" if now > before else "falling"
+    return f"{verb} {r.title(node)} ({format_value(before, unit)} to {format_value(now, unit)})"
 
 
 def confidence(r: InvestigationResult) -> str:

@@ -22,6 +22,8 @@ def test_demo_command_writes_reports_and_names_the_injected_cause(rca, tmp_path:
     assert lines[0].startswith("report: ") and lines[0].endswith(".html")
     html = Path(lines[0].removeprefix("report: "))
     assert html.is_file() and "<!doctype html>" in html.read_text()
+    # The headline names the cause and the way it moved, from the result's own levels.
+    assert "attributed to falling line coverage ratio (82% to 68%)" in html.read_text()
     doc = json.loads(html.with_suffix(".json").read_text())
     assert doc["regression"]["detected"] is True
     assert doc["causes"][0]["node"] == "line_coverage_ratio"

@@ -367,6 +367,7 @@ def investigate(
         edges=tuple((e.source, e.target, e.lag) for e in graph.edges),
         graph_unit=graph.unit,
         versions=package_versions(),
+        levels={n: (float(reference[n].mean()), float(current[n].mean())) for n in graph.nodes},
     )
 
 

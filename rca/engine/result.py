@@ -127,6 +127,9 @@ class InvestigationResult:
     edges: tuple[tuple[str, str, int], ...] = field(default=(), compare=False, repr=False)
     graph_unit: str = field(default="", compare=False)  # the graph's bucket: week, day, commit...
     versions: dict[str, str] = field(default_factory=dict, compare=False, repr=False)  # package -> version
+    # node -> (its mean over the baseline/fit rows, its mean over the current/anomalous rows), so
+    # a report can say "falling coverage" without computing anything.
+    levels: dict[str, tuple[float, float]] = field(default_factory=dict, compare=False, repr=False)
 
     def title(self, node: str) -> str:
         """A node's human label (the graph's ``label``, else its name with spaces for underscores)."""
