@@ -145,6 +145,25 @@ def investigate(
         typer.echo(f"wrote {out}", err=True)
 
 
+@app.command("what-if")
+def what_if(
+    target: Annotated[str, typer.Option("--target", "-t", help="the graph node to predict")],
+    graph: Annotated[str, typer.Option("--graph", "-g", help="graph file (.yaml or .dot) or a shipped name")],
+    set_: Annotated[list[str], typer.Option("--set", "-s", help="NODE=NUMBER to impose (repeatable)")],
+    data: Annotated[Path | None, typer.Option("--data", "-d", help="CSV or Parquet (default: the store)")] = None,
+    scope: Annotated[str, typer.Option("--scope", help="without --data: the store's scope to read")] = "",
+    config: ConfigOpt = None,
+) -> None:
+    """Predict a metric had some nodes been set to values (an intervention), as JSON."""
+    import json
+
+    from rca import pipeline
+
+    settings = _settings(config)
+    result = pipeline.what_if(graph, target, pipeline.parse_settings(set_), settings, data=data, scope=scope)
+    sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
+
+
 class Level(StrEnum):
     week = "week"
     day = "day"

@@ -21,7 +21,7 @@ from rca.config import InvestigationSettings, Settings
 from rca.engine.errors import EngineInputError
 from rca.engine.frames import Window, load_table, parse_time, parse_window
 from rca.engine.investigate import Options, Question, investigate
-from rca.engine.result import InvestigationResult
+from rca.engine.result import InvestigationResult, WhatIf
 from rca.store import Store
 
 if TYPE_CHECKING:
@@ -186,6 +186,41 @@ def investigate_stored(graph: str | Path, scope: str, question: Question, settin
         return investigate_store(store, g, scope, question, settings)
     finally:
         store.close()
+
+
+def parse_settings(pairs: list[str]) -> dict[str, float]:
+    """``NODE=VALUE`` pairs (the last ``=`` splits, so a node name may contain one) as a mapping."""
+    out: dict[str, float] = {}
+    for pair in pairs:
+        node, sep, value = pair.rpartition("=")
+        try:
+            if not sep or not node:
+                raise ValueError
+            out[node] = float(value)
+        except ValueError:
+            raise EngineInputError(f"--set {pair!r} must be NODE=NUMBER, e.g. line_coverage_ratio=0.8") from None
+    if not out:
+        raise EngineInputError("say what to set: --set NODE=NUMBER (repeatable)")
+    return out
+
+
+def what_if(graph: str | Path, target: str, values: dict[str, float], settings: Settings, *,
+            data: str | Path | None = None, scope: str = "") -> WhatIf:
+    """The target's distribution had ``values`` been imposed, fitted on a table or on the store's ``scope``."""
+    from rca.engine.investigate import what_if as engine_what_if
+
+    g = load_graph(graph)
+    if data is not None:
+        frame = load_table(data)
+    else:
+        if not scope:
+            raise EngineInputError("without --data, say which scope of the store to use (--scope org/repo)")
+        store = Store(settings.store_url)
+        try:
+            frame = store.frame(g, scope)
+        finally:
+            store.close()
+    return engine_what_if(frame, g, target, values, options=engine_options(settings))
 
 
 def check_graph(data: str | Path, graph: str | Path, settings: Settings, *, permutations: int = 100):

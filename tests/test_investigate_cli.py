@@ -241,3 +241,19 @@ def test_console_script_prints_one_line_and_no_traceback(tmp_path: Path) -> None
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert proc.stderr.strip() == f"rca: error: data file {str(tmp_path / 'x.csv')!r} does not exist"
+
+
+def test_what_if_moves_the_target_by_the_mechanism(rca, chain_graph: Path, tmp_path: Path) -> None:
+    data = write_csv(chain_frame(shift_at=None), tmp_path / "m.csv")
+    res = rca("what-if", "--data", str(data), "--graph", str(chain_graph), "--target", "bugs",
+              "--set", "coverage=0.6")
+    assert res.code == 0, res.err
+    doc = json.loads(res.out)
+    # bugs = ... - 0.5 * coverage: holding coverage at 0.6 instead of ~0.8 adds ~0.1.
+    assert doc["mean"] - doc["baseline_mean"] == pytest.approx(0.1, abs=0.015)
+    assert doc["interval"][0] < doc["mean"] < doc["interval"][1]
+    assert doc["intervention"] == {"coverage": 0.6}
+    bad = rca("what-if", "--data", str(data), "--graph", str(chain_graph), "--target", "bugs", "--set", "coverage")
+    assert bad.code == 2 and "NODE=NUMBER" in bad.err
+    bad = rca("what-if", "--data", str(data), "--graph", str(chain_graph), "--target", "bugs", "--set", "nope=1")
+    assert bad.code == 2 and "cannot set nope" in bad.err
