@@ -312,7 +312,6 @@ def investigate(
             causes,
             draws,
             opts,
-            graph,
             question,
         )
     timings["counterfactuals"] = time.perf_counter() - t0
@@ -360,7 +359,7 @@ def investigate(
             seed=opts.seed,
         ),
         timings_s=timings,
-        series=_series(frame, data, target, causes, graph),
+        series=_series(data, target, causes),
         higher_is_worse=node.higher_is_worse,
         titles=titles,
         units=units,
@@ -466,7 +465,6 @@ def _counterfactuals(
     causes: list[Cause],
     draws: list[dict[str, float]],
     opts: Options,
-    graph: CausalGraph,
     question: Question,
 ) -> tuple[Counterfactual, ...]:
     out = []
@@ -567,9 +565,7 @@ def _linear_counterfactuals(
     return tuple(out)
 
 
-def _series(
-    frame: pd.DataFrame, data: pd.DataFrame, target: str, causes: list[Cause], graph: CausalGraph
-) -> dict[str, list[tuple[str, float]]]:
+def _series(data: pd.DataFrame, target: str, causes: list[Cause]) -> dict[str, list[tuple[str, float]]]:
     keep = [target] + [c.node for c in causes if c.node != target][:3]
     out = {}
     for name in keep:
