@@ -120,7 +120,8 @@ def run_report(settings: Settings, *, dry_run: bool = False, out_dir: Path | Non
                 frame = store.frame(graph, spec.scope)
                 bucket = pd.Timedelta(days=bucket_days(graph.unit)) if graph.unit != "commit" else pd.Timedelta(0)
                 question = resolve_question(spec, frame.index.max(), bucket)
-                results.append(investigate_store(store, graph, spec.scope, question, settings))
+                # The frame is already read (its last bucket set the windows): do not read it twice.
+                results.append(investigate(frame, graph, question, scope=spec.scope, options=engine_options(settings)))
             except (InputError, EngineInputError) as exc:
                 skipped.append(f"{spec.target} in {spec.scope}: {exc}")
     finally:
