@@ -17,26 +17,28 @@ import copy
 import os
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import git
 import pandas as pd
+from pydantic import Field, model_validator
 
 from collectors import git_buckets as gb
+from collectors.base import Collected, Collector, Progress, Replace, Section
 from collectors.git_log import CommitRecord, stream_log
 from collectors.git_rules import Classifier, GitRules, identity
 from collectors.git_szz import BlameLink, FixInput, commit_graph_env, ignore_revs_file, run_szz
-from collectors.observations import InputError
+from collectors.observations import InputError, bucket_of
 
-__all__ = ["GitRules", "RepoSpec", "GitResult", "collect_repo", "commit_table", "open_repo", "repo_label",
-           "COMMIT_COLUMNS"]
+__all__ = ["COLLECTOR", "COMMIT_COLUMNS", "GitRepoSettings", "GitResult", "GitRules", "GitSettings", "RepoSpec",
+           "collect", "collect_repo", "commit_table", "open_repo", "repo_label"]
 
 STATE_VERSION = 1
 _GRAPH_FROM_FIXES = 30  # below this many fixes to blame, a scratch commit-graph costs more than it saves
-Progress = Callable[[str, int, int | None], None]
 
 COMMIT_COLUMNS: tuple[str, ...] = (
     "repo", "sha", "author_time", "committer_time", "author", "author_name", "is_merge", "lines_added",
@@ -54,6 +56,7 @@ class RepoSpec:
     label: str = ""
     branch: str | None = None          # default: the checked-out branch
     since: pd.Timestamp | None = None  # commits with an older committer time are not read
+    scopes: tuple[str, ...] = ()       # path prefixes also measured as scopes LABEL/PREFIX
 
 
 @dataclass(frozen=True)
@@ -144,24 +147,24 @@ class _Plan:
 
 
 def _plan(repo: git.Repo, spec: RepoSpec, branch: str, tip: str, rules: GitRules, shallow: bool,
-          state: dict[str, Any] | None) -> _Plan:
+          state: Mapping[str, Any] | None) -> _Plan:
     since = spec.since.isoformat() if spec.since is not None else None
-    fresh = {"version": STATE_VERSION, "branch": branch, "head": None, "rules": rules.fingerprint(),
+    fresh = {"version": STATE_VERSION, "branch": branch, "head": None, "rules": rules.fingerprint(spec.scopes),
              "since": since, "shallow": shallow, "authors": {}, "buckets": {}, "bic": [], "commits": 0}
     if not state:
         return _Plan(True, [tip], fresh, ())
-    same = (state.get("version") == STATE_VERSION and state.get("rules") == rules.fingerprint()
+    same = (state.get("version") == STATE_VERSION and state.get("rules") == rules.fingerprint(spec.scopes)
             and state.get("since") == since and state.get("shallow") == shallow)
     if not same:
         return _Plan(True, [tip], fresh, ("the rules, the since bound or the clone's depth changed since "
                                           "the last run: re-read the whole history",))
     old = state.get("head")
     if old == tip:
-        return _Plan(False, [], state, ())
+        return _Plan(False, [], dict(state), ())
     if not old or not _is_ancestor(repo, old, tip):
         return _Plan(True, [tip], fresh, (f"history of {branch!r} was rewritten (the last run's head "
                                           f"{str(old)[:12]} is no longer an ancestor): re-read it all",))
-    return _Plan(False, [f"^{old}", tip], state, ())
+    return _Plan(False, [f"^{old}", tip], dict(state), ())
 
 
 def _lead_times(records: dict[str, CommitRecord], tip: str, prefixes: tuple[str, ...]
@@ -243,11 +246,11 @@ def _szz(repo: git.Repo, recs: list[CommitRecord], records: dict[str, CommitReco
     return links + found, notes
 
 
-def _lookup(repo: git.Repo, shas: Iterable[str], rules: GitRules) -> dict[str, CommitRecord]:
+def _lookup(repo: git.Repo, shas: Iterable[str], rules: GitRules, prefixes: tuple[str, ...]) -> dict[str, CommitRecord]:
     todo = sorted(set(shas))
     if not todo:
         return {}
-    recs = stream_log(repo, todo, Classifier(rules), rules.scopes, extra=("--no-walk=unsorted",))
+    recs = stream_log(repo, todo, Classifier(rules), prefixes, extra=("--no-walk=unsorted",))
     return {r.sha: r for r in recs}
 
 
@@ -255,12 +258,11 @@ def _scopes_of(label: str, prefixes: Iterable[str]) -> list[str]:
     return [label, *(f"{label}/{p.rstrip('/')}" for p in prefixes)]
 
 
-def collect_repo(spec: RepoSpec, rules: GitRules = GitRules(), state: dict[str, Any] | None = None,
+def collect_repo(spec: RepoSpec, rules: GitRules | None = None, state: Mapping[str, Any] | None = None,
                  progress: Progress | None = None) -> GitResult:
     """Read one repository's branch (only what is new since ``state``) into tables and new state."""
     label = spec.label or repo_label(spec.path)
-    if rules.bucket not in ("day", "week"):
-        raise InputError(f"unknown bucket unit {rules.bucket!r}; use day or week")
+    rules = rules or GitRules()
     repo = open_repo(spec.path)
     try:
         return _collect(repo, spec, label, rules, Classifier(rules), state, progress)
@@ -272,14 +274,14 @@ def collect_repo(spec: RepoSpec, rules: GitRules = GitRules(), state: dict[str, 
 
 
 def _collect(repo: git.Repo, spec: RepoSpec, label: str, rules: GitRules, classifier: Classifier,
-             state: dict[str, Any] | None, progress: Progress | None) -> GitResult:
+             state: Mapping[str, Any] | None, progress: Progress | None) -> GitResult:
     where = repr(str(spec.path))
     branch, tip = _resolve_branch(repo, spec.branch, where)
     shallow = _is_shallow(repo)
     plan = _plan(repo, spec, branch, tip, rules, shallow, state)
     notes = list(plan.notes)
     st = plan.state
-    prefixes = rules.scopes
+    prefixes = spec.scopes
     current = _scopes_of(label, prefixes)
     # a full re-read replaces the scopes earlier runs wrote too (e.g. a prefix since removed)
     all_scopes = tuple(dict.fromkeys([*current, *(state or {}).get("scopes", [])]))
@@ -329,7 +331,7 @@ def _add_records(summaries: gb.Summaries, touched: set[tuple[str, str]], recs: l
                  experience: dict[str, int | None], leads: dict[str, tuple[int, frozenset[str]]], label: str,
                  rules: GitRules) -> None:
     for r in recs:
-        bucket = gb.bucket_of(r.committer_ts, rules.bucket)
+        bucket = bucket_of(r.committer_ts, rules.bucket)
         if r.is_merge:
             lead = leads.get(r.sha)
             s = gb.get(summaries, label, bucket, touched)
@@ -362,7 +364,7 @@ def _add_bugs(repo: git.Repo, summaries: gb.Summaries, touched: set[tuple[str, s
               records: dict[str, CommitRecord], already: set[str], spec: RepoSpec, label: str, rules: GitRules
               ) -> _Bugs:
     """Count each bug-introducing commit once, in its own bucket; time-to-fix goes to the fix's bucket."""
-    looked = _lookup(repo, {lk.bug for lk in links if lk.bug not in records}, rules)
+    looked = _lookup(repo, {lk.bug for lk in links if lk.bug not in records}, rules, spec.scopes)
     since_ts = int(spec.since.timestamp()) if spec.since is not None else None
     counted: set[str] = set()
     first_fix: dict[str, int] = {}
@@ -377,7 +379,7 @@ def _add_bugs(repo: git.Repo, summaries: gb.Summaries, touched: set[tuple[str, s
             continue
         seen_pairs.add((lk.fix, lk.bug))
         ttf = fix.author_ts - bug_ts
-        fb = gb.bucket_of(fix.committer_ts, rules.bucket)
+        fb = bucket_of(fix.committer_ts, rules.bucket)
         gb.get(summaries, label, fb, touched)["ttf"].append(ttf)
         for sc in fix.scopes:
             gb.get(summaries, f"{label}/{sc.prefix.rstrip('/')}", fb, touched)["ttf"].append(ttf)
@@ -385,7 +387,7 @@ def _add_bugs(repo: git.Repo, summaries: gb.Summaries, touched: set[tuple[str, s
         if lk.bug in already or lk.bug in counted or bug.is_merge:
             continue
         counted.add(lk.bug)
-        bb = gb.bucket_of(bug.committer_ts, rules.bucket)
+        bb = bucket_of(bug.committer_ts, rules.bucket)
         gb.get(summaries, label, bb, touched)["bic"] += 1
         for sc in bug.scopes:
             gb.get(summaries, f"{label}/{sc.prefix.rstrip('/')}", bb, touched)["bic"] += 1
@@ -428,7 +430,7 @@ def _commit_frame(rows: list[tuple], label: str) -> pd.DataFrame:
     return df
 
 
-def commit_table(path: str | Path, rules: GitRules = GitRules(), *, branch: str | None = None,
+def commit_table(path: str | Path, rules: GitRules | None = None, *, branch: str | None = None,
                  since: pd.Timestamp | None = None, label: str = "",
                  progress: Progress | None = None) -> tuple[pd.DataFrame, tuple[str, ...]]:
     """The per-commit table of a branch (every commit, oldest first) and any notes about it."""
@@ -436,3 +438,75 @@ def commit_table(path: str | Path, rules: GitRules = GitRules(), *, branch: str 
     return res.commits, res.notes
 
 
+
+
+# --- the collector seam ---------------------------------------------------------------------
+
+class GitRepoSettings(Section):
+    """One repository to follow."""
+
+    path: Path = Field(description="a clone with full history (a shallow one gets no SZZ/experience)")
+    name: str | None = Field(default=None, description="scope label; default: the folder's name")
+    branch: str | None = Field(default=None, description="branch to follow; default: the checked-out one")
+    since: datetime | None = Field(default=None, description="read commits committed from then on (UTC)")
+    scopes: tuple[str, ...] = Field(default=(), description="path prefixes measured as extra scopes LABEL/PREFIX")
+
+    @property
+    def label(self) -> str:
+        return self.name or repo_label(self.path)
+
+    def spec(self) -> RepoSpec:
+        since = None
+        if self.since is not None:
+            t = pd.Timestamp(self.since)
+            since = t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+        return RepoSpec(self.path, self.label, self.branch, since, self.scopes)
+
+
+class GitSettings(GitRules):
+    """The ``git:`` section: the repositories to follow and the rules to read them by."""
+
+    repos: tuple[GitRepoSettings, ...] = ()
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.repos)
+
+    @model_validator(mode="after")
+    def _unique_labels(self) -> GitSettings:
+        labels = [r.label for r in self.repos]
+        dup = sorted({x for x in labels if labels.count(x) > 1})
+        if dup:
+            raise ValueError(f"repositories share the label(s) {dup}; give each a distinct name")
+        return self
+
+
+def collect(settings: GitSettings, state: Mapping[str, Any], progress: Progress | None = None) -> Collected:
+    """Read every configured repository (only new commits where the saved state allows).
+
+    A full read (first run, rewritten history, changed rules) supersedes the repository's
+    earlier observations; the pipeline deletes them in the same transaction that writes these.
+    """
+    frames, replaces, new_state, lines, notes, failures, units = [], [], {}, [], [], [], {}
+    for r in settings.repos:
+        key = f"{r.label}@{r.branch or 'HEAD'}"
+        try:
+            res = collect_repo(r.spec(), settings, state.get(key), progress)
+        except InputError as exc:  # one broken clone must not cost the other repositories their run
+            failures.append(f"{r.label}: {exc}")
+            continue
+        frames.append(res.observations)
+        if res.full_read:
+            replaces.extend(Replace(scope, "git") for scope in res.scopes)
+        new_state[key] = res.state
+        how = "full read" if res.full_read else "incremental"
+        lines.append(f"{res.label} ({res.branch} @ {res.head[:12]}): {len(res.commits)} new commits, {how}")
+        units[key] = {"commits_read": len(res.commits), "full_read": res.full_read, "head": res.head,
+                      "branch": res.branch}
+        notes.extend(res.notes)
+    table = pd.concat([f for f in frames if not f.empty] or frames[:1], ignore_index=True) if frames else None
+    return Collected(**({"observations": table} if table is not None else {}), replaces=tuple(replaces),
+                     state=new_state, lines=tuple(lines), units=units, notes=tuple(notes), failures=tuple(failures))
+
+
+COLLECTOR: Collector[GitSettings] = Collector("git", GitSettings, collect)

@@ -14,20 +14,8 @@ from typing import Any
 
 import pandas as pd
 
-_DAY = 86_400
-
 Summary = dict[str, Any]
 Summaries = dict[str, dict[str, Summary]]  # scope -> str(bucket start, Unix seconds) -> summary
-
-
-def bucket_of(ts: int, unit: str) -> int:
-    """The bucket's start (Unix seconds, UTC) for a Unix time; weeks start on Monday."""
-    day = ts - ts % _DAY
-    if unit == "day":
-        return day
-    if unit == "week":
-        return day - ((day // _DAY + 3) % 7) * _DAY  # 1970-01-01 was a Thursday
-    raise ValueError(f"unknown bucket unit {unit!r}; use day or week")
 
 
 def new_summary() -> Summary:

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Literal
 
+from pydantic import Field, field_validator
+
+from collectors.base import Section
 from collectors.observations import InputError
 
 # Test files: a pattern without "/" matches the file name, one with "/" the whole path;
@@ -51,25 +55,33 @@ _REVERT_SUBJECT = re.compile(r'^\s*Revert\s+"', re.IGNORECASE)
 _COMMENT_PREFIXES = ("#", "//", "/*", "*", "*/", "<!--", "--", ";", "%", "\"\"\"", "'''")
 
 
-@dataclass(frozen=True)
-class GitRules:
-    """The configurable rules (all have working defaults)."""
+class GitRules(Section):
+    """The configurable rules, each with a working default (the ``git:`` section of ``rca.yaml``)."""
 
     test_patterns: tuple[str, ...] = DEFAULT_TEST_PATTERNS
     fix_patterns: tuple[str, ...] = DEFAULT_FIX_PATTERNS
     issue_patterns: tuple[str, ...] = DEFAULT_ISSUE_PATTERNS
     fix_types: tuple[str, ...] = DEFAULT_FIX_TYPES
-    newcomer_threshold: int = 5
+    newcomer_threshold: int = Field(default=5, ge=0, description="fewer prior commits than this: a newcomer")
     szz: bool = True
-    szz_max_files: int = 20
-    szz_workers: int = 0  # 0: one per CPU
-    bucket: str = "week"
-    scopes: tuple[str, ...] = field(default=())
+    szz_max_files: int = Field(default=20, ge=1, description="SZZ skips fixes touching more files than this")
+    szz_workers: int = Field(default=0, ge=0, description="parallel blames (0: one per CPU)")
+    bucket: Literal["day", "week"] = "week"
 
-    def fingerprint(self) -> str:
+    @field_validator("fix_patterns", "issue_patterns")
+    @classmethod
+    def _valid_regex(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for p in v:
+            try:
+                re.compile(p)
+            except re.error as exc:
+                raise ValueError(f"invalid regular expression {p!r}: {exc}") from None
+        return v
+
+    def fingerprint(self, scopes: tuple[str, ...]) -> str:
         """What, if changed, makes earlier results incomparable (a full re-read follows)."""
         return repr((self.test_patterns, self.fix_patterns, self.issue_patterns, self.fix_types,
-                     self.newcomer_threshold, self.szz, self.szz_max_files, self.bucket, self.scopes))
+                     self.newcomer_threshold, self.szz, self.szz_max_files, self.bucket, scopes))
 
 
 @dataclass(frozen=True)

@@ -3,15 +3,18 @@
 A long, tidy table with the columns ``ts`` (UTC timestamp), ``scope`` (what it is about),
 ``metric`` (snake_case name with a unit suffix), ``value`` (float) and ``source``
 (``git``, ``prometheus``, ``coverage``, ``file``). :func:`validate` normalises a frame to
-that shape or says, in one line, what is wrong with it. :class:`InputError` is the root of
-every "your input is wrong, here is what to do" error in the project, so the faces can turn
-any of them into one clear line.
+that shape or says, in one line, what is wrong with it. The time rules every part shares
+live here too: :func:`parse_time` (the one reader of user-given times) and :func:`bucket_of`
+(where an hour, day, week or month starts). :class:`InputError` is the root of every "your
+input is wrong, here is what to do" error of the sources, so a face can turn any of them into
+one clear line.
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 
 COLUMNS: tuple[str, ...] = ("ts", "scope", "metric", "value", "source")
@@ -62,3 +65,50 @@ def validate(frame: pd.DataFrame) -> pd.DataFrame:
     if unknown:
         raise InputError(f"unknown observation source(s) {sorted(unknown)}; use one of {sorted(SOURCES)}")
     return out.reset_index(drop=True)
+
+
+def parse_time(text: object) -> pd.Timestamp:
+    """A user-given time as UTC: ISO 8601 (a bare date means midnight UTC), a datetime, or Unix seconds."""
+    raw = str(text).strip()
+    try:
+        if isinstance(text, int | float) or raw.replace(".", "", 1).lstrip("-").isdigit():
+            ts = pd.Timestamp(float(raw), unit="s", tz="UTC")
+        else:
+            ts = pd.Timestamp(text if not isinstance(text, str) else raw)
+    except (ValueError, TypeError, OverflowError, pd.errors.OutOfBoundsDatetime):
+        raise InputError(f"{raw!r} is not a time; use ISO 8601 (2026-03-02 or 2026-03-02T10:00Z) "
+                         "or Unix seconds") from None
+    if ts is pd.NaT or pd.isna(ts):
+        raise InputError(f"{raw!r} is not a time")
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+UNITS: tuple[str, ...] = ("hour", "day", "week", "month")
+_HOUR, _DAY = 3_600, 86_400
+
+
+def bucket_of(seconds: int | np.ndarray, unit: str) -> int | np.ndarray:
+    """The start (Unix seconds, UTC) of the bucket holding each Unix time: an int or an int64 array.
+
+    Hours and days start on the hour and at midnight UTC, weeks on Monday 00:00 UTC, months on
+    the 1st. The one rule every collector and the frame step use.
+    """
+    if unit == "hour":
+        return seconds - seconds % _HOUR
+    day = seconds - seconds % _DAY
+    if unit == "day":
+        return day
+    if unit == "week":
+        return day - ((day // _DAY + 3) % 7) * _DAY  # 1970-01-01 was a Thursday
+    if unit == "month":
+        months = np.asarray(seconds, dtype="int64").astype("datetime64[s]").astype("datetime64[M]")
+        out = months.astype("datetime64[s]").astype("int64")
+        return int(out) if np.ndim(out) == 0 else out
+    raise InputError(f"unknown bucket unit {unit!r}; use one of {', '.join(UNITS)}")
+
+
+def bucket_start(ts: pd.Series, unit: str) -> pd.Series:
+    """The UTC start of each timestamp's bucket (see :func:`bucket_of`)."""
+    ts = pd.to_datetime(ts, utc=True)
+    seconds = ts.to_numpy(dtype="datetime64[s]").astype("int64")
+    return pd.Series(pd.to_datetime(bucket_of(seconds, unit), unit="s", utc=True), index=ts.index)

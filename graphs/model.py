@@ -31,6 +31,33 @@ KINDS: tuple[str, ...] = ("auto", "continuous", "count", "ratio", "duration")
 
 _NODE_FIELDS = frozenset({"metric", "agg", "higher_is_worse", "actionable", "mechanism", "kind", "label"})
 
+# What a metric's name says about it (the observation schema's unit suffixes): its kind, its unit.
+_SUFFIXES: tuple[tuple[str, str, str], ...] = (
+    ("_ratio", "ratio", "ratio"),
+    ("_rate", "ratio", "ratio"),
+    ("_seconds", "duration", "seconds"),
+    ("_count", "count", "count"),
+    ("_total", "count", "count"),
+    ("_lines", "auto", "lines"),
+    ("_bytes", "auto", "bytes"),
+    ("_percent", "auto", "percent"),
+)
+_KIND_UNITS = {"ratio": "ratio", "duration": "seconds", "count": "count"}
+
+
+def kind_of(metric: str, kind: str = "auto") -> str:
+    """A metric's kind: the declared one, else what its name's suffix says, else ``auto``."""
+    if kind != "auto":
+        return kind
+    return next((k for suffix, k, _ in _SUFFIXES if metric.endswith(suffix)), "auto")
+
+
+def unit_of(metric: str, kind: str = "auto") -> str:
+    """The unit a metric is measured in, from its declared kind or its name's suffix ('' if unknown)."""
+    if kind in _KIND_UNITS:
+        return _KIND_UNITS[kind]
+    return next((u for suffix, _, u in _SUFFIXES if metric.endswith(suffix)), "")
+
 
 class GraphError(InputError):
     """The graph file is malformed or does not describe a usable causal DAG."""
@@ -51,6 +78,10 @@ class Node:
     def title(self) -> str:
         """A human label: the explicit one, else the name with underscores as spaces."""
         return self.label or self.name.replace("_", " ")
+
+    @property
+    def unit(self) -> str:
+        return unit_of(self.metric, self.kind)
 
 
 @dataclass(frozen=True)
@@ -295,15 +326,36 @@ def parse_graph(text: str, where: str = "<graph>") -> CausalGraph:
     if stripped.startswith(("digraph", "strict digraph", "graph", "strict graph")) or where.endswith((".dot", ".gv")):
         return _from_dot(text, where)
     try:
-        doc = yaml.safe_load(text)
+        doc = load_yaml(text)
     except yaml.YAMLError as exc:
         raise GraphError(f"{where}: not valid YAML ({str(exc).splitlines()[0]})") from None
     return _from_mapping(doc, where)
 
 
+class _NoAliasLoader(yaml.SafeLoader):
+    """YAML without anchors' aliases: a few lines of ``*ref`` can expand to gigabytes (a "billion laughs")."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed; write the value out", mark)
+        return super().compose_node(parent, index)
+
+
+def load_yaml(text: str) -> Any:
+    """Parse YAML safely: no Python objects and no aliases (so no expansion bombs)."""
+    return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
+
+
 def _shipped(name: str) -> str | None:
     res = importlib.resources.files("graphs").joinpath(f"{name}.yaml")
     return res.read_text(encoding="utf-8") if res.is_file() else None
+
+
+def shipped_names() -> list[str]:
+    """The names of the graphs shipped with whydunnit (``delivery``, ``git-quality``...)."""
+    return sorted(p.name.removesuffix(".yaml") for p in importlib.resources.files("graphs").iterdir()
+                  if p.name.endswith(".yaml"))
 
 
 def shipped_graph(name: str = "delivery") -> CausalGraph:

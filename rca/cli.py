@@ -1,9 +1,9 @@
 """The ``rca`` command line: a thin face over :mod:`rca.pipeline`.
 
 Every command parses its options, calls one pipeline function and prints what it returns.
-Errors the user can fix (:class:`collectors.observations.InputError` and its kin) become one
-line on stderr and exit status 2, never a traceback. Heavy imports (DoWhy) happen inside
-commands, so ``rca --help`` is instant.
+Errors the user can fix (:class:`rca.pipeline.PipelineError`) become one line on stderr and
+exit status 2, never a traceback; a job that ran but partly failed (a chat post, a source)
+exits 1. Heavy imports happen inside commands, so ``rca --help`` is instant.
 """
 
 from __future__ import annotations
@@ -14,9 +14,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-
-from collectors.observations import InputError
-from rca.engine.errors import EngineInputError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="whydunnit: why did the metric get worse? Causal root-cause analysis for engineering metrics.")
@@ -32,10 +29,10 @@ class Format(StrEnum):
     html = "html"
 
 
-def _settings(config: Path | None):
-    from rca.config import load_settings
+def _settings(config: Path | None, **overrides: object):
+    from rca import pipeline
 
-    return load_settings(config)
+    return pipeline.settings(config, **overrides)
 
 
 def _err(message: str) -> None:
@@ -55,7 +52,7 @@ def demo(
     console = Console(stderr=True)
     settings = _settings(config)
     with console.status("Generating the sample, fitting the causal model, attributing the change..."):
-        outcome = pipeline.run_demo(settings, out)
+        outcome = pipeline.demo(settings, out)
     r = outcome.result
     top = next((c for c in r.causes if c.node != r.target), None)
     typer.echo(f"report: {outcome.reports.get('html', next(iter(outcome.reports.values())))}")
@@ -83,7 +80,7 @@ def report(
 
     settings = _settings(config)
     with Console(stderr=True).status("Investigating the configured targets and writing the report..."):
-        outcome = pipeline.run_report(settings, dry_run=dry_run, out_dir=out)
+        outcome = pipeline.report(settings, dry_run=dry_run, out_dir=out)
     for fmt, path in outcome.reports.items():
         typer.echo(f"{fmt}: {path}", err=True)
     for r in outcome.results:
@@ -93,13 +90,15 @@ def report(
         typer.echo(f"not investigated: {line}", err=True)
     if dry_run:
         sys.stdout.write(json.dumps(outcome.payloads, indent=2, ensure_ascii=False) + "\n")
-        return
     for d in outcome.deliveries:
         typer.echo(f"posted to {d.channel} ({d.kind}): {'ok' if d.ok else 'FAILED: ' + d.error}", err=True)
     failed = [d for d in outcome.deliveries if not d.ok]
     if failed:
         _err(f"{len(failed)} of {len(outcome.deliveries)} chat post(s) failed; the report is written and the "
              f"failures are recorded in {outcome.failures_path}")
+    if outcome.skipped:
+        _err(f"{len(outcome.skipped)} configured target(s) could not be investigated; the others are in the report")
+    if not outcome.ok:
         raise typer.Exit(1)
 
 
@@ -121,28 +120,21 @@ def investigate(
 ) -> None:
     """Explain a metric's anomaly (--at) or change (--baseline/--current), from a table or the store."""
     from rca import pipeline
-    from rca.config import load_settings
-    from reports import render
 
-    engine: dict[str, int] = {}
-    if seed is not None:
-        engine["seed"] = seed
-    if bootstrap is not None:
-        engine["bootstrap"] = bootstrap
-    base = _settings(config)
-    settings = load_settings(config, engine={**base.engine.model_dump(), **engine}) if engine else base
-    question = pipeline.make_question(target, at, baseline, current)
-    if data is not None:
-        result = pipeline.investigate_table(data, graph, question, settings, scope=scope)
-    else:
-        result = pipeline.investigate_stored(graph, scope, question, settings)
-    text = render(result, fmt.value)
+    engine = {k: v for k, v in {"seed": seed, "bootstrap": bootstrap}.items() if v is not None}
+    settings = _settings(config, engine=engine)
+    request = pipeline.request(target=target, graph=graph, scope=scope, at=at, baseline=baseline, current=current)
+    done = pipeline.investigate(request, settings, data=data, formats=[fmt.value])
+    text = done.rendered[fmt.value]
     if out is None:
         sys.stdout.write(text)
     else:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text, encoding="utf-8")
+        from results.io import write_text_atomic
+
+        write_text_atomic(out, text)
         typer.echo(f"wrote {out}", err=True)
+    if done.id:
+        typer.echo(f"investigation {done.id} kept in the store", err=True)
 
 
 @app.command("what-if")
@@ -160,8 +152,24 @@ def what_if(
     from rca import pipeline
 
     settings = _settings(config)
-    result = pipeline.what_if(graph, target, pipeline.parse_settings(set_), settings, data=data, scope=scope)
+    result = pipeline.what_if(target, _values(set_), settings, graph=graph, data=data, scope=scope)
     sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
+
+
+def _values(pairs: list[str]) -> dict[str, float]:
+    """``NODE=VALUE`` pairs (the last ``=`` splits, so a node name may contain one) as a mapping."""
+    out: dict[str, float] = {}
+    for pair in pairs:
+        node, sep, value = pair.rpartition("=")
+        try:
+            if not sep or not node:
+                raise ValueError
+            out[node] = float(value)
+        except ValueError:
+            from rca.pipeline import BadInput
+
+            raise BadInput(f"--set {pair!r} must be NODE=NUMBER, e.g. line_coverage_ratio=0.8") from None
+    return out
 
 
 class Level(StrEnum):
@@ -211,32 +219,38 @@ def collect(
     bar, update = _progress_bar(console)
     if git_path is not None:
         if out is None:
-            raise InputError("--git needs --out FILE (.csv or .parquet)")
+            raise pipeline.BadInput("--git needs --out FILE (.csv or .parquet)")
         with bar:
-            res = pipeline.collect_git_table(git_path, out, level.value, settings=settings, branch=branch,
-                                             since=since, scopes=tuple(scope or ()), progress=update)
+            res = pipeline.export_git(git_path, out, level.value, settings=settings, branch=branch,
+                                      since=since, scopes=tuple(scope or ()), progress=update)
         for note in res.notes:
             typer.echo(f"rca: note: {note}", err=True)
         typer.echo(f"wrote {res.path}: {res.rows} rows from {res.commits_read} commits")
         return
     if out is not None:
-        raise InputError("--out only goes with --git PATH; `rca collect` alone writes to the store")
+        raise pipeline.BadInput("--out only goes with --git PATH; `rca collect` alone writes to the store")
     with bar:
         outcome = pipeline.collect(settings, progress=update)
-    for r in outcome.repos:
-        for note in r.notes:
+    for run in outcome.runs:
+        for note in run.notes:
             typer.echo(f"rca: note: {note}", err=True)
-        how = "full read" if r.full_read else "incremental"
-        typer.echo(f"{r.label} ({r.branch} @ {r.head[:12]}): {r.commits_read} new commits, {how}")
-    typer.echo(f"stored {outcome.rows_written} observations in {outcome.store_url}")
+        for line in run.lines:
+            typer.echo(f"{run.name}: {line}")
+        for failure in run.failures:
+            _err(f"{run.name}: {failure}")
+        if run.error:
+            _err(f"{run.name}: {run.error}")
+    typer.echo(f"stored {outcome.rows_written} observations in {outcome.store}")
+    if not outcome.ok:
+        raise typer.Exit(1)
 
 
 @graph_app.command("show")
 def graph_show(graph: Annotated[str, typer.Argument(help="graph file or shipped name")]) -> None:
     """Validate a graph and print its nodes and edges."""
-    from graphs import load_graph
+    from rca import pipeline
 
-    g = load_graph(graph)
+    g = pipeline.graph(graph)
     typer.echo(f"graph {g.name}: unit {g.unit}, {len(g.nodes)} nodes, {len(g.edges)} edges")
     for e in g.edges:
         typer.echo(f"  {e.source} -> {e.target}" + (f"  (lag {e.lag})" if e.lag else ""))
@@ -247,7 +261,7 @@ def graph_check(
     graph: Annotated[str, typer.Argument(help="graph file or shipped name")],
     data: Annotated[Path, typer.Option("--data", "-d", help="CSV or Parquet: time, then nodes")],
     fmt: Annotated[str, typer.Option("--format", "-f", help="text or json")] = "text",
-    permutations: Annotated[int, typer.Option("--permutations", help="random relabellings to compare")] = 100,
+    permutations: Annotated[int, typer.Option("--permutations", min=1, max=100_000, help="random relabellings to compare")] = 100,
     config: ConfigOpt = None,
 ) -> None:
     """Check a graph against data: edges the data do not support, dependencies it misses, fit per node."""
@@ -255,7 +269,7 @@ def graph_check(
 
     from rca import pipeline
 
-    result = pipeline.check_graph(data, graph, _settings(config), permutations=permutations)
+    result = pipeline.check_graph(graph, data, _settings(config), permutations=permutations)
     typer.echo(json.dumps(result.to_dict(), indent=2) if fmt == "json" else "\n".join(result.lines()))
 
 
@@ -265,12 +279,16 @@ def main(argv: list[str] | None = None) -> None:
     # re-raises everything else, so our own input errors arrive here as exceptions.
     try:
         app(args=argv, prog_name="rca")
-    except (InputError, EngineInputError) as exc:
-        _err(str(exc))
-        sys.exit(2)
     except OSError as exc:
         _err(f"{exc.strerror or exc}: {exc.filename}" if getattr(exc, "filename", None) else str(exc))
         sys.exit(1)
+    except Exception as exc:
+        from rca.pipeline.errors import PipelineError  # here, not at start-up: `rca --help` stays instant
+
+        if not isinstance(exc, PipelineError):
+            raise
+        _err(str(exc))
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -13,16 +13,19 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
-from collectors import git_rules
+from collectors.files import FilesSettings
+from collectors.git import GitSettings
 from collectors.observations import InputError
+from graphs.model import load_yaml
+from rca.engine.question import Options
 
 
 class ConfigError(InputError):
@@ -46,12 +49,13 @@ class ChannelSettings(_Section):
         if bool(self.url_env) == bool(self.url_file):
             raise ValueError(f"channel {self.name or self.kind!r} needs exactly one of url_env or url_file "
                              "(webhook URLs are secrets and never go in this file)")
-        import re
-
         if self.url_env and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", self.url_env):
             # Never echo the value: it is most likely the webhook URL itself, pasted in the wrong place.
             raise ValueError(f"channel {self.name or self.kind!r}: url_env must be the NAME of an environment "
                              "variable (letters, digits, underscores), not the URL")
+        if self.url_file and "://" in str(self.url_file):
+            raise ValueError(f"channel {self.name or self.kind!r}: url_file must be the PATH of a file holding the "
+                             "webhook URL, not the URL")
         return self
 
     @property
@@ -65,18 +69,26 @@ class NotifySettings(_Section):
     attempts: int = Field(default=5, ge=1, le=20, description="tries per post, the first included")
     backoff_s: float = Field(default=1.0, ge=0, le=60, description="first retry delay; doubles, with jitter")
     max_retry_after_s: float = Field(default=300.0, ge=0)
+    deadline_s: float = Field(default=60.0, gt=0, le=3600, description="one post, retries included, ends by this")
+    job_deadline_s: float = Field(default=600.0, gt=0, le=86_400, description="all posts of one job end by this")
 
 
 class InvestigationSettings(_Section):
     """One target of the scheduled report: ``last`` (relative) or explicit ``baseline``/``current`` or ``at``."""
 
     target: str
-    scope: str
+    scope: str = ""
     graph: str = "delivery"
     last: str | None = Field(default=None, description="e.g. '13 weeks': that span to the latest data vs the one before")
     baseline: str | None = None
     current: str | None = None
     at: str | None = None
+
+    @field_validator("baseline", "current", "at", mode="before")
+    @classmethod
+    def _dates_as_text(cls, v: Any) -> Any:
+        # YAML reads an unquoted 2026-03-30 as a date; a window is text, so take it as written.
+        return v.isoformat() if isinstance(v, date | datetime) else v
 
     @model_validator(mode="after")
     def _one_question(self) -> InvestigationSettings:
@@ -87,16 +99,6 @@ class InvestigationSettings(_Section):
 
 class StoreSettings(_Section):
     url: str | None = Field(default=None, description="SQLAlchemy URL; default sqlite under data_dir")
-
-
-class EngineSettings(_Section):
-    seed: int = 0
-    bootstrap: int = Field(default=200, ge=0, le=5000, description="resamples for intervals (0: none)")
-    num_samples: int = Field(default=600, ge=50, le=100_000, description="Monte Carlo samples per evaluation")
-    confidence: float = Field(default=0.9, gt=0.5, lt=1.0)
-    min_rows: int = Field(default=10, ge=3)
-    regression_alpha: float = Field(default=0.01, gt=0, lt=0.5)
-    change_alpha: float = Field(default=0.05, gt=0, lt=0.5, description="FDR of the mechanism-change tests")
 
 
 class ReportSettings(_Section):
@@ -113,53 +115,6 @@ class ReportSettings(_Section):
         return v
 
 
-class GitRepoSettings(_Section):
-    path: Path = Field(description="a clone with full history (a shallow one gets no SZZ/experience)")
-    name: str | None = Field(default=None, description="scope label; default: the folder's name")
-    branch: str | None = Field(default=None, description="branch to follow; default: the checked-out one")
-    since: datetime | None = Field(default=None, description="read commits committed from then on (UTC)")
-    scopes: list[str] = Field(default=[], description="path prefixes measured as extra scopes LABEL/PREFIX")
-
-    @property
-    def label(self) -> str:
-        return self.name or (self.path.resolve().name or "repo")
-
-
-def _regexes(v: list[str], flags: int = 0) -> list[str]:
-    for p in v:
-        try:
-            re.compile(p, flags)
-        except re.error as exc:
-            raise ValueError(f"invalid regular expression {p!r}: {exc}") from None
-    return v
-
-
-class GitSettings(_Section):
-    repos: list[GitRepoSettings] = []
-    bucket: Literal["day", "week"] = "week"
-    test_patterns: list[str] = list(git_rules.DEFAULT_TEST_PATTERNS)
-    fix_patterns: list[str] = list(git_rules.DEFAULT_FIX_PATTERNS)
-    issue_patterns: list[str] = list(git_rules.DEFAULT_ISSUE_PATTERNS)
-    fix_types: list[str] = list(git_rules.DEFAULT_FIX_TYPES)
-    newcomer_threshold: int = Field(default=5, ge=0, description="fewer prior commits than this: a newcomer")
-    szz: bool = True
-    szz_max_files: int = Field(default=20, ge=1, description="SZZ skips fixes touching more files than this")
-    szz_workers: int = Field(default=0, ge=0, description="parallel blames (0: one per CPU)")
-
-    @field_validator("fix_patterns", "issue_patterns")
-    @classmethod
-    def _valid_regex(cls, v: list[str]) -> list[str]:
-        return _regexes(v)
-
-    @model_validator(mode="after")
-    def _unique_labels(self) -> GitSettings:
-        labels = [r.label for r in self.repos]
-        dup = sorted({x for x in labels if labels.count(x) > 1})
-        if dup:
-            raise ValueError(f"repositories share the label(s) {dup}; give each a distinct name")
-        return self
-
-
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RCA_", env_nested_delimiter="__", extra="forbid", frozen=True)
 
@@ -167,9 +122,10 @@ class Settings(BaseSettings):
     notify: NotifySettings = NotifySettings()  # chat channels for `rca report`
     investigations: list[InvestigationSettings] = []  # what `rca report` investigates
     store: StoreSettings = StoreSettings()
-    engine: EngineSettings = EngineSettings()
+    engine: Options = Options()
     reports: ReportSettings = ReportSettings()
     git: GitSettings = GitSettings()
+    files: FilesSettings = FilesSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -198,7 +154,8 @@ def _find(path: str | Path | None) -> Path | None:
     return default if default.is_file() else None
 
 
-def _one_line(exc: ValidationError) -> str:
+def one_line(exc: ValidationError) -> str:
+    """A pydantic validation error as one line: where and what, for the first three problems."""
     parts = []
     for err in exc.errors()[:3]:
         where = ".".join(str(p) for p in err["loc"]) or "(top level)"
@@ -216,16 +173,31 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
         if not found.is_file():
             raise ConfigError(f"configuration file {str(found)!r} does not exist")
         try:
-            loaded = yaml.safe_load(found.read_text(encoding="utf-8"))
+            loaded = load_yaml(found.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
             first = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
             raise ConfigError(f"cannot read configuration {str(found)!r}: {first}") from None
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(f"configuration {str(found)!r} must be a mapping of sections")
         doc = loaded or {}
-    doc.update({k: v for k, v in overrides.items() if v is not None})
+    doc = _merged(doc, {k: v for k, v in overrides.items() if v is not None})
+    where = f" in {str(found)!r}" if found else ""
     try:
         return Settings(**doc)
     except ValidationError as exc:
-        where = f" in {str(found)!r}" if found else ""
-        raise ConfigError(f"invalid configuration{where}: {_one_line(exc)}") from None
+        raise ConfigError(f"invalid configuration{where}: {one_line(exc)}") from None
+    except SettingsError as exc:  # an RCA_* variable that is not the JSON its field needs
+        cause = str(exc.__cause__ or exc).splitlines()[0]
+        raise ConfigError(f"invalid configuration from the environment: {exc}".split(" from source")[0]
+                          + f" ({cause}); a list or section given as RCA_... must be JSON") from None
+
+
+def _merged(doc: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """``doc`` with ``overrides`` laid over it, section by section (a section's other keys stay)."""
+    out = dict(doc)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merged(out[key], value)
+        else:
+            out[key] = value
+    return out

@@ -1,12 +1,13 @@
-"""The observation store: one SQL table of observations, plus collectors' bookkeeping.
+"""The store: observations, collectors' bookkeeping and the investigations asked of them.
 
 Written with SQLAlchemy Core so the embedded default (a SQLite file under the data
 directory) and PostgreSQL share one code path. Every write is one transaction: the
 observations, any rows they replace, and the collector state that says how far a source
 has been read either all land or none do. Upserts are idempotent: an observation is keyed
-by ``(ts, scope, metric, source)`` and writing it again replaces its value.
-:meth:`Store.frame` turns the long table into the wide, bucketed frame the engine needs,
-aggregating each graph node by its own rule.
+by ``(ts, scope, metric, source)`` and writing it again replaces its value. Investigations
+are kept with their question and JSON result so they can be served again later. The store
+keeps the long table as it is; turning it into a graph's wide frame is the frame step's job
+(:mod:`rca.frames`). Credentials in a store URL never appear in a message (:func:`masked`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,8 +25,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from collectors import observations
+from collectors.base import Replace
 from collectors.observations import InputError
-from graphs import CausalGraph
 
 metadata = sa.MetaData()
 
@@ -49,68 +51,106 @@ state_table = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=False), nullable=False),
 )
 
-_BUCKETS = {"hour": "h", "day": "D"}
+investigations_table = sa.Table(
+    "investigations",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("created_at", sa.DateTime(timezone=False), nullable=False),
+    sa.Column("finished_at", sa.DateTime(timezone=False)),
+    sa.Column("status", sa.String(16), nullable=False),  # queued | running | done | failed
+    sa.Column("scope", sa.String(255), nullable=False),
+    sa.Column("target", sa.String(255), nullable=False),
+    sa.Column("question", sa.Text, nullable=False),  # JSON: graph, windows, source of the data
+    sa.Column("result", sa.Text),  # JSON: the investigation result (ARCHITECTURE.md's contract)
+    sa.Column("report_path", sa.Text),
+    sa.Column("error", sa.Text),
+)
+sa.Index("ix_investigations_created", investigations_table.c.created_at)
 
 
 class StoreError(InputError):
     """The store cannot be opened or written."""
 
 
-def bucket_start(ts: pd.Series, unit: str) -> pd.Series:
-    """The UTC start of each timestamp's bucket (weeks start on Monday)."""
-    ts = pd.to_datetime(ts, utc=True)
-    if unit == "commit":
-        return ts
-    if unit in _BUCKETS:
-        return ts.dt.floor(_BUCKETS[unit])
-    if unit == "week":
-        day = ts.dt.floor("D")
-        return day - pd.to_timedelta(day.dt.weekday, unit="D")
-    if unit == "month":
-        return ts.dt.tz_localize(None).dt.to_period("M").dt.start_time.dt.tz_localize("UTC")
-    raise InputError(f"unknown unit {unit!r}")
+def masked(url: str) -> str:
+    """A store URL fit to print: any password replaced by ``***``."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except (sa.exc.ArgumentError, ValueError):
+        return "<unparseable store URL>"
 
 
-def bucket_days(unit: str) -> float:
-    return {"hour": 1 / 24, "day": 1.0, "week": 7.0, "month": 30.4375, "commit": 1.0}[unit]
+def _naive_utc(ts: Any) -> datetime:
+    return pd.Timestamp(ts).tz_convert("UTC").tz_localize(None).to_pydatetime()
 
 
-def aggregate(values: pd.DataFrame, agg: str, unit: str) -> pd.Series:
-    """Aggregate a ``bucket, ts, value`` frame to one value per bucket by the node's rule."""
-    grouped = values.sort_values("ts").groupby("bucket")["value"]
-    if agg == "last":
-        return grouped.last()
-    if agg == "rate":
-        return grouped.sum() / bucket_days(unit)
-    if agg == "count":
-        return grouped.count().astype("float64")
-    return getattr(grouped, agg)()
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class InvestigationRecord:
+    """One investigation as the store keeps it."""
+
+    id: str
+    created_at: datetime
+    status: str
+    scope: str
+    target: str
+    question: dict[str, Any]
+    result: dict[str, Any] | None = None
+    report_path: str | None = None
+    error: str | None = None
+    finished_at: datetime | None = None
 
 
 class Store:
-    """A handle on one observation store (``sqlite:///path`` or a PostgreSQL URL)."""
+    """A handle on one store (``sqlite:///path`` or a PostgreSQL URL); use it as a context manager."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, busy_timeout_s: float = 30.0) -> None:
+        self.url = url
+        self.shown = masked(url)
         if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
             path = Path(url.removeprefix("sqlite:///"))
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise StoreError(f"cannot create the store's folder {str(path.parent)!r}: {exc.strerror}") from None
+        # A second writer (a scheduled collect beside a manual one) waits for the lock, then fails clearly.
+        connect_args = {"timeout": busy_timeout_s} if url.startswith("sqlite") else {}
         try:
-            self.engine: Engine = sa.create_engine(url, future=True)
-            metadata.create_all(self.engine)
-        except sa.exc.SQLAlchemyError as exc:
-            raise StoreError(f"cannot open the store at {url!r}: {exc.__class__.__name__}: "
-                             f"{str(exc.orig if hasattr(exc, 'orig') else exc).splitlines()[0]}") from None
-        self.url = url
+            self.engine: Engine = sa.create_engine(url, future=True, connect_args=connect_args)
+            with self._guard("open"):
+                metadata.create_all(self.engine)
+        except ModuleNotFoundError as exc:
+            raise StoreError(f"the store at {self.shown} needs the Python package {exc.name!r}: "
+                             "install whydunnit[postgres] (or the driver the URL names)") from None
+        except sa.exc.ArgumentError as exc:
+            raise StoreError(f"cannot open the store at {self.shown}: {str(exc).splitlines()[0]}") from None
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def close(self) -> None:
         self.engine.dispose()
 
     @contextmanager
+    def _guard(self, what: str) -> Iterator[None]:
+        """Database errors as one line that names the store (masked) and never its password."""
+        try:
+            yield
+        except sa.exc.SQLAlchemyError as exc:
+            detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+            if "locked" in detail:
+                detail += " (another process is writing; try again when it is done)"
+            raise StoreError(f"cannot {what} the store at {self.shown}: {detail}".replace(self.url, self.shown)) from None
+
+    @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        with self.engine.begin() as conn:
+        with self._guard("write"), self.engine.begin() as conn:
             yield conn
 
     def _upsert_stmt(self, rows: list[dict[str, Any]]) -> sa.Insert:
@@ -127,14 +167,13 @@ class Store:
         self,
         frame: pd.DataFrame,
         *,
-        replace: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+        replace: Sequence[Replace] = (),
         state: Mapping[tuple[str, str], Any] | None = None,
     ) -> int:
         """Upsert observations in one transaction and return how many rows were written.
 
-        ``replace`` (``scope``, ``source`` and optionally ``since``; or a list of them) first
-        deletes the rows a re-read supersedes, e.g. after a rewritten history; ``state`` maps
-        ``(collector, key)`` to a JSON-able value saved in the same transaction.
+        ``replace`` first deletes the rows a re-read supersedes (e.g. after a rewritten history);
+        ``state`` maps ``(collector, key)`` to a JSON-able value saved in the same transaction.
         """
         clean = observations.validate(frame)
         rows = [
@@ -142,34 +181,57 @@ class Store:
              "source": so, "value": float(v)}
             for ts, sc, m, v, so in clean.itertuples(index=False, name=None)
         ]
-        replaces = [replace] if isinstance(replace, Mapping) else list(replace or [])
+        t = observations_table
         with self.transaction() as conn:
-            for rep in replaces:
-                cond = sa.and_(observations_table.c.scope == rep["scope"],
-                               observations_table.c.source == rep["source"])
-                if rep.get("since") is not None:
-                    since = pd.Timestamp(rep["since"]).tz_convert("UTC").tz_localize(None).to_pydatetime()
-                    cond = sa.and_(cond, observations_table.c.ts >= since)
-                conn.execute(observations_table.delete().where(cond))
+            for rep in replace:
+                cond = sa.and_(t.c.scope == rep.scope, t.c.source == rep.source)
+                if rep.since is not None:
+                    cond = sa.and_(cond, t.c.ts >= _naive_utc(rep.since))
+                conn.execute(t.delete().where(cond))
             # SQLite caps bound parameters per statement; 5 per row.
             for i in range(0, len(rows), 5000):
                 conn.execute(self._upsert_stmt(rows[i : i + 5000]))
             for (collector, key), value in (state or {}).items():
-                self._put_state(conn, collector, key, value)
+                conn.execute(state_table.delete().where(
+                    sa.and_(state_table.c.collector == collector, state_table.c.key == key)))
+                conn.execute(state_table.insert().values(collector=collector, key=key, value=json.dumps(value),
+                                                         updated_at=_now()))
         return len(rows)
 
-    def _put_state(self, conn: Connection, collector: str, key: str, value: Any) -> None:
-        now = datetime.now(UTC).replace(tzinfo=None)
-        conn.execute(state_table.delete().where(
-            sa.and_(state_table.c.collector == collector, state_table.c.key == key)))
-        conn.execute(state_table.insert().values(collector=collector, key=key, value=json.dumps(value),
-                                                 updated_at=now))
+    def states(self, collector: str) -> dict[str, Any]:
+        """Everything ``collector`` saved, key -> value."""
+        with self._guard("read"), self.engine.connect() as conn:
+            rows = conn.execute(sa.select(state_table.c.key, state_table.c.value).where(
+                state_table.c.collector == collector)).all()
+        return {k: json.loads(v) for k, v in rows}
 
-    def get_state(self, collector: str, key: str) -> Any | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(sa.select(state_table.c.value).where(
-                sa.and_(state_table.c.collector == collector, state_table.c.key == key))).first()
-        return json.loads(row[0]) if row else None
+    # --- investigations ----------------------------------------------------------------------
+
+    def save_investigation(self, rec: InvestigationRecord) -> None:
+        """Insert or update one investigation (by id)."""
+        t = investigations_table
+        values = {"created_at": rec.created_at, "finished_at": rec.finished_at, "status": rec.status,
+                  "scope": rec.scope, "target": rec.target, "question": json.dumps(rec.question),
+                  "result": json.dumps(rec.result) if rec.result is not None else None,
+                  "report_path": rec.report_path, "error": rec.error}
+        with self.transaction() as conn:
+            updated = conn.execute(t.update().where(t.c.id == rec.id).values(**values)).rowcount
+            if not updated:
+                conn.execute(t.insert().values(id=rec.id, **values))
+
+    def investigation(self, id_: str) -> InvestigationRecord | None:
+        with self._guard("read"), self.engine.connect() as conn:
+            row = conn.execute(sa.select(investigations_table).where(investigations_table.c.id == id_)).first()
+        return _record(row) if row is not None else None
+
+    def investigations(self, *, limit: int = 50, status: str | None = None) -> list[InvestigationRecord]:
+        """The newest investigations first."""
+        t = investigations_table
+        q = sa.select(t).order_by(t.c.created_at.desc(), t.c.id).limit(limit)
+        if status is not None:
+            q = q.where(t.c.status == status)
+        with self._guard("read"), self.engine.connect() as conn:
+            return [_record(r) for r in conn.execute(q).all()]
 
     def read(
         self,
@@ -187,10 +249,10 @@ class Store:
         if metrics is not None:
             q = q.where(t.c.metric.in_(metrics))
         if start is not None:
-            q = q.where(t.c.ts >= pd.Timestamp(start).tz_convert("UTC").tz_localize(None).to_pydatetime())
+            q = q.where(t.c.ts >= _naive_utc(start))
         if end is not None:
-            q = q.where(t.c.ts <= pd.Timestamp(end).tz_convert("UTC").tz_localize(None).to_pydatetime())
-        with self.engine.connect() as conn:
+            q = q.where(t.c.ts <= _naive_utc(end))
+        with self._guard("read"), self.engine.connect() as conn:
             df = pd.DataFrame(conn.execute(q.order_by(t.c.ts)).all(), columns=list(observations.COLUMNS))
         if df.empty:
             return observations.empty()
@@ -198,41 +260,19 @@ class Store:
         return df
 
     def count(self) -> int:
-        with self.engine.connect() as conn:
+        with self._guard("read"), self.engine.connect() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(observations_table)).scalar_one())
 
     def scopes(self) -> list[str]:
-        with self.engine.connect() as conn:
+        with self._guard("read"), self.engine.connect() as conn:
             return [r[0] for r in conn.execute(sa.select(observations_table.c.scope).distinct().order_by(
                 observations_table.c.scope))]
 
-    def frame(
-        self,
-        graph: CausalGraph,
-        scope: str,
-        start: pd.Timestamp | None = None,
-        end: pd.Timestamp | None = None,
-    ) -> pd.DataFrame:
-        """The wide frame for ``graph``: one row per bucket (index ``ts``), one column per node.
 
-        Buckets where a node has no observation hold NaN; the engine decides what to do with them.
-        """
-        metrics = sorted({n.metric for n in graph.nodes.values()})
-        long = self.read(scope=scope, metrics=metrics, start=start, end=end)
-        if long.empty:
-            known = self.scopes()
-            hint = f"; scopes in the store: {', '.join(known[:10])}" if known else "; the store is empty: run `rca collect`"
-            raise InputError(f"no observations for graph {graph.name!r} in scope {scope!r}{hint}")
-        return to_wide(long, graph)
-
-
-def to_wide(long: pd.DataFrame, graph: CausalGraph) -> pd.DataFrame:
-    """Bucket a long observation table and pivot it to one column per graph node."""
-    long = long.assign(bucket=bucket_start(long["ts"], graph.unit))
-    columns: dict[str, pd.Series] = {}
-    for node in graph.nodes.values():
-        values = long[long["metric"] == node.metric]
-        columns[node.name] = aggregate(values, node.agg, graph.unit) if not values.empty else pd.Series(dtype=float)
-    wide = pd.DataFrame(columns)
-    wide.index.name = "ts"
-    return wide.sort_index()
+def _record(row: Any) -> InvestigationRecord:
+    m = row._mapping
+    return InvestigationRecord(
+        id=m["id"], created_at=m["created_at"], status=m["status"], scope=m["scope"], target=m["target"],
+        question=json.loads(m["question"]), result=json.loads(m["result"]) if m["result"] else None,
+        report_path=m["report_path"], error=m["error"], finished_at=m["finished_at"],
+    )

@@ -1,6 +1,6 @@
 """Render investigation results: HTML (Jinja2, autoescaped), Markdown and JSON.
 
-Reports render :class:`rca.engine.result.InvestigationResult` objects and never compute
+Reports render :class:`results.InvestigationResult` objects and never compute
 statistics; chat summaries (``reports/chat.py``) are made from the same objects.
 """
 

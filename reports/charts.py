@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 
 from markupsafe import Markup, escape
 
-from rca.engine.result import Cause, InvestigationResult, format_value
 from reports import graph_layout, summary
 from reports.summary import cause_title, day
+from results import Cause, InvestigationResult, format_value, notable
 
 
 def _svg_open(width: float, height: float, title: str, desc: str, kind: str, ident: str) -> str:
@@ -230,7 +230,7 @@ def causal_graph(r: InvestigationResult, ident: str, max_width: int = 860) -> Ma
     if not r.edges:
         return Markup("")
     shares = {c.node: c for c in r.causes}
-    drivers = {c.node for c in r.causes if c.node != r.target and (c.significant or abs(c.share) >= 0.05)}
+    drivers = {c.node for c in r.causes if c.node != r.target and (c.significant or notable(c.share))}
     layout = graph_layout.layered([(s, t) for s, t, _ in r.edges], list(r.titles) or None)
     hot = graph_layout.path_edges([(s, t) for s, t, _ in r.edges], drivers, r.target)
     lags = {(s, t): lag for s, t, lag in r.edges}
@@ -312,7 +312,7 @@ def causal_graph(r: InvestigationResult, ident: str, max_width: int = 860) -> Ma
         parts.append(f'<g class="{" ".join(classes)}" data-node="{escape(n)}"><rect x="{x}" y="{y}" width="{box_w}" '
                      f'height="{box_h}" rx="6"/><text x="{x + box_w / 2:.1f}" y="{ty:.1f}" text-anchor="middle">'
                      f'{text}</text><title>{escape(info)}</title></g>')
-        if c is not None and abs(c.share) >= 0.05:
+        if c is not None and notable(c.share):
             desc.append(f"{r.title(n)} ({summary.pct(c.share)})")
     title = f"Causal graph of {r.title(r.target)}"
     about = (f"{len(boxes)} nodes and {len(r.edges)} edges; the target is {r.title(r.target)}. "

@@ -18,8 +18,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rca.engine.result import InvestigationResult, format_value
 from reports import summary
+from results import InvestigationResult, format_value, notable
 
 KINDS = ("slack", "teams", "discord", "mattermost", "googlechat", "generic")
 
@@ -71,7 +71,7 @@ def items(results: Sequence[InvestigationResult]) -> list[Item]:
         causes = []
         # Within normal noise: the verdict is the news; its causes would only be noise in a chat message.
         for c in summary.upstream(r)[:3] if r.regression.detected else []:
-            if abs(c.share) < 0.05 and not c.significant:
+            if not notable(c.share) and not c.significant:
                 continue
             causes.append(f"{r.title(c.node)}: {summary.delta(c.contribution, r.observed.unit)} "
                           f"({summary.pct(c.share)}{', significant' if c.significant else ', not significant'})")

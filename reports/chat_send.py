@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import math
 import os
 import random
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,6 +57,7 @@ class RetryPolicy:
     max_backoff_s: float = 30.0
     max_retry_after_s: float = 300.0  # a longer Retry-After is reported, not slept through
     timeout_s: float = 10.0  # connect/read/write/pool, each
+    deadline_s: float = 60.0  # the whole post, retries and waits included: a slow drip cannot hold a job
 
 
 @dataclass(frozen=True)
@@ -117,7 +120,7 @@ def scrub(text: str, url: str) -> str:
 
 
 def resolve_url(url_env: str | None = None, url_file: str | Path | None = None,
-                environ: dict[str, str] | None = None) -> str:
+                environ: Mapping[str, str] | None = None) -> str:
     """Read a webhook URL from an environment variable or a file (first line); never from config text."""
     env = os.environ if environ is None else environ
     if url_env:
@@ -142,9 +145,11 @@ def retry_after(response: httpx.Response, now: Callable[[], float] = time.time) 
     if header:
         header = header.strip()
         try:
-            return max(float(header), 0.0)
+            seconds = float(header)
         except ValueError:
-            pass
+            seconds = None
+        if seconds is not None:
+            return max(seconds, 0.0) if math.isfinite(seconds) else None  # "nan", "inf": no usable advice
         try:
             when = email.utils.parsedate_to_datetime(header)
         except (TypeError, ValueError):
@@ -157,7 +162,7 @@ def retry_after(response: httpx.Response, now: Callable[[], float] = time.time) 
         body = response.json()
     except ValueError:
         return None
-    if isinstance(body, dict) and isinstance(body.get("retry_after"), int | float):
+    if isinstance(body, dict) and isinstance(body.get("retry_after"), int | float) and math.isfinite(body["retry_after"]):
         return max(float(body["retry_after"]), 0.0)
     return None
 
@@ -166,38 +171,100 @@ def _backoff(attempt: int, policy: RetryPolicy, rng: Callable[[], float]) -> flo
     return rng() * min(policy.max_backoff_s, policy.backoff_s * 2 ** (attempt - 1))
 
 
+def check_url(url: str) -> None:
+    """Refuse a webhook URL that cannot be posted to, saying why without showing it."""
+    if any(ch.isspace() or ord(ch) < 32 for ch in url):
+        raise SecretError("the webhook URL contains spaces or control characters")
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises on a port outside 0..65535
+    except ValueError as exc:
+        raise SecretError(f"the webhook URL is malformed ({str(exc).split(':')[0]})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SecretError("the webhook URL must start with https:// (or http://) and name a host")
+    if port == 0:
+        raise SecretError("the webhook URL names port 0")
+
+
+def _bounded(call: Callable[[], httpx.Response], seconds: float, http: httpx.Client) -> httpx.Response:
+    """Run one request with a hard bound on its whole duration (httpx's timeouts are per read).
+
+    The request runs in a helper thread; past the bound the client is closed, which ends the
+    request at its next read, and the caller carries on at once.
+    """
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["response"] = call()
+        except BaseException as exc:  # handed to the caller below
+            box["error"] = exc
+
+    worker = threading.Thread(target=run, name="chat-post", daemon=True)
+    worker.start()
+    worker.join(max(seconds, 0.0))
+    if worker.is_alive():
+        http.close()
+        raise httpx.TimeoutException(f"no complete answer within {seconds:.3g} s")
+    if "error" in box:
+        raise box["error"]
+    return box["response"]
+
+
 def post(channel: Channel, body: dict[str, Any], policy: RetryPolicy | None = None, *,
          client: httpx.Client | None = None, sleep: Callable[[float], None] = time.sleep,
-         rng: Callable[[], float] = random.random) -> Delivery:
-    """POST ``body`` as JSON to ``channel``; retry as the module docstring says; never raise for HTTP."""
+         rng: Callable[[], float] = random.random, clock: Callable[[], float] = time.monotonic) -> Delivery:
+    """POST ``body`` as JSON to ``channel``; retry as the module docstring says; never raise.
+
+    The whole post, retries and waits included, ends by ``policy.deadline_s``.
+    """
     policy = policy or RetryPolicy()
     target = mask(channel.url)
-    own = client is None
-    http = client or httpx.Client(timeout=httpx.Timeout(policy.timeout_s), follow_redirects=False)
-    started = time.monotonic()
+    started = clock()
+    deadline = started + policy.deadline_s
     status: int | None = None
     error = ""
     attempt = 0
 
     def done(ok: bool) -> Delivery:
         d = Delivery(channel=channel.name, kind=channel.kind, ok=ok, status=status, attempts=attempt,
-                     error=scrub(error, channel.url), target=target, elapsed_s=time.monotonic() - started)
+                     error=scrub(error, channel.url), target=target, elapsed_s=clock() - started)
         (log.info if ok else log.warning)("chat post to %s (%s) %s after %d attempt(s)%s", channel.name, target,
                                           "delivered" if ok else "failed", attempt, f": {d.error}" if d.error else "")
         return d
 
     try:
+        check_url(channel.url)
+    except SecretError as exc:
+        error = str(exc)
+        return done(False)
+    own = client is None
+    http = client or httpx.Client(timeout=httpx.Timeout(policy.timeout_s), follow_redirects=False)
+    try:
         while attempt < policy.attempts:
+            left = deadline - clock()
+            if left <= 0:
+                error = f"deadline of {policy.deadline_s:g} s passed: {error or 'no answer'}"
+                return done(False)
             attempt += 1
             wait: float | None = None
             try:
-                response = http.post(channel.url, json=body, headers={"User-Agent": "whydunnit"})
+                def send(h: httpx.Client = http) -> httpx.Response:
+                    return h.post(channel.url, json=body, headers={"User-Agent": "whydunnit"})
+
+                # Our own client gets a hard bound on the whole request; a caller's is the caller's to bound.
+                response = _bounded(send, left, http) if own else send()
             except httpx.TimeoutException:
-                status, error = None, f"timed out after {policy.timeout_s:g} s"
+                status, error = None, f"timed out after {min(policy.timeout_s, left):g} s"
                 wait = _backoff(attempt, policy, rng)
+                if own and http.is_closed:  # the bound closed it: a fresh client for the next try
+                    http = httpx.Client(timeout=httpx.Timeout(policy.timeout_s), follow_redirects=False)
             except httpx.TransportError as exc:
                 status, error = None, f"network error: {exc.__class__.__name__}"
                 wait = _backoff(attempt, policy, rng)
+            except (httpx.InvalidURL, httpx.UnsupportedProtocol, ValueError) as exc:
+                status, error = None, f"cannot post to this URL: {exc.__class__.__name__}"
+                return done(False)
             else:
                 status = response.status_code
                 if 200 <= status < 300:
@@ -216,6 +283,9 @@ def post(channel: Channel, body: dict[str, Any], policy: RetryPolicy | None = No
                 else:
                     return done(False)  # other 4xx: the request is wrong; retrying cannot help
             if attempt < policy.attempts and wait is not None:
+                if clock() + wait >= deadline:
+                    error = f"deadline of {policy.deadline_s:g} s passed: {error}"
+                    return done(False)
                 log.info("chat post to %s: %s; retrying in %.2f s", target, scrub(error, channel.url), wait)
                 sleep(wait)
         error = f"gave up after {attempt} attempt(s): {error}"
@@ -223,6 +293,21 @@ def post(channel: Channel, body: dict[str, Any], policy: RetryPolicy | None = No
     finally:
         if own:
             http.close()
+
+
+def deliver(label: str, kind: str, url_env: str | None, url_file: str | Path | None, body: dict[str, Any],
+            policy: RetryPolicy, *, environ: Mapping[str, str] | None = None, **post_kw: Any) -> Delivery:
+    """Resolve a channel's secret URL and post to it. Never raises: every failure is a failed Delivery."""
+    try:
+        url = resolve_url(url_env, url_file, environ)
+    except SecretError as exc:
+        return Delivery(channel=label, kind=kind, ok=False, status=None, attempts=0, error=str(exc))
+    try:
+        return post(Channel(kind=kind, name=label, url=url), body, policy, **post_kw)
+    except Exception as exc:  # a fault of ours must not cost the next channel its post
+        log.exception("chat post to %s failed unexpectedly", label)
+        return Delivery(channel=label, kind=kind, ok=False, status=None, attempts=0, target=mask(url),
+                        error=scrub(f"unexpected error: {exc.__class__.__name__}: {exc}", url))
 
 
 def record_failure(path: Path, delivery: Delivery, body: dict[str, Any], report: str) -> None:

@@ -17,9 +17,8 @@ from datetime import UTC, datetime
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-from rca import __version__
-from rca.engine.result import Cause, InvestigationResult, format_value
 from reports import charts, summary
+from results import Cause, InvestigationResult, format_value
 
 
 @dataclass(frozen=True)
@@ -143,7 +142,7 @@ def render_html(results: InvestigationResult | list[InvestigationResult], *, rep
         headline=summary.headline(items[0]) if len(items) == 1 else summary.multi_headline(items),
         overview=summary.overview(items) if len(items) > 1 else [],
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        version=__version__,
+        version=items[0].versions.get("whydunnit", ""),
         report_url=report_url,
         skipped=list(skipped),
     )

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from rca.engine.result import InvestigationResult, format_value
 from reports import summary
+from results import InvestigationResult, format_value, notable
 
 # Only what can start markup: brackets (links, images), emphasis, code, tables, HTML, entities.
 # Parentheses, '+', '!' and '#' are harmless once brackets are escaped or away from a line's start.
@@ -69,7 +69,7 @@ def _section(r: InvestigationResult, level: int) -> list[str]:
                   f"{e(r.title(r.target))}:", ""]
         from reports.graph_layout import path_edges
 
-        drivers = {c.node for c in summary.upstream(r) if c.significant or abs(c.share) >= 0.05}
+        drivers = {c.node for c in summary.upstream(r) if c.significant or notable(c.share)}
         hot = path_edges([(s, t) for s, t, _ in r.edges], drivers, r.target)
         for s, t, lag in r.edges:
             if (s, t) in hot:

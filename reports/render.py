@@ -11,7 +11,8 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from rca.engine.result import InvestigationResult
+from results import InvestigationResult
+from results.io import write_text_atomic
 
 FORMATS = ("json", "md", "html")
 
@@ -51,12 +52,5 @@ def render(results: Results, fmt: str, *, report_url: str = "", skipped: Sequenc
 def write_reports(results: Results, out_dir: Path, stem: str, formats: list[str], *,
                   report_url: str = "", skipped: Sequence[str] = ()) -> dict[str, Path]:
     """Write one file per format as ``<out_dir>/<stem>.<fmt>`` and return their paths."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths: dict[str, Path] = {}
-    for fmt in formats:
-        path = out_dir / f"{stem}.{fmt}"
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(render(results, fmt, report_url=report_url, skipped=skipped), encoding="utf-8")
-        tmp.replace(path)  # a reader never sees half a report
-        paths[fmt] = path
-    return paths
+    return {fmt: write_text_atomic(out_dir / f"{stem}.{fmt}", render(results, fmt, report_url=report_url, skipped=skipped))
+            for fmt in formats}

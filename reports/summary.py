@@ -1,6 +1,6 @@
 """Plain-language pieces of a report, shared by the HTML, Markdown and chat renderings.
 
-Each function reads an :class:`~rca.engine.result.InvestigationResult` and says one thing in
+Each function reads an :class:`~results.InvestigationResult` and says one thing in
 words: the headline, the verdict, the top cause, how sure we are, the windows compared. No
 statistics are computed here; numbers come from the result and are only formatted. The
 strings returned are plain text: every renderer escapes them for its own markup.
@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from rca.engine.result import Cause, InvestigationResult, format_delta, format_value
+from results import Cause, InvestigationResult, format_delta, format_value, notable
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,7 @@ def upstream(r: InvestigationResult) -> list[Cause]:
 
 def top_cause(r: InvestigationResult) -> Cause | None:
     """The largest upstream cause that carries a noticeable share, if any."""
-    return next((c for c in upstream(r) if abs(c.share) >= 0.05), None)
+    return next((c for c in upstream(r) if notable(c.share)), None)
 
 
 def cause_title(r: InvestigationResult, node: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from rca.engine.result import (
+from results import (
     Cause,
     Counterfactual,
     InvestigationResult,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from rca.engine.result import InvestigationResult
+from results import InvestigationResult
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
@@ -19,8 +19,7 @@ def engine_result() -> InvestigationResult:
     """One real investigation of the demo sample (small bootstrap to stay quick)."""
     from graphs import shipped_graph
     from rca import sample
-    from rca.engine.frames import Window
-    from rca.engine.investigate import Options, Question, investigate
+    from rca.engine import Options, Question, Window, investigate
 
     demo = sample.generate()
     question = Question(demo.target, baseline=Window(*demo.baseline), current=Window(*demo.current))

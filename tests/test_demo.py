@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from rca.config import load_settings
-from rca.pipeline import run_demo
+from rca.pipeline import demo
 from rca.sample import generate
 
 
@@ -36,7 +36,7 @@ def test_demo_command_writes_reports_and_names_the_injected_cause(rca, tmp_path:
 
 def test_demo_without_injection_reports_no_regression(tmp_path: Path) -> None:
     settings = load_settings(None, data_dir=str(tmp_path), engine={"bootstrap": 10})
-    outcome = run_demo(settings, tmp_path / "out", inject=False)
+    outcome = demo(settings, tmp_path / "out", inject=False)
     assert outcome.result.regression.detected is False
 
 

@@ -9,10 +9,10 @@ import pytest
 from graphs import shipped_graph
 from graphs.model import parse_graph
 from rca import sample
+from rca.engine import ModelCache, Options, Question, Window, intervene, investigate
 from rca.engine.counterfactuals import counterfactual_mean
 from rca.engine.fitting import fit, seed_everything
-from rca.engine.frames import Window, prepare
-from rca.engine.investigate import ModelCache, Options, Question, investigate, what_if
+from rca.engine.frames import prepare
 from tests.engine_helpers import AB, BC, CHAIN, chain_rows, frame
 
 COUNTS = parse_graph(
@@ -69,7 +69,7 @@ def test_integer_counts_never_fail_and_find_the_spike() -> None:
     r = investigate(data, COUNTS, Question("incidents_count", at=Window(at, at)), options=Options(seed=0))
     assert r.causes[0].node == "commits_count"
     assert sum(c.contribution for c in r.causes) == pytest.approx(12 - incidents[:-1].mean(), abs=1e-9)
-    w = what_if(data, COUNTS, "incidents_count", {"commits_count": 500})
+    w = intervene(data, COUNTS, "incidents_count", {"commits_count": 500})
     assert w.mean > w.baseline_mean and w.interval[0] >= 0  # counts are clipped at zero
 
 
@@ -151,8 +151,8 @@ def test_counterfactual_matches_dowhy() -> None:
 def test_what_if_follows_the_total_effect() -> None:
     rng = np.random.default_rng(9)
     data = frame(chain_rows(400, rng), ["a", "b", "c"])
-    lo = what_if(data, CHAIN, "c", {"a": -1.0}, options=Options(seed=0))
-    hi = what_if(data, CHAIN, "c", {"a": 1.0}, options=Options(seed=0))
+    lo = intervene(data, CHAIN, "c", {"a": -1.0}, options=Options(seed=0))
+    hi = intervene(data, CHAIN, "c", {"a": 1.0}, options=Options(seed=0))
     assert (hi.mean - lo.mean) / 2 == pytest.approx(AB * BC, rel=0.05)
     assert hi.interval[0] < hi.mean < hi.interval[1]
 

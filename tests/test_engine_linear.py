@@ -6,10 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rca.engine import attribution, linear
+from rca.engine import Options, Question, Window, attribution, investigate, linear
 from rca.engine.fitting import fit, seed_everything
-from rca.engine.frames import Window, prepare
-from rca.engine.investigate import Options, Question, investigate
+from rca.engine.frames import prepare
 from tests.engine_helpers import AB, BC, CHAIN, chain_rows, frame
 
 

@@ -121,7 +121,7 @@ def test_since_bounds_the_range_but_experience_counts_all_history(mixed: Repo) -
 def test_path_prefix_scope_counts_only_its_files(mixed: Repo) -> None:
     from collectors.git import RepoSpec, collect_repo
 
-    res = collect_repo(RepoSpec(mixed.path, "proj"), GitRules(scopes=("web",)))
+    res = collect_repo(RepoSpec(mixed.path, "proj", scopes=("web",)))
     obs = res.observations
     web = obs[obs.scope == "proj/web"].set_index("metric").value
     # "fixes #12" adds web/app.test.ts (+1, a test file); "topic work" adds web/index.ts (+2)

@@ -51,12 +51,13 @@ def repo(tmp_path: Path) -> Repo:
 def test_second_run_reads_only_new_commits_and_matches_a_full_read(tmp_path: Path, repo: Repo) -> None:
     s = _settings(tmp_path, repo.path, scopes=["svc/tests"])
     first = pipeline.collect(s)
-    assert first.repos[0].commits_read == 12 and first.repos[0].full_read
+    assert first.run("git").units["acme/app@HEAD"]["commits_read"] == 12 and first.run("git").units["acme/app@HEAD"]["full_read"]
     again = pipeline.collect(s)
-    assert again.repos[0].commits_read == 0 and again.rows_written == 0
+    assert again.run("git").units["acme/app@HEAD"]["commits_read"] == 0 and again.rows_written == 0
     _history(repo, 12, 9)
     second = pipeline.collect(s)
-    assert second.repos[0].commits_read == 9 and not second.repos[0].full_read
+    unit = second.run("git").units["acme/app@HEAD"]
+    assert unit["commits_read"] == 9 and not unit["full_read"]
     fresh = _settings(tmp_path, repo.path, data="fresh", scopes=["svc/tests"])
     pipeline.collect(fresh)
     pd.testing.assert_frame_equal(_stored(s), _stored(fresh))
@@ -84,7 +85,7 @@ def test_force_push_is_detected_and_re_read_without_stale_rows(tmp_path: Path, r
     repo.git("reset", "-q", "--hard", "HEAD~6")
     repo.commit("feat: rewritten", {"svc/other.py": "x\n"}, when=day(30))
     out = pipeline.collect(s)
-    assert out.repos[0].full_read and any("rewritten" in n for n in out.repos[0].notes)
+    assert out.run("git").units["acme/app@HEAD"]["full_read"] and any("rewritten" in n for n in out.run("git").notes)
     fresh = _settings(tmp_path, repo.path, data="fresh")
     pipeline.collect(fresh)
     pd.testing.assert_frame_equal(_stored(s), _stored(fresh))
@@ -95,22 +96,22 @@ def test_force_push_is_detected_and_re_read_without_stale_rows(tmp_path: Path, r
 def test_changed_rules_trigger_a_full_re_read(tmp_path: Path, repo: Repo) -> None:
     pipeline.collect(_settings(tmp_path, repo.path))
     out = pipeline.collect(_settings(tmp_path, repo.path, newcomer_threshold=1))
-    assert out.repos[0].full_read and out.repos[0].commits_read == 12
+    assert out.run("git").units["acme/app@HEAD"]["full_read"] and out.run("git").units["acme/app@HEAD"]["commits_read"] == 12
 
 
-def test_collect_writes_nothing_when_one_repository_fails(tmp_path: Path, repo: Repo, rca) -> None:
+def test_one_broken_repository_is_recorded_and_the_others_land(tmp_path: Path, repo: Repo, rca) -> None:
     import yaml
 
     cfg = tmp_path / "two.yaml"
     cfg.write_text(yaml.safe_dump({"data_dir": str(tmp_path / "d"), "git": {"repos": [
         {"path": str(repo.path)}, {"path": str(tmp_path / "missing")}]}}))
     res = rca("collect", "--config", str(cfg))
-    assert res.code == 2 and res.err.strip().count("\n") == 0 and res.err.startswith("rca: error: ")
-    store = Store(load_settings(cfg).store_url)
-    try:
-        assert store.count() == 0 and store.get_state("git", "app@HEAD") is None
-    finally:
-        store.close()
+    assert res.code == 1
+    assert res.err.strip().splitlines() == [f"rca: error: git: missing: {str(tmp_path / 'missing')!r} does not exist; "
+                                            "give the path of a Git repository"]
+    with Store(load_settings(cfg).store_url) as store:
+        assert store.count() > 0 and set(store.scopes()) == {"app"}
+        assert set(store.states("git")) == {"app@HEAD"}
 
 
 def test_several_repositories_and_a_since_bound_in_one_configuration(tmp_path: Path, repo: Repo) -> None:
@@ -124,20 +125,17 @@ def test_several_repositories_and_a_since_bound_in_one_configuration(tmp_path: P
         {"path": str(other.path), "branch": "main"}]}}))
     s = load_settings(cfg)
     out = pipeline.collect(s)
-    assert [(r.label, r.commits_read) for r in out.repos] == [("acme/app", 5), ("other", 5)]
+    assert {k: u["commits_read"] for k, u in out.run("git").units.items()} == {"acme/app@HEAD": 5, "other@main": 5}
     stored = _stored(s)
     counts = stored[stored.metric == "commits_count"].groupby("scope").value.agg(["sum", "count"])
     assert counts.loc["acme/app"].tolist() == [5, 5] and counts.loc["other"].tolist() == [5, 5]
     assert stored[stored.scope == "acme/app"].ts.min() == pd.Timestamp(day(7, 0))
-    store = Store(s.store_url)
-    try:
-        assert store.get_state("git", "other@main")["head"] == other.head()
-    finally:
-        store.close()
+    with Store(s.store_url) as store:
+        assert store.states("git")["other@main"]["head"] == other.head()
 
 
 def test_removing_a_path_scope_removes_its_rows(tmp_path: Path, repo: Repo) -> None:
     pipeline.collect(_settings(tmp_path, repo.path, scopes=["svc/tests"]))
     s = _settings(tmp_path, repo.path)
     out = pipeline.collect(s)
-    assert out.repos[0].full_read and set(_stored(s).scope) == {"acme/app"}
+    assert out.run("git").units["acme/app@HEAD"]["full_read"] and set(_stored(s).scope) == {"acme/app"}

@@ -1,43 +1,73 @@
-"""The pipeline over the store: a failed investigation leaves the store as it was."""
+"""The pipeline over the store: investigations are kept, and a failed one leaves the observations as they were."""
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import pytest
 
-from collectors.observations import InputError
 from graphs import shipped_graph
+from rca import pipeline
 from rca.config import load_settings
-from rca.engine.errors import EngineInputError
-from rca.engine.investigate import Question
-from rca.pipeline import investigate_store, make_question
+from rca.pipeline import BadInput
 from rca.sample import generate
 from rca.store import Store
 
 
-def _digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def _observation_rows(db: Path) -> list[tuple]:
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT * FROM observations ORDER BY ts, scope, metric").fetchall()
 
 
-def test_store_path_finds_the_cause_and_failures_leave_it_unchanged(tmp_path: Path) -> None:
-    db = tmp_path / "rca.db"
-    store = Store(f"sqlite:///{db}")
+def test_store_path_finds_the_cause_keeps_the_record_and_failures_touch_no_observation(tmp_path: Path) -> None:
+    settings = pipeline.settings(None, data_dir=str(tmp_path), engine={"bootstrap": 5})
     sample = generate()
-    store.write(sample.observations)
-    settings = load_settings(None, data_dir=str(tmp_path), engine={"bootstrap": 5})
-    before = _digest(db)
-    q = make_question(sample.target, None, f"{sample.baseline[0].isoformat()}..{sample.baseline[1].isoformat()}",
-                      f"{sample.current[0].isoformat()}..{sample.current[1].isoformat()}")
-    result = investigate_store(store, shipped_graph(), sample.scope, q, settings)
-    assert result.causes[0].node == "line_coverage_ratio"
-    with pytest.raises(EngineInputError, match="not a node"):
-        investigate_store(store, shipped_graph(), sample.scope, Question("nope", at=q.current), settings)
-    with pytest.raises(InputError, match="no observations"):
-        investigate_store(store, shipped_graph(), "other/scope", q, settings)
-    store.close()
-    assert _digest(db) == before
+    with Store(settings.store_url) as store:
+        store.write(sample.observations)
+    db = Path(settings.store_url.removeprefix("sqlite:///"))
+    before = _observation_rows(db)
+    windows = {k: f"{a.isoformat()}..{b.isoformat()}" for k, (a, b) in
+               (("baseline", sample.baseline), ("current", sample.current))}
+    done = pipeline.investigate(pipeline.request(target=sample.target, scope=sample.scope, **windows), settings)
+    assert done.result.causes[0].node == "line_coverage_ratio"
+    with pytest.raises(BadInput, match="not a node"):
+        pipeline.investigate(pipeline.request(target="nope", scope=sample.scope, **windows), settings)
+    with pytest.raises(BadInput, match="no observations"):
+        pipeline.investigate(pipeline.request(target=sample.target, scope="other/scope", **windows), settings)
+    assert _observation_rows(db) == before
+    with Store(settings.store_url) as store:
+        kept = store.investigation(done.id)
+        failed = store.investigations(status="failed")
+    assert kept is not None and kept.status == "done" and kept.result == done.result.to_dict()
+    assert kept.question["current"] == windows["current"] and kept.question["graph"] == "delivery-quality"
+    assert [r.target for r in failed] == ["nope"] and "not a node" in failed[0].error
+
+
+def test_an_in_memory_frame_and_graph_object_need_no_file_and_no_store(tmp_path: Path) -> None:
+    settings = pipeline.settings(None, data_dir=str(tmp_path / "nowhere"), engine={"bootstrap": 5})
+    sample = generate()
+    windows = {k: f"{a.isoformat()}..{b.isoformat()}" for k, (a, b) in
+               (("baseline", sample.baseline), ("current", sample.current))}
+    done = pipeline.investigate(pipeline.request(target=sample.target, **windows), settings,
+                                data=sample.wide, graph=shipped_graph("delivery"), formats=["md"])
+    assert done.id is None and done.result.causes[0].node == "line_coverage_ratio"
+    assert done.rendered["md"].startswith("# ")
+    assert not (tmp_path / "nowhere").exists()  # nothing was written anywhere
+
+
+def test_the_long_table_collect_writes_is_accepted_where_a_wide_one_is(tmp_path: Path) -> None:
+    settings = pipeline.settings(None, data_dir=str(tmp_path), engine={"bootstrap": 5})
+    sample = generate()
+    long = tmp_path / "long.csv"
+    sample.observations.to_csv(long, index=False)
+    windows = {k: f"{a.isoformat()}..{b.isoformat()}" for k, (a, b) in
+               (("baseline", sample.baseline), ("current", sample.current))}
+    done = pipeline.investigate(pipeline.request(target=sample.target, **windows), settings, data=long,
+                                graph="delivery")
+    assert done.result.causes[0].node == "line_coverage_ratio"
+    assert done.result.scope == "acme/payments"  # a long table's own (only) scope
 
 
 def test_cli_investigates_the_configured_store(rca, tmp_path: Path) -> None:
@@ -54,4 +84,4 @@ def test_cli_investigates_the_configured_store(rca, tmp_path: Path) -> None:
     assert res.code == 0, res.err
     assert '"node": "line_coverage_ratio"' in res.out.split('"causes"')[1][:200]
     res = rca(*args)
-    assert res.code == 2 and "--scope" in res.err
+    assert res.code == 2 and "say which scope" in res.err

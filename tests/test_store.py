@@ -7,8 +7,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from collectors.base import Replace
 from collectors.observations import InputError
 from graphs.model import parse_graph
+from rca.frames import to_wide
+from rca.pipeline import BadInput
+from rca.pipeline.data import stored_frame
 from rca.store import Store
 
 
@@ -37,18 +41,18 @@ def test_failed_write_changes_nothing(store: Store) -> None:
     with pytest.raises(InputError, match="unknown observation source"):
         store.write(bad, state={("git", "repo@main"): {"head": "abc"}})
     assert store.count() == 2
-    assert store.get_state("git", "repo@main") is None
+    assert store.states("git") == {}
 
 
 def test_state_is_saved_with_the_rows(store: Store) -> None:
     store.write(_obs("commits_count", [1]), state={("git", "repo@main"): {"head": "abc", "n": 1}})
-    assert store.get_state("git", "repo@main") == {"head": "abc", "n": 1}
+    assert store.states("git") == {"repo@main": {"head": "abc", "n": 1}}
 
 
 def test_replace_deletes_superseded_rows_in_the_same_transaction(store: Store) -> None:
     store.write(_obs("commits_count", [1, 1, 1, 1]))
     store.write(_obs("commits_count", [7], start="2026-03-03"),
-                replace={"scope": "org/repo", "source": "git", "since": pd.Timestamp("2026-03-03", tz="UTC")})
+                replace=[Replace("org/repo", "git", pd.Timestamp("2026-03-03", tz="UTC"))])
     assert store.read()["value"].tolist() == [1.0, 7.0]
 
 
@@ -65,7 +69,7 @@ nodes:
   build_duration_seconds: {agg: median}
   build_rate: {metric: commits_count, agg: rate}
 """)
-    wide = store.frame(g, "org/repo")
+    wide = to_wide(store.read(scope="org/repo"), g)
     assert list(wide.index.strftime("%Y-%m-%d")) == ["2026-03-02", "2026-03-09"]
     assert wide["commits_count"].tolist() == [7.0, 7.0]
     assert wide["line_coverage_ratio"].tolist() == pytest.approx([0.56, 0.63])
@@ -76,8 +80,49 @@ nodes:
 def test_frame_for_unknown_scope_says_which_exist(store: Store) -> None:
     store.write(_obs("commits_count", [1]))
     g = parse_graph("nodes: {commits_count: {}}")
-    with pytest.raises(InputError, match="scopes in the store: org/repo"):
-        store.frame(g, "other/repo")
+    with pytest.raises(BadInput, match="scopes in the store: org/repo"):
+        stored_frame(store, g, "other/repo")
+
+
+def test_a_password_in_the_store_url_is_never_shown(tmp_path: Path) -> None:
+    url = "postgresql+psycopg://admin:s3cr3t-pw@127.0.0.1:1/whydunnit"
+    with pytest.raises(InputError) as err:
+        Store(url, busy_timeout_s=1)
+    assert "s3cr3t-pw" not in str(err.value) and "***" in str(err.value)
+
+
+def test_a_locked_store_waits_then_says_so_in_one_line(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "locked.db"
+    store = Store(f"sqlite:///{path}", busy_timeout_s=0.2)
+    holder = sqlite3.connect(path)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(InputError, match=r"cannot write the store .*locked.*another process is writing"):
+            store.write(_obs("commits_count", [1]))
+    finally:
+        holder.rollback()
+        holder.close()
+    with Store(f"sqlite:///{path}") as store:
+        assert store.write(_obs("commits_count", [1])) == 1  # nothing was half-written; it works once free
+
+
+def test_investigations_are_kept_and_listed_newest_first(store: Store) -> None:
+    from datetime import datetime
+
+    from rca.store import InvestigationRecord
+
+    for i, status in enumerate(["done", "failed", "done"]):
+        store.save_investigation(InvestigationRecord(
+            id=f"id{i}", created_at=datetime(2026, 3, 1 + i), status=status, scope="org/repo", target="t",
+            question={"at": "2026-03-02"}, result={"target": "t"} if status == "done" else None,
+            error=None if status == "done" else "boom"))
+    assert [r.id for r in store.investigations()] == ["id2", "id1", "id0"]
+    assert [r.id for r in store.investigations(status="failed")] == ["id1"]
+    got = store.investigation("id0")
+    assert got is not None and got.result == {"target": "t"} and got.question == {"at": "2026-03-02"}
+    assert store.investigation("nope") is None
 
 
 def test_unwritable_store_location_is_a_clear_error(tmp_path: Path) -> None:

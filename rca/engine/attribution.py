@@ -192,13 +192,11 @@ def bootstrap(
 
 def benjamini_hochberg(p_values: dict[str, float], alpha: float) -> dict[str, bool]:
     """Which hypotheses are rejected at false-discovery rate ``alpha`` (DoWhy's default control)."""
-    names = sorted(p_values, key=lambda k: (p_values[k], k))
-    m = len(names)
-    cutoff = 0
-    for rank, name in enumerate(names, start=1):
-        if p_values[name] <= alpha * rank / m:
-            cutoff = rank
-    return {name: rank <= cutoff for rank, name in enumerate(names, start=1)}
+    if not p_values:
+        return {}
+    names = list(p_values)
+    adjusted = stats.false_discovery_control([p_values[n] for n in names], method="bh")
+    return {name: bool(q <= alpha) for name, q in zip(names, adjusted, strict=True)}
 
 
 def changed_mechanisms(s: linear.Structure, old: np.ndarray, new: np.ndarray) -> dict[str, float]:

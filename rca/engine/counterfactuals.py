@@ -46,7 +46,7 @@ def counterfactual_mean(
     return float(np.mean(cf[target]))
 
 
-def what_if(
+def interventional_samples(
     scm: object,
     target: str,
     columns: dict[str, tuple[str, int]],

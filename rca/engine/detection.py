@@ -18,7 +18,7 @@ import warnings
 import numpy as np
 from scipy import stats
 
-from rca.engine.result import Regression
+from results import Regression
 
 
 def _scale(x: np.ndarray) -> float:
@@ -62,11 +62,10 @@ def change_regression(
         )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = stats.ttest_ind(b, a, equal_var=False)
+        res = stats.ttest_ind(b, a, equal_var=False, alternative="greater" if higher_is_worse else "less")
     t = float(res.statistic) if np.isfinite(res.statistic) else 0.0
     signed = t if higher_is_worse else -t
-    dof = float(res.df) if np.isfinite(getattr(res, "df", np.nan)) else len(a) + len(b) - 2
-    p = float(stats.t.sf(signed, dof))
+    p = float(res.pvalue) if np.isfinite(res.pvalue) else 1.0
     return Regression(
         detected=bool(p < alpha),
         score=signed,

@@ -7,7 +7,7 @@ cause stayed where it was. Node names are used as given (the renderers escape th
 
 from __future__ import annotations
 
-from rca.engine.result import Cause, Counterfactual, Observed, Regression, format_value
+from results import Cause, Counterfactual, Observed, Regression, format_value, notable
 
 
 def _title(node: str, titles: dict[str, str]) -> str:
@@ -49,7 +49,7 @@ def explain(
             "so it is not flagged as a regression."
         )
     parts = [first, verdict]
-    upstream = [x for x in causes if x.node != target and abs(x.share) >= 0.05]
+    upstream = [x for x in causes if x.node != target and notable(x.share)]
     if upstream:
         top = upstream[0]
         sure = "" if top.significant else " (not significant: the interval includes zero)"

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from graphs import CausalGraph
-from graphs.model import unrolled
+from graphs.model import kind_of, unrolled
 
 
 @dataclass(frozen=True)
@@ -35,11 +35,6 @@ class Fitted:
     quality: dict[str, float]
     rows: int
     kinds: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def linear(self) -> bool:
-        """True when every mechanism is linear, log-linear or empirical (the vectorised paths apply)."""
-        return all(m in ("linear", "loglinear", "empirical") for m in self.mechanisms.values())
 
 
 def gcm():
@@ -57,19 +52,9 @@ def seed_everything(seed: int) -> None:
 
 def node_kind(graph: CausalGraph, node: str, values: pd.Series | None = None) -> str:
     """The kind of a node: declared, else from its metric's suffix, else from its values."""
-    declared = graph.nodes[node].kind
+    declared = kind_of(graph.nodes[node].metric, graph.nodes[node].kind)
     if declared != "auto":
         return declared
-    metric = graph.nodes[node].metric
-    for suffix, kind in (
-        ("_ratio", "ratio"),
-        ("_rate", "ratio"),
-        ("_seconds", "duration"),
-        ("_count", "count"),
-        ("_total", "count"),
-    ):
-        if metric.endswith(suffix):
-            return kind
     if values is not None and len(values):
         v = values.to_numpy(dtype=float)
         v = v[np.isfinite(v)]

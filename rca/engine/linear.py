@@ -102,13 +102,6 @@ def fit(s: Structure, x: np.ndarray, ridge: float = 1e-9) -> Params:
     return Params(intercept=intercept, coef=tuple(coefs))
 
 
-def stack(params: list[Params]) -> Params:
-    return Params(
-        intercept=np.concatenate([p.intercept for p in params]),
-        coef=tuple(np.concatenate([p.coef[j] for p in params]) for j in range(len(params[0].coef))),
-    )
-
-
 def noise(s: Structure, p: Params, x: np.ndarray) -> np.ndarray:
     """Each column's noise for rows ``x`` ``(n, m)`` under each refit, ``(B, n, m)``; a root's: its value."""
     x = np.asarray(x, dtype=float)

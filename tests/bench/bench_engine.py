@@ -1,7 +1,7 @@
 """Accuracy and speed of the causal engine against plain DoWhy defaults, on cases with known causes.
 
 Run ``python -m tests.bench.bench_engine [--quick]``. Every case of :mod:`tests.bench.scenarios`
-goes through :func:`rca.engine.investigate.investigate` (fit, verdict, attribution, bootstrap
+goes through :func:`rca.engine.investigation.investigate` (fit, verdict, attribution, bootstrap
 intervals, counterfactuals, graph check: the whole investigation, timed). A subset of the change
 and spike cases also goes through DoWhy with default arguments (``gcm.auto.assign_causal_mechanisms``,
 ``gcm.fit``, ``gcm.attribute_anomalies`` / ``gcm.distribution_change``), which takes tens of
@@ -25,8 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from graphs.model import unrolled
+from rca.engine import Options, investigate
 from rca.engine.frames import prepare
-from rca.engine.investigate import Options, investigate
 from tests.bench.scenarios import Case, cases
 
 FULL = {"per_kind": 50, "micro": 15, "dowhy_weekly": 5, "dowhy_micro": 2}

@@ -26,8 +26,7 @@ import pandas as pd
 
 from graphs import CausalGraph
 from graphs.model import parse_graph
-from rca.engine.frames import Window
-from rca.engine.investigate import Question
+from rca.engine import Question, Window
 
 WEEKLY_ROWS = 150
 CHANGE_AT = 120  # current window: the last 30 weeks

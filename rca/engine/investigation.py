@@ -9,7 +9,6 @@ graph, question and seed give the same result.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
@@ -20,53 +19,25 @@ from rca.engine import attribution, detection, linear
 from rca.engine.counterfactuals import (
     clip_to_kind,
     counterfactual_mean,
+    interventional_samples,
     linear_counterfactual,
     replay_counterfactual,
 )
-from rca.engine.counterfactuals import what_if as sample_what_if
+from rca.engine.errors import EngineInputError
 from rca.engine.explanation import explain
 from rca.engine.fitting import Fitted, ModelCache, fit, seed_everything
-from rca.engine.frames import EngineInputError, Prepared, Window, iso, prepare
-from rca.engine.result import (
+from rca.engine.frames import Prepared, prepare
+from rca.engine.question import Options, Question, Window, iso
+from results import (
     Cause,
     Counterfactual,
     InvestigationResult,
     ModelInfo,
     Observed,
-    Regression,
     WhatIf,
-    format_value,
+    notable,
     package_versions,
-    unit_of,
 )
-
-
-@dataclass(frozen=True)
-class Options:
-    seed: int = 0
-    bootstrap: int = 200
-    num_samples: int = 600
-    confidence: float = 0.9
-    min_rows: int = 10
-    regression_alpha: float = 0.01
-    counterfactuals: int = 3
-    change_alpha: float = 0.05  # false-discovery rate of the mechanism-change tests (DoWhy's default)
-    graph_check: bool = True  # test the graph on the fit window and report what the data contradict
-    check_permutations: int = 20
-
-
-@dataclass(frozen=True)
-class Question:
-    """What to investigate: a point/short window (``at``) or a change (``baseline`` -> ``current``)."""
-
-    target: str
-    at: Window | None = None
-    baseline: Window | None = None
-    current: Window | None = None
-
-    @property
-    def kind(self) -> str:
-        return "anomaly" if self.at is not None else "distribution_change"
 
 
 def _check_question(graph: CausalGraph, q: Question) -> None:
@@ -75,7 +46,7 @@ def _check_question(graph: CausalGraph, q: Question) -> None:
         raise EngineInputError(f"target {q.target!r} is not a node of graph {graph.name!r} (nodes: {names})")
     if q.at is None and (q.baseline is None or q.current is None):
         raise EngineInputError(
-            "say what to investigate: --at TIME for an anomaly, or --baseline and --current windows"
+            "say what to investigate: a time (at) for an anomaly, or two windows (baseline and current)"
         )
 
 
@@ -90,7 +61,7 @@ def _window_rows(frame: pd.DataFrame, w: Window, name: str) -> pd.DataFrame:
     if rows.empty:
         have = f"{iso(frame.index.min())} to {iso(frame.index.max())}" if len(frame) else "no complete rows"
         raise EngineInputError(
-            f"the {name} window {iso(w.start)}..{iso(w.end)} has no complete rows (data: {have})"
+            f"the {name} window {'..'.join(w.label())} has no complete rows (data: {have})"
         )
     return rows
 
@@ -128,16 +99,16 @@ def investigate(
     frame = prepared.frame
     caveats = list(prepared.caveats)
     node = graph.nodes[target]
-    unit = unit_of(node.metric, node.kind)
+    unit = node.unit
     titles = {n: graph.nodes[n].title for n in graph.nodes}
-    units = {n: unit_of(graph.nodes[n].metric, graph.nodes[n].kind) for n in graph.nodes}
+    units = {n: graph.nodes[n].unit for n in graph.nodes}
     needed = rows_needed(graph, opts.min_rows)
     seed_everything(opts.seed)
     timings: dict[str, float] = {}
 
     if question.kind == "anomaly":
         assert question.at is not None
-        current = _window_rows(frame, question.at, "anomaly (--at)")
+        current = _window_rows(frame, question.at, "anomaly (at)")
         if question.baseline is not None:
             reference = _window_rows(frame, question.baseline, "baseline")
         else:
@@ -145,12 +116,12 @@ def investigate(
         if len(reference) < needed:
             raise EngineInputError(
                 f"only {len(reference)} complete row(s) to fit on before {iso(question.at.start)}; graph "
-                f"{graph.name!r} needs at least {needed} (give more history or a wider --baseline)"
+                f"{graph.name!r} needs at least {needed} (give more history or a wider baseline window)"
             )
         window = (
             {"at": iso(question.at.start)}
-            if question.at.start == question.at.end
-            else {"at": iso(question.at.start), "until": iso(question.at.end)}
+            if question.at.point
+            else {"at": iso(question.at.start), "until": question.at.label(current.index.max())[1]}
         )
     else:
         assert question.baseline is not None and question.current is not None
@@ -163,7 +134,10 @@ def investigate(
                     f"only {len(rows)} complete row(s) in the {name} window; graph {graph.name!r} "
                     f"needs at least {per_window} per window to compare (widen the window)"
                 )
-        window = {"baseline": question.baseline.label(), "current": question.current.label()}
+        window = {
+            "baseline": question.baseline.label(reference.index.max()),
+            "current": question.current.label(current.index.max()),
+        }
 
     _constant_caveats(prepared, reference, target, caveats)
     n_columns = len(prepared.columns)
@@ -370,10 +344,10 @@ def investigate(
     )
 
 
-_ALWAYS = Window(pd.Timestamp.min.tz_localize("UTC"), pd.Timestamp.max.tz_localize("UTC"))
+_ALWAYS = Window(pd.Timestamp.min.tz_localize("UTC"))
 
 
-def what_if(
+def intervene(
     data: pd.DataFrame,
     graph: CausalGraph,
     target: str,
@@ -402,8 +376,8 @@ def what_if(
     seed_everything(opts.seed)
     fitted = (cache if cache is not None else ModelCache(capacity=1)).fit(graph, prepared.frame)
     kind = fitted.kinds.get(target, "continuous")
-    values = clip_to_kind(sample_what_if(fitted.scm, target, prepared.columns, settings, samples), kind)
-    baseline = clip_to_kind(sample_what_if(fitted.scm, target, prepared.columns, {}, samples), kind)
+    values = clip_to_kind(interventional_samples(fitted.scm, target, prepared.columns, settings, samples), kind)
+    baseline = clip_to_kind(interventional_samples(fitted.scm, target, prepared.columns, {}, samples), kind)
     lo, hi = np.quantile(values, [(1 - opts.confidence) / 2, 1 - (1 - opts.confidence) / 2])
     qs = {f"p{q}": float(np.quantile(values, q / 100)) for q in (5, 25, 50, 75, 95)}
     return WhatIf(
@@ -451,7 +425,7 @@ def _held_at_baseline(
     A change is held at the baseline window's mean; an anomaly's cause at the fit window's
     median (robust to the outliers a fit window may hold).
     """
-    chosen = [c for c in causes if c.node != target and abs(c.share) >= 0.05][: opts.counterfactuals]
+    chosen = [c for c in causes if c.node != target and notable(c.share)][: opts.counterfactuals]
     stat = "mean" if question.kind == "distribution_change" else "median"
     return [(c, {c.node: float(getattr(reference[c.node], stat)())}) for c in chosen]
 
@@ -572,15 +546,3 @@ def _series(data: pd.DataFrame, target: str, causes: list[Cause]) -> dict[str, l
         col = pd.to_numeric(data[name], errors="coerce").dropna()
         out[name] = [(iso(ts), float(v)) for ts, v in col.items()]
     return out
-
-
-__all__ = [
-    "ModelCache",
-    "Options",
-    "Question",
-    "investigate",
-    "what_if",
-    "rows_needed",
-    "format_value",
-    "Regression",
-]

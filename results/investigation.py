@@ -13,6 +13,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from graphs.model import unit_of
+
 
 def _num(x: float | None, digits: int = 6) -> float | None:
     if x is None:
@@ -195,57 +197,3 @@ class WhatIf:
             "samples": int(self.samples),
             "quantiles": {k: _num(v) for k, v in self.quantiles.items()},
         }
-
-
-def unit_of(metric: str, kind: str = "auto") -> str:
-    """The unit a metric is measured in, from its declared kind or its name's suffix."""
-    if kind == "ratio":
-        return "ratio"
-    if kind == "duration":
-        return "seconds"
-    if kind == "count":
-        return "count"
-    for suffix, unit in (
-        ("_ratio", "ratio"),
-        ("_rate", "ratio"),
-        ("_seconds", "seconds"),
-        ("_count", "count"),
-        ("_total", "count"),
-        ("_lines", "lines"),
-        ("_bytes", "bytes"),
-        ("_percent", "percent"),
-    ):
-        if metric.endswith(suffix):
-            return unit
-    return ""
-
-
-def format_value(value: float | None, unit: str) -> str:
-    """A number as a person would write it for its unit (19%, 3.2 h, 1,204 lines)."""
-    if value is None or (isinstance(value, float) and (math.isnan(value) or math.isinf(value))):
-        return "n/a"
-    v = float(value)
-    if unit == "ratio":
-        return f"{v * 100:.1f}%" if abs(v) < 0.1 else f"{v * 100:.0f}%"
-    if unit == "percent":
-        return f"{v:.1f}%"
-    if unit == "seconds":
-        a = abs(v)
-        if a >= 86400:
-            return f"{v / 86400:.1f} d"
-        if a >= 3600:
-            return f"{v / 3600:.1f} h"
-        if a >= 60:
-            return f"{v / 60:.1f} min"
-        return f"{v:.1f} s"
-    a = abs(v)
-    text = f"{v:,.0f}" if a >= 100 else f"{v:.2f}".rstrip("0").rstrip(".") if a >= 1 else f"{v:.3g}"
-    return f"{text} {unit}" if unit in {"lines", "bytes"} else text
-
-
-def format_delta(value: float, unit: str) -> str:
-    """A signed difference; ratios read as percentage points."""
-    sign = "+" if value > 0 else "-" if value < 0 else "±"
-    if unit == "ratio":
-        return f"{sign}{abs(value) * 100:.1f} pp"
-    return sign + format_value(abs(value), unit)

@@ -1,0 +1,123 @@
+"""Collection: run the configured collectors into the store, or export one repository's table.
+
+Every collector whose section of ``rca.yaml`` asks for something runs in turn
+(:data:`collectors.NAMES`). Each gets the state it saved last time and its result lands in
+one transaction of its own: its observations, the rows they supersede and its new state, all
+or nothing. A collector that fails is recorded and the others still run; the outcome says
+which failed and why, and a face turns that into a non-zero exit or a failed run.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import collectors
+from collectors.base import Progress
+from collectors.observations import InputError, parse_time
+from rca.config import Settings
+from rca.pipeline.errors import BadInput, faced
+from rca.store import Store
+from results.io import write_atomic
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CollectorRun:
+    """What one collector did in one run."""
+
+    name: str
+    rows: int = 0
+    lines: tuple[str, ...] = ()
+    units: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+    failures: tuple[str, ...] = ()  # parts that failed while the rest landed
+    error: str | None = None  # the collector failed as a whole: nothing of it was stored
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and not self.failures
+
+
+@dataclass(frozen=True)
+class CollectOutcome:
+    runs: tuple[CollectorRun, ...]
+    store: str  # the store's URL, credentials masked
+
+    @property
+    def rows_written(self) -> int:
+        return sum(r.rows for r in self.runs)
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.runs)
+
+    def run(self, name: str) -> CollectorRun:
+        """What the collector ``name`` did in this run."""
+        return next(r for r in self.runs if r.name == name)
+
+
+@faced
+def collect(settings: Settings, progress: Progress | None = None, *, only: Sequence[str] = ()) -> CollectOutcome:
+    """Run every configured collector (or those named in ``only``) into the store."""
+    names = [n for n in collectors.NAMES if not only or n in only]
+    chosen = [(n, getattr(settings, n)) for n in names if getattr(settings, n).configured]
+    if not chosen:
+        raise BadInput("nothing to collect: configure a source (git: repos, files: tables, ...) in rca.yaml, "
+                       "or export one repository with rca collect --git PATH --out FILE")
+    runs = []
+    with Store(settings.store_url) as store:
+        for name, section in chosen:
+            runs.append(_run_one(store, name, section, progress))
+        return CollectOutcome(tuple(runs), store.shown)
+
+
+def _run_one(store: Store, name: str, section: object, progress: Progress | None) -> CollectorRun:
+    collector = collectors.load(name)
+    try:
+        got = collector.collect(section, store.states(name), progress)
+        rows = store.write(got.observations, replace=got.replaces,
+                           state={(name, key): value for key, value in got.state.items()})
+    except InputError as exc:  # this source failed: record it, keep going with the others
+        return CollectorRun(name, error=str(exc))
+    except Exception as exc:  # a fault of ours must not cost the other sources their run either
+        log.exception("collector %s failed", name)
+        return CollectorRun(name, error=f"internal error in the {name} collector: {type(exc).__name__}: {exc}")
+    return CollectorRun(name, rows, got.lines, got.units, got.notes, got.failures)
+
+
+@dataclass(frozen=True)
+class TableOutcome:
+    path: Path
+    rows: int
+    commits_read: int
+    notes: tuple[str, ...]
+
+
+@faced
+def export_git(path: str | Path, out: str | Path, level: str = "week", *, settings: Settings | None = None,
+               branch: str | None = None, since: str | None = None, scopes: tuple[str, ...] = (),
+               progress: Progress | None = None) -> TableOutcome:
+    """Read one repository without a store and write its observation table (or, with
+    ``level="commit"``, its per-commit table) to CSV or Parquet, chosen by ``out``'s suffix."""
+    from collectors.git import RepoSpec, collect_repo
+
+    out = Path(out)
+    suffix = out.suffix.lower()
+    if suffix not in (".csv", ".parquet", ".pq"):
+        raise BadInput(f"cannot write {str(out)!r}: use a .csv or .parquet file name")
+    if level not in ("commit", "day", "week"):
+        raise BadInput(f"unknown level {level!r}; use commit, day or week")
+    rules = (settings or Settings()).git
+    if level != "commit":
+        rules = rules.model_copy(update={"bucket": level})
+    res = collect_repo(RepoSpec(Path(path), "", branch, parse_time(since) if since else None, tuple(scopes)),
+                       rules, None, progress)
+    table = res.commits if level == "commit" else res.observations
+    write_atomic(out, lambda tmp: table.to_csv(tmp, index=False) if suffix == ".csv"
+                 else table.to_parquet(tmp, index=False))
+    return TableOutcome(out, len(table), len(res.commits), res.notes)

@@ -1,0 +1,128 @@
+"""Investigations, what-ifs and graph checks: a request in, a result (and its renderings) out.
+
+A request names a target and a question (:class:`rca.config.InvestigationSettings`: the same
+shape a configured report target has); the data is a frame or table given in memory or as a
+file, or else the store's observations for the request's scope. Investigations of the store
+are kept in it (question, JSON result, status) under an id, so they can be served again.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from graphs import CausalGraph
+from rca.config import InvestigationSettings, Settings
+from rca.engine import ModelCache, Question, intervene
+from rca.engine import check_graph as engine_check_graph
+from rca.engine import investigate as engine_investigate
+from rca.pipeline.data import Data, GraphRef, graph_of, stored_frame, wide_frame
+from rca.pipeline.errors import faced
+from rca.pipeline.questions import question as to_question
+from rca.store import InvestigationRecord, Store
+from results import InvestigationResult, WhatIf
+
+Request = InvestigationSettings
+
+
+@dataclass(frozen=True)
+class Investigation:
+    """One answered request: the result, its id in the store (if kept), its renderings."""
+
+    result: InvestigationResult
+    id: str | None = None
+    rendered: Mapping[str, str] = field(default_factory=dict)  # format -> text
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def question_record(request: Request, graph: CausalGraph) -> dict[str, object]:
+    """The question as the store keeps it (what was asked, not the data)."""
+    out = request.model_dump(exclude_none=True)
+    out["graph"] = graph.name
+    return out
+
+
+def answer(request: Request, graph: CausalGraph, frame, settings: Settings, *,
+           cache: ModelCache | None = None) -> InvestigationResult:
+    """Ask the engine ``request`` of a wide ``frame`` (the windows resolved against its rows)."""
+    q: Question = to_question(request, frame.index, graph.unit)
+    return engine_investigate(frame, graph, q, scope=request.scope, options=settings.engine, cache=cache)
+
+
+@faced
+def investigate(request: Request, settings: Settings, *, data: Data | None = None, graph: GraphRef | None = None,
+                formats: Sequence[str] = (), keep: bool | None = None, store: Store | None = None,
+                cache: ModelCache | None = None) -> Investigation:
+    """Answer one request, from ``data`` if given, else from the store's observations for its scope.
+
+    ``formats`` (json, md, html) are rendered into :attr:`Investigation.rendered`. ``keep``
+    records the investigation in the store (default: when the data came from the store).
+    """
+    g = graph_of(graph if graph is not None else request.graph)
+    if data is not None:
+        frame, scope = wide_frame(data, g, request.scope)
+        request = request.model_copy(update={"scope": scope})
+    keep = data is None if keep is None else keep
+    own = store is None and (data is None or keep)
+    store = Store(settings.store_url) if own else store
+    try:
+        if data is None:
+            frame = stored_frame(store, g, request.scope)
+        record = InvestigationRecord(id=str(uuid.uuid4()), created_at=_now(), status="running", scope=request.scope,
+                                     target=request.target, question=question_record(request, g))
+        try:
+            result = answer(request, g, frame, settings, cache=cache)
+        except Exception as exc:
+            if keep:
+                store.save_investigation(_finished(record, "failed", error=str(exc)))
+            raise
+        if keep:
+            store.save_investigation(_finished(record, "done", result=result))
+    finally:
+        if own:
+            store.close()
+    return Investigation(result, record.id if keep else None, render_all(result, formats))
+
+
+def _finished(record: InvestigationRecord, status: str, *, result: InvestigationResult | None = None,
+              error: str | None = None, report_path: str | None = None) -> InvestigationRecord:
+    return InvestigationRecord(
+        id=record.id, created_at=record.created_at, status=status, scope=record.scope, target=record.target,
+        question=record.question, result=result.to_dict() if result is not None else None,
+        report_path=report_path, error=error, finished_at=_now(),
+    )
+
+
+def render_all(result: InvestigationResult, formats: Sequence[str]) -> dict[str, str]:
+    """The result rendered in each format asked for."""
+    if not formats:
+        return {}
+    from reports import render
+
+    return {fmt: render(result, fmt) for fmt in formats}
+
+
+@faced
+def what_if(target: str, values: Mapping[str, float], settings: Settings, *, graph: GraphRef,
+            data: Data | None = None, scope: str = "") -> WhatIf:
+    """The target's distribution had ``values`` been imposed, fitted on ``data`` or the store's ``scope``."""
+    g = graph_of(graph)
+    if data is not None:
+        frame, _ = wide_frame(data, g, scope)
+    else:
+        with Store(settings.store_url) as store:
+            frame = stored_frame(store, g, scope)
+    return intervene(frame, g, target, dict(values), options=settings.engine)
+
+
+@faced
+def check_graph(graph: GraphRef, data: Data, settings: Settings, *, permutations: int = 100, scope: str = ""):
+    """Check a graph against a table: unsupported edges, missed dependencies, fit quality per node."""
+    g = graph_of(graph)
+    frame, _ = wide_frame(data, g, scope)
+    return engine_check_graph(frame, g, permutations=permutations, seed=settings.engine.seed)

@@ -1,0 +1,156 @@
+"""The report job: investigate the configured targets, write one report, post chat summaries.
+
+Report files are written before any post is tried. Each target is investigated on its own
+(one that cannot run, for lack of data or a typo, is listed in the report and in the outcome
+and does not sink the others); targets asking the same question of the same rows share one
+fitted model. Each channel is posted to on its own: a post that fails is recorded as one
+JSON line in ``<data_dir>/notify-failures.jsonl`` (masked URL, error, the payload to resend)
+and never stops the next channel. Without configured targets the job has nothing to report;
+``dry_run`` then shows what it would do on the generated sample, and posts nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from rca.config import InvestigationSettings, Settings
+from rca.engine import ModelCache
+from rca.pipeline.data import graph_of, stored_frame
+from rca.pipeline.errors import BadInput, PipelineError, faced, translated
+from rca.pipeline.investigations import _finished, _now, answer, question_record
+from rca.store import InvestigationRecord, Store
+from results import InvestigationResult
+
+if TYPE_CHECKING:
+    from reports.chat_send import Delivery
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ReportOutcome:
+    results: list[InvestigationResult]
+    skipped: list[str]  # targets that could not be investigated, with the reason
+    reports: dict[str, Path]
+    report_url: str
+    payloads: dict[str, dict[str, Any]]  # channel label -> JSON body (sent, or printed on a dry run)
+    deliveries: list[Delivery]  # one per channel posted to
+    failures_path: Path | None  # where failed posts were recorded, if any failed
+
+    @property
+    def ok(self) -> bool:
+        return not self.skipped and all(d.ok for d in self.deliveries)
+
+
+def demo_investigations(store: Store) -> list[InvestigationSettings]:
+    """The generated sample organisation, stored, and the two targets a demo report shows."""
+    from rca import sample
+
+    demo = sample.generate()
+    store.write(demo.observations)
+    return [InvestigationSettings(target=demo.target, scope=demo.scope, last="13 weeks"),
+            InvestigationSettings(target="lead_time_seconds", scope=demo.scope, last="13 weeks")]
+
+
+def _investigate_all(store: Store, specs: list[InvestigationSettings], settings: Settings
+                     ) -> tuple[list[InvestigationResult], list[str], list[str]]:
+    results, skipped, ids = [], [], []
+    cache = ModelCache()  # targets over the same rows and graph fit once
+    frames: dict[tuple[str, str], pd.DataFrame] = {}
+    for spec in specs:
+        try:
+            with translated():
+                graph = graph_of(spec.graph)
+                key = (graph.name, spec.scope)
+                if key not in frames:
+                    frames[key] = stored_frame(store, graph, spec.scope)
+                record = InvestigationRecord(id=_new_id(), created_at=_now(), status="running", scope=spec.scope,
+                                             target=spec.target, question=question_record(spec, graph))
+                result = answer(spec, graph, frames[key], settings, cache=cache)
+        except PipelineError as exc:
+            skipped.append(f"{spec.target} in {spec.scope or '(no scope)'}: {exc}")
+            continue
+        store.save_investigation(_finished(record, "done", result=result))
+        results.append(result)
+        ids.append(record.id)
+    return results, skipped, ids
+
+
+def _new_id() -> str:
+    import uuid
+
+    return str(uuid.uuid4())
+
+
+@faced
+def report(settings: Settings, *, dry_run: bool = False, out_dir: Path | None = None,
+           environ: Mapping[str, str] | None = None) -> ReportOutcome:
+    """Run the report job once (see the module's docstring)."""
+    from reports import write_reports
+
+    if settings.investigations:
+        store, specs = Store(settings.store_url), list(settings.investigations)
+    elif dry_run:
+        store = Store(f"sqlite:///{(settings.data_dir / 'demo.db').resolve()}")
+        specs = demo_investigations(store)
+    else:
+        raise BadInput("nothing to report: add targets under `investigations:` in rca.yaml "
+                       "(a dry run, or rca demo, shows a report on a generated sample)")
+    with store:
+        results, skipped, ids = _investigate_all(store, specs, settings)
+        if not results:
+            raise BadInput("no configured investigation could run: " + "; ".join(skipped))
+        stamp = pd.Timestamp.now(tz="UTC").strftime("%Y%m%dT%H%M%SZ")
+        stem = f"report-{stamp}"
+        base = settings.reports.url_base.rstrip("/")
+        report_url = f"{base}/{stem}.html" if base else ""
+        paths = write_reports(results, Path(out_dir or settings.reports.out_dir), stem,
+                              list(settings.reports.formats), report_url=report_url, skipped=skipped)
+        report_ref = str(paths.get("html") or next(iter(paths.values())))
+        for id_ in ids:
+            rec = store.investigation(id_)
+            if rec is not None:
+                store.save_investigation(replace(rec, report_path=report_ref))
+    payloads, deliveries, failures = notify(settings, results, report_url, report_ref, len(skipped),
+                                            dry_run=dry_run, environ=environ)
+    return ReportOutcome(results=results, skipped=skipped, reports=paths, report_url=report_url, payloads=payloads,
+                         deliveries=deliveries, failures_path=failures)
+
+
+def notify(settings: Settings, results: list[InvestigationResult], report_url: str, report_ref: str, skipped: int,
+           *, dry_run: bool = False, environ: Mapping[str, str] | None = None
+           ) -> tuple[dict[str, dict[str, Any]], list[Delivery], Path | None]:
+    """Build each channel's chat payload and (unless a dry run) post it; record what failed."""
+    from reports import chat, chat_send
+
+    n = settings.notify
+    channels = [(c.label, c.kind, c) for c in n.channels]
+    if dry_run and not channels:
+        channels = [(kind, kind, None) for kind in chat.KINDS]
+    payloads = {label: chat.payload(kind, results, report_url, skipped=skipped) for label, kind, _ in channels}
+    deliveries: list[Delivery] = []
+    failures: Path | None = None
+    if dry_run:
+        return payloads, deliveries, failures
+    job_ends = time.monotonic() + n.job_deadline_s
+    for label, kind, cfg in channels:
+        left = job_ends - time.monotonic()
+        if left <= 0:
+            d = chat_send.Delivery(channel=label, kind=kind, ok=False, status=None, attempts=0,
+                                   error=f"not tried: the job's {n.job_deadline_s:g} s for posting had passed")
+        else:
+            policy = chat_send.RetryPolicy(attempts=n.attempts, backoff_s=n.backoff_s, timeout_s=n.timeout_s,
+                                           max_retry_after_s=n.max_retry_after_s, deadline_s=min(n.deadline_s, left))
+            d = chat_send.deliver(label, kind, cfg.url_env, cfg.url_file, payloads[label], policy, environ=environ)
+        deliveries.append(d)
+        if not d.ok:
+            failures = settings.data_dir / "notify-failures.jsonl"
+            chat_send.record_failure(failures, d, payloads[label], report_ref)
+    return payloads, deliveries, failures

@@ -1,0 +1,48 @@
+"""How numbers read in words: a value in its unit, a signed difference, a share worth naming.
+
+One home for the formatting rules every rendering (the engine's explanation, HTML, Markdown,
+chat) shares, so "19%" and "+2.1 pp" read the same everywhere.
+"""
+
+from __future__ import annotations
+
+import math
+
+NOTABLE_SHARE = 0.05
+"""A cause carrying less than this share of the change is not named on its own in words."""
+
+
+def notable(share: float) -> bool:
+    """Whether a cause's share of the change is large enough to name it."""
+    return abs(share) >= NOTABLE_SHARE
+
+
+def format_value(value: float | None, unit: str) -> str:
+    """A number as a person would write it for its unit (19%, 3.2 h, 1,204 lines)."""
+    if value is None or (isinstance(value, float) and (math.isnan(value) or math.isinf(value))):
+        return "n/a"
+    v = float(value)
+    if unit == "ratio":
+        return f"{v * 100:.1f}%" if abs(v) < 0.1 else f"{v * 100:.0f}%"
+    if unit == "percent":
+        return f"{v:.1f}%"
+    if unit == "seconds":
+        a = abs(v)
+        if a >= 86400:
+            return f"{v / 86400:.1f} d"
+        if a >= 3600:
+            return f"{v / 3600:.1f} h"
+        if a >= 60:
+            return f"{v / 60:.1f} min"
+        return f"{v:.1f} s"
+    a = abs(v)
+    text = f"{v:,.0f}" if a >= 100 else f"{v:.2f}".rstrip("0").rstrip(".") if a >= 1 else f"{v:.3g}"
+    return f"{text} {unit}" if unit in {"lines", "bytes"} else text
+
+
+def format_delta(value: float, unit: str) -> str:
+    """A signed difference; ratios read as percentage points."""
+    sign = "+" if value > 0 else "-" if value < 0 else "±"
+    if unit == "ratio":
+        return f"{sign}{abs(value) * 100:.1f} pp"
+    return sign + format_value(abs(value), unit)
