@@ -53,10 +53,15 @@ class ChannelSettings(_Section):
             # Never echo the value: it is most likely the webhook URL itself, pasted in the wrong place.
             raise ValueError(f"channel {self.name or self.kind!r}: url_env must be the NAME of an environment "
                              "variable (letters, digits, underscores), not the URL")
-        if self.url_file and "://" in str(self.url_file):
-            raise ValueError(f"channel {self.name or self.kind!r}: url_file must be the PATH of a file holding the "
-                             "webhook URL, not the URL")
         return self
+
+    @field_validator("url_file", mode="before")
+    @classmethod
+    def _a_path_not_a_url(cls, v: Any) -> Any:
+        # Checked on the raw text: as a Path, "https://h/x" would already read "https:/h/x". Never echoed.
+        if isinstance(v, str) and re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", v.strip()):
+            raise ValueError("url_file must be the PATH of a file holding the webhook URL, not the URL")
+        return v
 
     @property
     def label(self) -> str:

@@ -12,6 +12,7 @@ Text from data is escaped for each platform's markup. Sending lives in
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Callable, Sequence
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reports import summary
+from reports.markdown import md_escape as markdown_escape
 from results import InvestigationResult, format_value, notable
 
 KINDS = ("slack", "teams", "discord", "mattermost", "googlechat", "generic")
@@ -108,20 +110,15 @@ def slack_escape(text: str) -> str:
     return re.sub(r"([*_~`])", "\u200b\\1\u200b", text)
 
 
-_MD = re.compile(r"([\\`*_\[\]|<>~])")
-_MD_LINE_START = re.compile(r"^(\s*)(?:([#>+\-])|(\d+)(?=[.)]))")
-
-
 def md_escape(text: str) -> str:
-    """Markdown (Discord, Mattermost, Teams TextBlocks): backslash every formatting character;
-    '@' gets a zero-width space so '@everyone', '@channel' or '@here' never notify."""
-    text = _MD.sub(r"\\\1", text.replace("\n", " ")).replace("@", "@\u200b")
-    return _MD_LINE_START.sub(lambda m: m.group(1) + ("\\" + m.group(2) if m.group(2) else m.group(3) + "\\"), text)
+    """Markdown (Discord, Mattermost, Teams TextBlocks): the report's Markdown escaping, and '@'
+    gets a zero-width space so '@everyone', '@channel' or '@here' never notify."""
+    return markdown_escape(text).replace("@", "@\u200b")
 
 
 def html_escape(text: str) -> str:
     """Google Chat text paragraphs accept a little HTML: escape it all."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    return html.escape(text, quote=True)
 
 
 def gchat_text_escape(text: str) -> str:
@@ -314,7 +311,7 @@ def payload(kind: str, results: InvestigationResult | Sequence[InvestigationResu
     rs = [results] if isinstance(results, InvestigationResult) else list(results)
     its = items(rs)
     url = _safe_url(report_url)
-    head = title or (summary.headline(rs[0]) if len(rs) == 1 else summary.multi_headline(rs).split(". ")[0] + ".")
+    head = title or (summary.headline(rs[0]) if len(rs) == 1 else summary.multi_headline(rs).split(". ")[0].rstrip(".") + ".")
     if skipped:  # targets the job could not investigate: say so up front, details are in the report
         head += f" ({skipped} target{'s' if skipped > 1 else ''} could not be investigated: see the report)"
     lim = LIMITS[kind]

@@ -99,11 +99,11 @@ def mask(url: str) -> str:
     """``https://hooks.example.com/services/T0/B0/XYZ`` -> ``https://hooks.example.com/***``."""
     try:
         parts = urlsplit(url)
+        port = f":{parts.port}" if parts.port else ""
     except ValueError:
         return "***"
     if not parts.scheme or not parts.hostname:
         return "***"
-    port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme}://{parts.hostname}{port}/***"
 
 
@@ -112,7 +112,10 @@ def scrub(text: str, url: str) -> str:
     if not url:
         return text
     text = text.replace(url, mask(url))
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return text
     for piece in [parts.path, parts.query, *parts.path.split("/"), *parts.query.split("&")]:
         if len(piece) >= 6:
             text = text.replace(piece, "***")

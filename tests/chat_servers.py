@@ -141,7 +141,8 @@ class FakePlatform:
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_port}/hooks/{SECRET}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # A short poll keeps shutdown (and so each test) quick.
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
 
     def __enter__(self) -> FakePlatform:
         self.thread.start()

@@ -45,19 +45,31 @@ def test_oversized_reports_are_truncated_not_rejected(kind: str) -> None:
 
 
 def test_429_honours_retry_after_header() -> None:
-    with FakePlatform("slack", [Reply(429, {"Retry-After": "1"}, "rate_limited")]) as server:
-        d = post(Channel("slack", "s", server.url), chat.payload("slack", _results(1)), FAST)
-    assert d.ok and d.attempts == 2
-    assert server.times[1] - server.times[0] >= 0.95
+    waits: list[float] = []
+    with FakePlatform("slack", [Reply(429, {"Retry-After": "7"}, "rate_limited")]) as server:
+        d = post(Channel("slack", "s", server.url), chat.payload("slack", _results(1)), FAST, sleep=waits.append)
+    assert d.ok and d.attempts == 2 and len(server.times) == 2
+    assert waits == [7.0]  # exactly what the server asked, not our own backoff
 
 
 def test_429_honours_discords_retry_after_body_field() -> None:
     limited = Reply(429, {"Content-Type": "application/json"}, json.dumps({"message": "rate limited",
                                                                            "retry_after": 0.4, "global": False}))
+    waits: list[float] = []
     with FakePlatform("discord", [limited]) as server:
-        d = post(Channel("discord", "d", server.url), chat.payload("discord", _results(1)), FAST)
-    assert d.ok and d.attempts == 2
-    assert 0.38 <= server.times[1] - server.times[0] < 1.5
+        d = post(Channel("discord", "d", server.url), chat.payload("discord", _results(1)), FAST, sleep=waits.append)
+    assert d.ok and d.attempts == 2 and len(server.times) == 2
+    assert waits == [0.4]
+
+
+@pytest.mark.parametrize("header", ["nan", "inf", "-inf", "soon"])
+def test_a_retry_after_that_is_no_number_of_seconds_falls_back_to_backoff(header: str) -> None:
+    waits: list[float] = []
+    with FakePlatform("slack", [Reply(429, {"Retry-After": header})]) as server:
+        d = post(Channel("slack", "s", server.url), chat.payload("slack", _results(1)), FAST,
+                 sleep=waits.append, rng=lambda: 1.0)
+    assert d.ok and d.attempts == 2 and len(server.times) == 2
+    assert waits == [FAST.backoff_s]
 
 
 def test_a_retry_after_longer_than_allowed_is_reported_not_slept() -> None:
@@ -83,12 +95,28 @@ def test_429_with_retry_after_zero_is_retried_on_every_platform(kind: str) -> No
 
 
 def test_persistent_5xx_gives_up_after_the_limit_with_growing_backoff() -> None:
+    waits: list[float] = []
     with FakePlatform("mattermost", [Reply(503)] * 10) as server:
         d = post(Channel("mattermost", "m", server.url), chat.payload("mattermost", _results(1)),
-                 RetryPolicy(attempts=3, backoff_s=0.05, timeout_s=2.0), rng=lambda: 1.0)
-    assert not d.ok and d.attempts == 3 and d.status == 503 and "gave up after 3" in d.error
-    gaps = [b - a for a, b in zip(server.times, server.times[1:], strict=False)]
-    assert len(gaps) == 2 and gaps[0] >= 0.045 and gaps[1] >= 0.095  # 0.05 s, then 0.1 s
+                 RetryPolicy(attempts=4, backoff_s=0.05, max_backoff_s=0.15, timeout_s=2.0), rng=lambda: 1.0,
+                 sleep=waits.append)
+    assert not d.ok and d.attempts == 4 and d.status == 503 and "gave up after 4" in d.error
+    assert len(server.times) == 4
+    assert waits == pytest.approx([0.05, 0.1, 0.15])  # doubling, capped
+
+
+def test_the_whole_post_ends_by_its_deadline_retries_and_waits_included() -> None:
+    now = [0.0]
+
+    def sleep(s: float) -> None:
+        now[0] += s
+
+    with FakePlatform("slack", [Reply(503)] * 10) as server:
+        d = post(Channel("slack", "s", server.url), chat.payload("slack", _results(1)),
+                 RetryPolicy(attempts=10, backoff_s=4.0, max_backoff_s=4.0, deadline_s=10.0), rng=lambda: 1.0,
+                 sleep=sleep, clock=lambda: now[0])
+    assert not d.ok and "deadline of 10 s passed" in d.error and "HTTP 503" in d.error
+    assert len(server.times) == 3 and now[0] == 8.0  # tries at 0, 4, 8; a wait to 12 would pass the deadline
 
 
 @pytest.mark.parametrize("kind", chat.KINDS)
@@ -97,6 +125,56 @@ def test_400_stops_at_once(kind: str) -> None:
         d = post(Channel(kind, kind, server.url), chat.payload(kind, _results(1)), FAST)
     assert not d.ok and d.attempts == 1 and d.status == 400 and "Invalid JSON payload" in d.error
     assert len(server.times) == 1
+
+
+def test_a_server_that_drips_its_answer_is_cut_off_at_the_deadline() -> None:
+    """httpx's timeout is per read: a byte every 0.2 s never trips it. The deadline must."""
+    import threading
+    import time
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    stop = threading.Event()
+
+    def drip() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+            try:
+                for _ in range(1000):
+                    if stop.is_set():
+                        break
+                    conn.sendall(b"x")
+                    time.sleep(0.2)
+            except OSError:
+                pass
+            conn.close()
+
+    t = threading.Thread(target=drip, daemon=True)
+    t.start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/hooks/{SECRET}"
+    try:
+        d = post(Channel("slack", "s", url), {"text": "x"}, RetryPolicy(attempts=3, timeout_s=5.0, deadline_s=1.0))
+    finally:
+        stop.set()
+        listener.close()
+    assert not d.ok and d.status is None
+    assert d.elapsed_s < 10  # the drip would take 200 s; the deadline is 1 s
+    assert SECRET not in d.error
+
+
+@pytest.mark.parametrize("url", ["http://[x/hook", "http://127.0.0.1:99999/hook", "http://h.example/a\r\nX-Evil: 1",
+                                 "ftp://h.example/hook", "not a url"])
+def test_malformed_webhook_urls_fail_that_post_only(url: str) -> None:
+    d = post(Channel("slack", "s", url), {"text": "x"}, FAST)
+    assert not d.ok and d.attempts == 0 and d.status is None and d.error
+    assert "\n" not in d.error and "X-Evil" not in d.error
 
 
 def test_timeouts_are_retried_then_reported() -> None:

@@ -51,3 +51,52 @@ def test_bad_config_via_cli_is_exit_2(rca, tmp_path: Path) -> None:
     res = rca("demo", "--config", str(cfg))
     assert res.code == 2
     assert res.err.startswith("rca: error: invalid configuration") and res.err.count("\n") == 1
+
+
+BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n" \
+       "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\n" \
+       "f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]\ng: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]\n"
+
+
+def test_yaml_aliases_are_refused_in_configuration_and_graphs(rca, tmp_path: Path) -> None:
+    cfg = tmp_path / "rca.yaml"
+    cfg.write_text("engine: {seed: 1}\nreports: &r {url_base: x}\nnotify: *r\n")
+    with pytest.raises(ConfigError, match="aliases"):
+        load_settings(cfg)
+    graph = tmp_path / "bomb.yaml"
+    graph.write_text(BOMB.replace("a: &a", "name: bomb\nunit: week\nlabels: &a") + "nodes:\n  n: {label: *g}\n")
+    res = rca("graph", "show", str(graph))
+    assert res.code == 2 and "aliases" in res.err and res.err.count("\n") == 1
+
+
+@pytest.mark.parametrize(("env", "needle"), [
+    ({"RCA_ENGINE__SEED": "-1"}, "engine.seed"),
+    ({"RCA_INVESTIGATIONS": "oops"}, "must be JSON"),
+    ({"RCA_ENGINE": "{not json"}, "must be JSON"),
+])
+def test_bad_environment_overrides_are_one_line(rca, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                env: dict[str, str], needle: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("RCA_CONFIG", raising=False)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    res = rca("report", "--dry-run")
+    assert res.code == 2 and needle in res.err and res.err.count("\n") == 1, res.err
+    assert res.err.startswith("rca: error: ")
+
+
+def test_a_negative_seed_flag_is_one_line(rca, tmp_path: Path) -> None:
+    data = tmp_path / "d.csv"
+    data.write_text("ts,a\n2026-01-01,1\n")
+    res = rca("investigate", "--data", str(data), "--graph", "delivery", "--target", "x", "--at", "2026-01-01",
+              "--seed", "-1")
+    assert res.code == 2 and "engine.seed" in res.err and res.err.count("\n") == 1
+
+
+def test_unquoted_dates_in_investigation_windows_are_read_as_written(tmp_path: Path) -> None:
+    cfg = tmp_path / "rca.yaml"
+    cfg.write_text("investigations:\n  - {target: t, scope: s, at: 2026-03-30}\n"
+                   "  - {target: t, scope: s, baseline: 2026-01-01..2026-02-01, current: 2026-02-02..2026-03-01}\n")
+    s = load_settings(cfg)
+    assert s.investigations[0].at == "2026-03-30"
+    assert s.investigations[1].current == "2026-02-02..2026-03-01"

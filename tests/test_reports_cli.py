@@ -120,3 +120,67 @@ def test_the_example_configuration_is_valid() -> None:
 
     s = load_settings(Path(__file__).resolve().parent.parent / "rca.example.yaml")
     assert s.notify.channels == [] and s.investigations == [] and s.reports.url_base == ""
+
+
+def test_without_configured_targets_nothing_is_posted_anywhere(tmp_path, monkeypatch, capsys) -> None:
+    with FakePlatform("slack") as slack:
+        monkeypatch.setenv("TEST_SLACK_HOOK", slack.url)
+        config = tmp_path / "rca.yaml"
+        config.write_text(f"data_dir: {tmp_path / 'data'}\nnotify:\n  channels:\n"
+                          "    - {kind: slack, name: eng, url_env: TEST_SLACK_HOOK}\n")
+        code = _run(["report", "--config", str(config)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("rca: error: nothing to report") and err.count("\n") == 1
+    assert slack.received == []  # the demo's figures never reach a real channel
+
+
+def test_one_broken_channel_never_stops_the_next_and_every_failure_is_recorded(tmp_path, monkeypatch, capsys) -> None:
+    data = tmp_path / "data"
+    _store_sample(data)
+    monkeypatch.setenv("TEST_BROKEN_HOOK", "http://[x/hooks/abc")
+    with FakePlatform("slack", [Reply(429, {"Retry-After": "nan"})]) as nan_server, FakePlatform("discord") as last:
+        monkeypatch.setenv("TEST_NAN_HOOK", nan_server.url)
+        monkeypatch.setenv("TEST_LAST_HOOK", last.url)
+        config = tmp_path / "rca.yaml"
+        config.write_text(f"""
+data_dir: {data}
+engine: {{bootstrap: 2, num_samples: 100}}
+reports: {{out_dir: {tmp_path / 'out'}}}
+notify:
+  attempts: 2
+  backoff_s: 0.01
+  channels:
+    - {{kind: teams, name: broken, url_env: TEST_BROKEN_HOOK}}
+    - {{kind: slack, name: nan, url_env: TEST_NAN_HOOK}}
+    - {{kind: discord, name: last, url_env: TEST_LAST_HOOK}}
+investigations:
+  - {{target: bug_fix_commit_ratio, scope: acme/payments, last: 13 weeks}}
+""")
+        code = _run(["report", "--config", str(config)])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert len(nan_server.received) == 2 and len(last.received) == 1  # nan was no reason to stop; last got its post
+    records = [json.loads(line) for line in (data / "notify-failures.jsonl").read_text().splitlines()]
+    assert [r["channel"] for r in records] == ["broken"]
+    assert "malformed" in records[0]["error"] and "abc" not in json.dumps(records)
+    assert "posted to nan (slack): ok" in err and "posted to last (discord): ok" in err
+
+
+def test_a_webhook_url_pasted_as_url_file_is_refused_without_echoing_it(tmp_path) -> None:
+    from rca.config import ConfigError, load_settings
+
+    bad = tmp_path / "rca.yaml"
+    bad.write_text("notify:\n  channels:\n    - {kind: slack, url_file: 'https://hooks.example/T0/B0/sekrit'}\n")
+    with pytest.raises(ConfigError, match="PATH of a file") as exc:
+        load_settings(bad)
+    assert "sekrit" not in str(exc.value)
+
+
+def test_a_headline_that_is_a_sentence_ends_with_one_period() -> None:
+    from reports import chat
+    from tests.report_results import make_result
+
+    calm = [make_result(f"m{i}_ratio", detected=False) for i in range(3)]
+    for kind in chat.KINDS:
+        text = json.dumps(chat.payload(kind, calm, ""), ensure_ascii=False)
+        assert "checked." in text and ".." not in text, kind
