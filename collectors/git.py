@@ -19,18 +19,16 @@ import tempfile
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import git
 import pandas as pd
-from pydantic import Field, model_validator
 
 from collectors import git_buckets as gb
-from collectors.base import Collected, Collector, Progress, Replace, Section
+from collectors.base import Collected, Collector, Progress, Replace
 from collectors.git_log import CommitRecord, stream_log
-from collectors.git_rules import Classifier, GitRules, identity
+from collectors.git_rules import Classifier, GitRepoSettings, GitRules, GitSettings, RepoSpec, identity, repo_label
 from collectors.git_szz import BlameLink, FixInput, commit_graph_env, ignore_revs_file, run_szz
 from collectors.observations import InputError, bucket_of
 
@@ -49,17 +47,6 @@ COMMIT_COLUMNS: tuple[str, ...] = (
 
 
 @dataclass(frozen=True)
-class RepoSpec:
-    """One repository to read: where, under which label, which branch, from when."""
-
-    path: Path
-    label: str = ""
-    branch: str | None = None          # default: the checked-out branch
-    since: pd.Timestamp | None = None  # commits with an older committer time are not read
-    scopes: tuple[str, ...] = ()       # path prefixes also measured as scopes LABEL/PREFIX
-
-
-@dataclass(frozen=True)
 class GitResult:
     label: str
     branch: str
@@ -70,10 +57,6 @@ class GitResult:
     full_read: bool              # True: everything was (re-)read; replace what was stored
     scopes: tuple[str, ...]      # every scope this repository's observations use
     notes: tuple[str, ...]       # things the user should know (shallow clone, rewritten history...)
-
-
-def repo_label(path: str | Path) -> str:
-    return Path(path).resolve().name or "repo"
 
 
 def open_repo(path: str | Path) -> git.Repo:
@@ -441,45 +424,6 @@ def commit_table(path: str | Path, rules: GitRules | None = None, *, branch: str
 
 
 # --- the collector seam ---------------------------------------------------------------------
-
-class GitRepoSettings(Section):
-    """One repository to follow."""
-
-    path: Path = Field(description="a clone with full history (a shallow one gets no SZZ/experience)")
-    name: str | None = Field(default=None, description="scope label; default: the folder's name")
-    branch: str | None = Field(default=None, description="branch to follow; default: the checked-out one")
-    since: datetime | None = Field(default=None, description="read commits committed from then on (UTC)")
-    scopes: tuple[str, ...] = Field(default=(), description="path prefixes measured as extra scopes LABEL/PREFIX")
-
-    @property
-    def label(self) -> str:
-        return self.name or repo_label(self.path)
-
-    def spec(self) -> RepoSpec:
-        since = None
-        if self.since is not None:
-            t = pd.Timestamp(self.since)
-            since = t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
-        return RepoSpec(self.path, self.label, self.branch, since, self.scopes)
-
-
-class GitSettings(GitRules):
-    """The ``git:`` section: the repositories to follow and the rules to read them by."""
-
-    repos: tuple[GitRepoSettings, ...] = ()
-
-    @property
-    def configured(self) -> bool:
-        return bool(self.repos)
-
-    @model_validator(mode="after")
-    def _unique_labels(self) -> GitSettings:
-        labels = [r.label for r in self.repos]
-        dup = sorted({x for x in labels if labels.count(x) > 1})
-        if dup:
-            raise ValueError(f"repositories share the label(s) {dup}; give each a distinct name")
-        return self
-
 
 def collect(settings: GitSettings, state: Mapping[str, Any], progress: Progress | None = None) -> Collected:
     """Read every configured repository (only new commits where the saved state allows).

@@ -11,9 +11,12 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+import pandas as pd
+from pydantic import Field, field_validator, model_validator
 
 from collectors.base import Section
 from collectors.observations import InputError
@@ -238,3 +241,58 @@ def in_prefix(path: str, prefix: str) -> bool:
     if prefix.endswith("/"):
         return path.startswith(prefix)
     return path == prefix or path.startswith(prefix + "/")
+
+
+def repo_label(path: str | Path) -> str:
+    """A repository's default scope label: its folder's name."""
+    return Path(path).resolve().name or "repo"
+
+
+@dataclass(frozen=True)
+class RepoSpec:
+    """One repository to read: where, under which label, which branch, from when."""
+
+    path: Path
+    label: str = ""
+    branch: str | None = None          # default: the checked-out branch
+    since: pd.Timestamp | None = None  # commits with an older committer time are not read
+    scopes: tuple[str, ...] = ()       # path prefixes also measured as scopes LABEL/PREFIX
+
+
+class GitRepoSettings(Section):
+    """One repository to follow."""
+
+    path: Path = Field(description="a clone with full history (a shallow one gets no SZZ/experience)")
+    name: str | None = Field(default=None, description="scope label; default: the folder's name")
+    branch: str | None = Field(default=None, description="branch to follow; default: the checked-out one")
+    since: datetime | None = Field(default=None, description="read commits committed from then on (UTC)")
+    scopes: tuple[str, ...] = Field(default=(), description="path prefixes measured as extra scopes LABEL/PREFIX")
+
+    @property
+    def label(self) -> str:
+        return self.name or repo_label(self.path)
+
+    def spec(self) -> RepoSpec:
+        since = None
+        if self.since is not None:
+            t = pd.Timestamp(self.since)
+            since = t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+        return RepoSpec(self.path, self.label, self.branch, since, self.scopes)
+
+
+class GitSettings(GitRules):
+    """The ``git:`` section: the repositories to follow and the rules to read them by."""
+
+    repos: tuple[GitRepoSettings, ...] = ()
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.repos)
+
+    @model_validator(mode="after")
+    def _unique_labels(self) -> GitSettings:
+        labels = [r.label for r in self.repos]
+        dup = sorted({x for x in labels if labels.count(x) > 1})
+        if dup:
+            raise ValueError(f"repositories share the label(s) {dup}; give each a distinct name")
+        return self

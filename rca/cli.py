@@ -15,9 +15,9 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="whydunnit: why did the metric get worse? Causal root-cause analysis for engineering metrics.")
-graph_app = typer.Typer(no_args_is_help=True, help="Inspect and check causal graphs.")
+graph_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Inspect and check causal graphs.")
 app.add_typer(graph_app, name="graph")
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="rca.yaml (default: $RCA_CONFIG, ./rca.yaml)")]

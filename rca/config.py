@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 from collectors.files import FilesSettings
-from collectors.git import GitSettings
+from collectors.git_rules import GitSettings
 from collectors.observations import InputError
 from graphs.model import load_yaml
 from rca.engine.question import Options

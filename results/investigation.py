@@ -186,6 +186,7 @@ class WhatIf:
     baseline_mean: float  # the target's mean under the fitted model without the intervention
     samples: int
     quantiles: dict[str, float] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()  # e.g. a value outside the range the model was fitted on
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -196,4 +197,5 @@ class WhatIf:
             "baseline_mean": _num(self.baseline_mean),
             "samples": int(self.samples),
             "quantiles": {k: _num(v) for k, v in self.quantiles.items()},
+            "notes": list(self.notes),
         }

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from rca.engine import Options, Question, Window, attribution, investigate, linear
-from rca.engine.fitting import fit, seed_everything
+from rca.engine.fitting import fit, seed_everything, to_dowhy
 from rca.engine.frames import prepare
 from tests.engine_helpers import AB, BC, CHAIN, chain_rows, frame
 
@@ -54,12 +54,12 @@ def test_closed_form_matches_dowhy_attribute_anomalies() -> None:
     ref = frame(chain_rows(300, rng), ["a", "b", "c"])
     row = frame(np.array([[1.5, 4.0, -3.0]]), ["a", "b", "c"], start="2030-01-01")
     seed_everything(0)
-    fitted = fit(CHAIN, prepare(ref, CHAIN).frame)
-    s = linear.structure(fitted.scm.graph, "c")
+    scm = to_dowhy(prepare(ref, CHAIN).frame, CHAIN)
+    s = linear.structure(scm.graph, "c")
     ours = attribution.linear_anomaly(
         s, ref[list(s.columns)].to_numpy(), row[list(s.columns)].to_numpy(), draws=0, rng=rng, confidence=0.9
     ).point
-    theirs = attribution.anomaly_contributions(fitted.scm, "c", row, num_samples=20000)
+    theirs = attribution.anomaly_contributions(scm, "c", row, num_samples=20000)
     for node in ("a", "b", "c"):
         assert ours[node] == pytest.approx(theirs[node], abs=0.08), node
 
@@ -90,11 +90,11 @@ def test_closed_form_matches_dowhy_distribution_change() -> None:
     new[:, 2] += BC * 0.7
     cols = ["a", "b", "c"]
     seed_everything(0)
-    fitted = fit(CHAIN, frame(old, cols))
-    s = linear.structure(fitted.scm.graph, "c")
+    scm = to_dowhy(frame(old, cols), CHAIN)
+    s = linear.structure(scm.graph, "c")
     ours = attribution.linear_change(s, old, new, draws=0, rng=rng, alpha=0.05)
     theirs, changed = attribution.change_contributions(
-        fitted.scm, "c", pd.DataFrame(old, columns=cols), pd.DataFrame(new, columns=cols), num_samples=20000
+        scm, "c", pd.DataFrame(old, columns=cols), pd.DataFrame(new, columns=cols), num_samples=20000
     )
     assert ours.changed == {"a": True, "b": True, "c": False} == changed
     for node in cols[:2]:
@@ -127,14 +127,15 @@ def test_multiplicative_duration_gets_log_linear_and_matches_dowhy() -> None:
     ref = frame(np.column_stack([a, wait]), ["a", "wait_seconds"])
     row = frame(np.array([[2.5, 3600 * np.exp(0.4 * 2.5 + 0.45)]]), ["a", "wait_seconds"], start="2030-01-01")
     seed_everything(0)
-    fitted = fit(graph, prepare(ref, graph).frame)
-    assert fitted.mechanisms["wait_seconds"] == "loglinear"
-    s = linear.structure(fitted.scm.graph, "wait_seconds", frozenset({"wait_seconds"}))
+    fitted = fit(prepare(ref, graph).frame, graph)
+    assert fitted.mechanisms["wait_seconds"] == "loglinear" and fitted.scm is None  # no DoWhy on this path
+    scm = to_dowhy(prepare(ref, graph).frame, graph)
+    s = linear.structure(scm.graph, "wait_seconds", frozenset({"wait_seconds"}))
     cols = list(s.columns)
     ours = attribution.sampled_anomaly(
         s, ref[cols].to_numpy(), row[cols].to_numpy(), draws=0, rng=np.random.default_rng(0), samples=4000
     ).point
-    theirs = attribution.anomaly_contributions(fitted.scm, "wait_seconds", row, num_samples=20000)
+    theirs = attribution.anomaly_contributions(scm, "wait_seconds", row, num_samples=20000)
     total = row["wait_seconds"].iloc[0] - ref["wait_seconds"].mean()
     assert sum(ours.values()) == pytest.approx(total, rel=1e-9)
     for node in cols:

@@ -300,7 +300,7 @@ def check_frame(
     if quality is None and not flat:
         from rca.engine.fitting import fit  # DoWhy's import is heavy; only the fit-quality step needs it
 
-        quality = fit(graph, frame).quality
+        quality = fit(frame, graph).quality
     if flat:
         notes = (*notes, f"graph check: constant column(s) {', '.join(flat)}: their edges cannot be tested")
     return GraphCheck(

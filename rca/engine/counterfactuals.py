@@ -109,6 +109,27 @@ def replay_counterfactual(
     return out
 
 
+def sample_intervention(
+    s: linear.Structure,
+    params: linear.Params,
+    noise: np.ndarray,
+    columns: dict[str, tuple[str, int]],
+    settings: dict[str, float],
+    samples: int,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Samples of the target under ``settings`` for a linear or log-linear SCM (refit 0 of ``params``).
+
+    Each column's noise is drawn independently from its fit-window values (``noise``, ``(n, m)``),
+    as DoWhy's ``interventional_samples`` draws from empirical noise distributions.
+    """
+    n, m = noise.shape
+    fixed = {j: float(settings[columns.get(c, (c, 0))[0]]) for j, c in enumerate(s.columns)
+             if columns.get(c, (c, 0))[0] in settings}
+    drawn = noise[rng.integers(0, n, (samples, m)), np.arange(m)]
+    return linear.evaluate(s, params, 0, drawn, fixed)[:, s.target]
+
+
 def clip_to_kind(values: np.ndarray, kind: str) -> np.ndarray:
     """Keep model outputs in the range a node's kind allows (counts and durations >= 0, ratios in [0, 1])."""
     if kind in ("count", "duration"):

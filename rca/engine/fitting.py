@@ -1,16 +1,19 @@
-"""Choose a causal mechanism for every node and fit DoWhy ``gcm`` models.
+"""Choose a causal mechanism for every node and fit the structural causal model.
 
-Mechanisms are chosen here, not by ``gcm.auto``: auto-assignment takes seconds, varies between
-runs, and picks discrete noise models for whole-number data that then fail on any value outside
-the training set. Every column is modelled as a float. Roots (and lagged copies) get the
+Mechanisms are chosen here, not by DoWhy's ``gcm.auto``: auto-assignment takes seconds, varies
+between runs, and picks discrete noise models for whole-number data that then fail on any value
+outside the training set. Every column is modelled as a float. Roots (and lagged copies) get the
 empirical distribution, which suits counts, bounded ratios and heavy-tailed durations alike
 because it assumes no shape. Other nodes get an additive-noise model whose regressor is linear
-by default: counts, ratios and durations of weekly histories are short (50-150 rows), a linear
-model is what such histories support, and it keeps contributions in the target's units and
-exactly additive. A graph may ask for ``mechanism: nonlinear`` (gradient boosting) or
-``linear`` per node. Each fit reports its in-sample R² per node. :class:`ModelCache` keeps
-fitted models between investigations of the same data; it is an explicit object the caller
-owns, never module state.
+by default (or log-linear for multiplicative durations): counts, ratios and durations of weekly
+histories are short (50-150 rows), a linear model is what such histories support, and it keeps
+contributions in the target's units and exactly additive. These models are the ones DoWhy's
+``gcm`` would build (an ``AdditiveNoiseModel`` with a linear regressor, a ``PostNonlinearModel``
+with an exponential link), fitted and evaluated here in closed form (:mod:`rca.engine.linear`),
+so a linear investigation never imports DoWhy. A graph may ask for ``mechanism: nonlinear``
+(gradient boosting) per node; only then is a DoWhy SCM built and fitted. Each fit reports its
+in-sample R² per node. :class:`ModelCache` keeps fitted models between investigations of the
+same data; it is an explicit object the caller owns, never module state.
 """
 
 from __future__ import annotations
@@ -30,11 +33,21 @@ from graphs.model import kind_of, unrolled
 
 @dataclass(frozen=True)
 class Fitted:
-    scm: object  # dowhy.gcm.InvertibleStructuralCausalModel
-    mechanisms: dict[str, str]
-    quality: dict[str, float]
+    dag: nx.DiGraph  # the unrolled graph: one column per node and per lagged parent
+    mechanisms: dict[str, str]  # column -> empirical | linear | loglinear | nonlinear
+    quality: dict[str, float]  # in-sample R² of each child column
     rows: int
-    kinds: dict[str, str] = field(default_factory=dict)
+    kinds: dict[str, str] = field(default_factory=dict)  # node -> count | ratio | duration | continuous
+    scm: object | None = None  # a fitted DoWhy InvertibleStructuralCausalModel, only for nonlinear graphs
+
+    @property
+    def exact(self) -> bool:
+        """Whether every mechanism has a closed form here (no DoWhy sampling needed)."""
+        return "nonlinear" not in self.mechanisms.values()
+
+    @property
+    def log_columns(self) -> frozenset[str]:
+        return frozenset(c for c, m in self.mechanisms.items() if m == "loglinear")
 
 
 def gcm():
@@ -45,9 +58,11 @@ def gcm():
     return _gcm
 
 
-def seed_everything(seed: int) -> None:
+def seed_everything(seed: int, *, dowhy: bool = False) -> None:
+    """Seed NumPy's global generator (and DoWhy's, when a DoWhy model is in play)."""
     np.random.seed(seed)
-    gcm().util.general.set_random_seed(seed)
+    if dowhy:
+        gcm().util.general.set_random_seed(seed)
 
 
 def node_kind(graph: CausalGraph, node: str, values: pd.Series | None = None) -> str:
@@ -108,14 +123,13 @@ def prefers_log(y: np.ndarray, parents: np.ndarray, margin: float = 2.0) -> bool
     return bool(ll_log > ll_lin + margin)
 
 
-def build(graph: CausalGraph, log_columns: frozenset[str] = frozenset()) -> tuple[object, dict[str, str]]:
-    """A fresh invertible SCM with a mechanism assigned to every column (unfitted)."""
+def build(graph: CausalGraph, chosen: dict[str, str]) -> object:
+    """A fresh DoWhy invertible SCM with the chosen mechanism on every column (unfitted)."""
     g = gcm()
-    dag, columns = unrolled(graph)  # a new DiGraph per model: DoWhy stores mechanisms on it
+    dag, _ = unrolled(graph)  # a new DiGraph per model: DoWhy stores mechanisms on it
     scm = g.InvertibleStructuralCausalModel(dag)
-    chosen: dict[str, str] = {}
     for column in dag.nodes:
-        name = mechanism_of(graph, column, columns, dag.in_degree(column) == 0, column in log_columns)
+        name = chosen[column]
         if name == "empirical":
             scm.set_causal_mechanism(column, g.EmpiricalDistribution())
         elif name == "nonlinear":
@@ -132,8 +146,7 @@ def build(graph: CausalGraph, log_columns: frozenset[str] = frozenset()) -> tupl
             scm.set_causal_mechanism(column, pnl)
         else:
             scm.set_causal_mechanism(column, g.AdditiveNoiseModel(g.ml.create_linear_regressor()))
-        chosen[column] = name
-    return scm, chosen
+    return scm
 
 
 def log_candidates(graph: CausalGraph, frame: pd.DataFrame) -> frozenset[str]:
@@ -160,17 +173,54 @@ def log_candidates(graph: CausalGraph, frame: pd.DataFrame) -> frozenset[str]:
     return frozenset(out)
 
 
-def fit(graph: CausalGraph, frame: pd.DataFrame) -> Fitted:
-    """Build and fit an SCM for ``graph`` on ``frame`` (the prepared, unrolled columns)."""
-    g = gcm()
-    scm, chosen = build(graph, log_candidates(graph, frame))
-    dag: nx.DiGraph = scm.graph
+def fit(frame: pd.DataFrame, graph: CausalGraph) -> Fitted:
+    """Choose and fit a mechanism for every column of ``frame`` (the prepared, unrolled columns)."""
+    dag, columns = unrolled(graph)
+    log_cols = log_candidates(graph, frame)
+    chosen = {c: mechanism_of(graph, c, columns, dag.in_degree(c) == 0, c in log_cols) for c in dag.nodes}
+    kinds = {n: node_kind(graph, n, frame[n]) for n in graph.nodes}
     data = frame[list(dag.nodes)].astype(float)
+    scm = None
+    if "nonlinear" in chosen.values():
+        g = gcm()
+        scm = build(graph, chosen)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            g.fit(scm, data)
+        quality = r_squared(scm, data)
+    else:
+        quality = linear_r_squared(dag, data, frozenset(c for c, m in chosen.items() if m == "loglinear"))
+    return Fitted(dag=dag, mechanisms=chosen, quality=quality, rows=len(frame), kinds=kinds, scm=scm)
+
+
+def to_dowhy(frame: pd.DataFrame, graph: CausalGraph) -> object:
+    """The same model as :func:`fit` chooses, built and fitted as a DoWhy SCM (for DoWhy's own estimators)."""
+    fitted = fit(frame, graph)
+    if fitted.scm is not None:
+        return fitted.scm
+    scm = build(graph, fitted.mechanisms)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        g.fit(scm, data)
-    kinds = {n: node_kind(graph, n, frame[n]) for n in graph.nodes}
-    return Fitted(scm=scm, mechanisms=chosen, quality=r_squared(scm, data), rows=len(frame), kinds=kinds)
+        gcm().fit(scm, frame[list(fitted.dag.nodes)].astype(float))
+    return scm
+
+
+def linear_r_squared(dag: nx.DiGraph, data: pd.DataFrame, log_columns: frozenset[str]) -> dict[str, float]:
+    """In-sample R² of every child column's linear (or log-linear) regression on its parents."""
+    from rca.engine import linear
+
+    s = linear.whole(dag, log_columns)
+    x = data[list(s.columns)].to_numpy(float)
+    params = linear.fit(s, x)
+    fitted = linear.predict(s, params, x)
+    out: dict[str, float] = {}
+    for j, (col, pa) in enumerate(zip(s.columns, s.parents, strict=True)):
+        if not pa:
+            continue
+        y = x[:, j]
+        ss_tot = float(np.sum((y - y.mean()) ** 2))
+        out[col] = round(1.0 - float(np.sum((y - fitted[:, j]) ** 2)) / ss_tot, 4) if ss_tot > 0 else 1.0
+    return out
 
 
 def r_squared(scm: object, data: pd.DataFrame) -> dict[str, float]:
@@ -220,14 +270,14 @@ class ModelCache:
     hits: int = 0
     misses: int = 0
 
-    def fit(self, graph: CausalGraph, frame: pd.DataFrame) -> Fitted:
+    def fit(self, frame: pd.DataFrame, graph: CausalGraph) -> Fitted:
         key = fingerprint(graph, frame)
         if key in self._models:
             self._models.move_to_end(key)
             self.hits += 1
             return self._models[key]
         self.misses += 1
-        model = fit(graph, frame)
+        model = fit(frame, graph)
         self._models[key] = model
         while len(self._models) > self.capacity:
             self._models.popitem(last=False)

@@ -22,6 +22,7 @@ from rca.engine.counterfactuals import (
     interventional_samples,
     linear_counterfactual,
     replay_counterfactual,
+    sample_intervention,
 )
 from rca.engine.errors import EngineInputError
 from rca.engine.explanation import explain
@@ -148,14 +149,14 @@ def investigate(
         )
 
     t0 = time.perf_counter()
-    fitted = (cache if cache is not None else ModelCache(capacity=1)).fit(graph, reference)
+    fitted = (cache if cache is not None else ModelCache(capacity=1)).fit(reference, graph)
     timings["fit"] = time.perf_counter() - t0
     if opts.graph_check:
         t0 = time.perf_counter()
         caveats.extend(_graph_caveats(reference, graph, fitted, opts))
         timings["graph_check"] = time.perf_counter() - t0
     log_columns = frozenset(c for c, m in fitted.mechanisms.items() if m == "loglinear")
-    s = linear.structure(fitted.scm.graph, target, log_columns)  # type: ignore[attr-defined]
+    s = linear.structure(fitted.dag, target, log_columns)
     exact = all(fitted.mechanisms[c] in ("linear", "loglinear", "empirical") for c in s.columns)
     observed = Observed(
         baseline=float(reference[target].mean()), current=float(current[target].mean()), unit=unit
@@ -278,7 +279,7 @@ def investigate(
         )
     else:
         counterfactuals = _counterfactuals(
-            fitted if question.kind == "anomaly" else fit(graph, current),
+            fitted if question.kind == "anomaly" else fit(current, graph),
             target,
             reference,
             current,
@@ -359,8 +360,11 @@ def intervene(
 ) -> WhatIf:
     """The target's distribution had the nodes in ``settings`` been held at those values.
 
-    The model is fitted on all complete rows of ``data`` (cached in ``cache``), and DoWhy draws
-    interventional samples; lagged copies of a set node are set too (it stays there).
+    The model is fitted on all complete rows of ``data`` (cached in ``cache``) and sampled under
+    the intervention, each noise term drawn from its fit-window values as DoWhy's
+    ``interventional_samples`` does; lagged copies of a set node are set too (it stays there).
+    A value its node's kind cannot take (a ratio of 5) is refused; one outside the values seen
+    is answered with a note that it is an extrapolation. The same seed gives the same answer.
     """
     opts = options or Options()
     _check_question(graph, Question(target, at=_ALWAYS))
@@ -373,11 +377,24 @@ def intervene(
             f"only {len(prepared.frame)} complete row(s); graph {graph.name!r} needs at least "
             f"{rows_needed(graph, opts.min_rows)} to fit"
         )
-    seed_everything(opts.seed)
-    fitted = (cache if cache is not None else ModelCache(capacity=1)).fit(graph, prepared.frame)
+    fitted = (cache if cache is not None else ModelCache(capacity=1)).fit(prepared.frame, graph)
+    notes = _check_settings(settings, fitted, prepared.frame)
     kind = fitted.kinds.get(target, "continuous")
-    values = clip_to_kind(interventional_samples(fitted.scm, target, prepared.columns, settings, samples), kind)
-    baseline = clip_to_kind(interventional_samples(fitted.scm, target, prepared.columns, {}, samples), kind)
+    rng = np.random.default_rng(opts.seed)
+    if fitted.exact:
+        s = linear.structure(fitted.dag, target, fitted.log_columns)
+        x = prepared.frame[list(s.columns)].to_numpy(float)
+        params = linear.fit(s, x)
+        noise = linear.noise(s, params, x)[0]
+        values, baseline = (
+            clip_to_kind(sample_intervention(s, params, noise, prepared.columns, held, samples, rng), kind)
+            for held in (settings, {})
+        )
+    else:
+        seed_everything(opts.seed, dowhy=True)
+        values = clip_to_kind(interventional_samples(fitted.scm, target, prepared.columns, settings, samples), kind)
+        seed_everything(opts.seed, dowhy=True)
+        baseline = clip_to_kind(interventional_samples(fitted.scm, target, prepared.columns, {}, samples), kind)
     lo, hi = np.quantile(values, [(1 - opts.confidence) / 2, 1 - (1 - opts.confidence) / 2])
     qs = {f"p{q}": float(np.quantile(values, q / 100)) for q in (5, 25, 50, 75, 95)}
     return WhatIf(
@@ -388,7 +405,27 @@ def intervene(
         baseline_mean=float(baseline.mean()),
         samples=len(values),
         quantiles=qs,
+        notes=tuple(notes),
     )
+
+
+def _check_settings(settings: dict[str, float], fitted: Fitted, frame: pd.DataFrame) -> list[str]:
+    """Refuse values a node's kind cannot take; note values outside what the model has seen."""
+    notes = []
+    for node, value in settings.items():
+        kind = fitted.kinds.get(node, "continuous")
+        if not np.isfinite(value):
+            raise EngineInputError(f"cannot set {node} to {value}: give a finite number")
+        if kind == "ratio" and not 0.0 <= value <= 1.0:
+            raise EngineInputError(f"cannot set {node} to {value:g}: it is a ratio, between 0 and 1 "
+                                   f"(write 0.8 for 80%)")
+        if kind in ("count", "duration") and value < 0:
+            raise EngineInputError(f"cannot set {node} to {value:g}: a {kind} cannot be negative")
+        lo, hi = float(frame[node].min()), float(frame[node].max())
+        if not lo <= value <= hi:
+            notes.append(f"{node} = {value:g} is outside the values seen ({lo:g} to {hi:g}): the answer "
+                         "extrapolates the fitted model")
+    return notes
 
 
 def _graph_caveats(reference: pd.DataFrame, graph: CausalGraph, fitted: Fitted, opts: Options) -> list[str]:
@@ -470,6 +507,7 @@ def _sampled_attribution(
     kind: str,
 ) -> tuple[attribution.Attribution, dict[str, float]]:
     """DoWhy's own sampling estimators, for graphs with nonlinear mechanisms."""
+    seed_everything(opts.seed, dowhy=True)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     changed: dict[str, bool] = {}
@@ -478,7 +516,7 @@ def _sampled_attribution(
 
         def once(rng: np.random.Generator) -> dict[str, float] | None:
             sample = reference.iloc[rng.integers(0, len(reference), len(reference))]
-            refit = fit(graph, sample)
+            refit = fit(sample, graph)
             return attribution.anomaly_contributions(
                 refit.scm, target, current, num_samples=max(200, opts.num_samples // 2)
             )

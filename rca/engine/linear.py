@@ -67,6 +67,15 @@ def structure(dag: nx.DiGraph, target: str, log_columns: frozenset[str] = frozen
     return Structure(columns=tuple(order), parents=parents, target=index[target], log=log)
 
 
+def whole(dag: nx.DiGraph, log_columns: frozenset[str] = frozenset()) -> Structure:
+    """Every column of the graph in a fixed topological order (the target field is unused: 0)."""
+    order = list(nx.lexicographical_topological_sort(dag, key=str))
+    index = {c: i for i, c in enumerate(order)}
+    parents = tuple(tuple(sorted(index[p] for p in dag.predecessors(c))) for c in order)
+    log = tuple(c in log_columns and bool(parents[i]) for i, c in enumerate(order))
+    return Structure(columns=tuple(order), parents=parents, target=0, log=log)
+
+
 def fit(s: Structure, x: np.ndarray, ridge: float = 1e-9) -> Params:
     """OLS of every child on its parents (roots: their mean) for data ``x`` of shape ``(B, n, m)``.
 
@@ -113,6 +122,16 @@ def noise(s: Structure, p: Params, x: np.ndarray) -> np.ndarray:
             out[:, :, j] = (
                 y[None] - p.intercept[:, None, j] - np.einsum("np,bp->bn", x[:, list(pa)], p.coef[j])
             )
+    return out
+
+
+def predict(s: Structure, p: Params, x: np.ndarray, draw: int = 0) -> np.ndarray:
+    """Each child column's fitted value from its observed parents in rows ``x`` ``(n, m)``; a root's: its mean."""
+    x = np.asarray(x, dtype=float)
+    out = np.empty_like(x)
+    for j, pa in enumerate(s.parents):
+        z = p.intercept[draw, j] + (x[:, list(pa)] @ p.coef[j][draw] if pa else 0.0)
+        out[:, j] = np.exp(np.minimum(z, 700.0)) if s.logs[j] else z
     return out
 
 

@@ -5,38 +5,44 @@ direction: collect -> store -> frame -> investigate -> render -> notify. Each jo
 in-memory inputs (frames, graph objects, settings) as well as names and paths, returns a
 result object, and raises only :class:`PipelineError` (one line, no face's wording).
 
-Inputs: :func:`settings` (``rca.yaml`` with overrides) and :func:`request` (a question).
-Jobs: :func:`collect` and :func:`export_git` (sources into the store, or one repository into
-a file); :func:`investigate`, :func:`what_if` and :func:`check_graph` (questions);
-:func:`report` (the scheduled report with chat posts); :func:`demo` (the bundled sample).
+Inputs: :func:`settings` (``rca.yaml`` with overrides), :func:`request` (a question) and
+:func:`graph`. Jobs: :func:`collect` and :func:`export_git` (sources into the store, or one
+repository into a file); :func:`investigate`, :func:`what_if` and :func:`check_graph`
+(questions); :func:`report` (the scheduled report with chat posts); :func:`demo` (the bundled
+sample). Each job's module loads when the job is first asked for, so a face pays at start-up
+only for the jobs it runs.
 """
 
-from rca.pipeline.collection import CollectorRun, CollectOutcome, TableOutcome, collect, export_git
-from rca.pipeline.demo import DemoOutcome, demo
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from rca.pipeline.errors import BadInput, JobFailed, PipelineError
-from rca.pipeline.inputs import graph, request, settings
-from rca.pipeline.investigations import Investigation, Request, check_graph, investigate, what_if
-from rca.pipeline.reporting import ReportOutcome, report
+
+if TYPE_CHECKING:
+    from rca.pipeline.collection import CollectorRun, CollectOutcome, TableOutcome, collect, export_git
+    from rca.pipeline.demos import DemoOutcome, demo
+    from rca.pipeline.inputs import graph, request, settings
+    from rca.pipeline.investigations import Investigation, Request, check_graph, investigate, what_if
+    from rca.pipeline.reporting import ReportOutcome, report
+
+_LAZY = {
+    **dict.fromkeys(("CollectOutcome", "CollectorRun", "TableOutcome", "collect", "export_git"), "collection"),
+    **dict.fromkeys(("DemoOutcome", "demo"), "demos"),
+    **dict.fromkeys(("graph", "request", "settings"), "inputs"),
+    **dict.fromkeys(("Investigation", "Request", "check_graph", "investigate", "what_if"), "investigations"),
+    **dict.fromkeys(("ReportOutcome", "report"), "reporting"),
+}
 
 __all__ = [
-    "BadInput",
-    "CollectOutcome",
-    "CollectorRun",
-    "DemoOutcome",
-    "Investigation",
-    "JobFailed",
-    "PipelineError",
-    "ReportOutcome",
-    "Request",
-    "TableOutcome",
-    "check_graph",
-    "collect",
-    "demo",
-    "export_git",
-    "graph",
-    "investigate",
-    "report",
-    "request",
-    "settings",
-    "what_if",
+    "BadInput", "CollectOutcome", "CollectorRun", "DemoOutcome", "Investigation", "JobFailed", "PipelineError",
+    "ReportOutcome", "Request", "TableOutcome", "check_graph", "collect", "demo", "export_git", "graph",
+    "investigate", "report", "request", "settings", "what_if",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"rca.pipeline.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'rca.pipeline' has no attribute {name!r}")

@@ -10,6 +10,7 @@ node by the graph's unit and its own aggregation.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -17,7 +18,9 @@ from collectors import files, observations
 from graphs import CausalGraph, load_graph
 from rca.frames import to_wide
 from rca.pipeline.errors import BadInput
-from rca.store import Store
+
+if TYPE_CHECKING:
+    from rca.store import Store
 
 Data = pd.DataFrame | str | Path
 GraphRef = CausalGraph | str | Path

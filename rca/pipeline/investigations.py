@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from graphs import CausalGraph
 from rca.config import InvestigationSettings, Settings
@@ -21,8 +22,10 @@ from rca.engine import investigate as engine_investigate
 from rca.pipeline.data import Data, GraphRef, graph_of, stored_frame, wide_frame
 from rca.pipeline.errors import faced
 from rca.pipeline.questions import question as to_question
-from rca.store import InvestigationRecord, Store
 from results import InvestigationResult, WhatIf
+
+if TYPE_CHECKING:
+    from rca.store import InvestigationRecord, Store
 
 Request = InvestigationSettings
 
@@ -67,6 +70,8 @@ def investigate(request: Request, settings: Settings, *, data: Data | None = Non
     if data is not None:
         frame, scope = wide_frame(data, g, request.scope)
         request = request.model_copy(update={"scope": scope})
+    from rca.store import InvestigationRecord, Store  # the store's SQL layer only when the store is used
+
     keep = data is None if keep is None else keep
     own = store is None and (data is None or keep)
     store = Store(settings.store_url) if own else store
@@ -91,6 +96,8 @@ def investigate(request: Request, settings: Settings, *, data: Data | None = Non
 
 def _finished(record: InvestigationRecord, status: str, *, result: InvestigationResult | None = None,
               error: str | None = None, report_path: str | None = None) -> InvestigationRecord:
+    from rca.store import InvestigationRecord
+
     return InvestigationRecord(
         id=record.id, created_at=record.created_at, status=status, scope=record.scope, target=record.target,
         question=record.question, result=result.to_dict() if result is not None else None,
@@ -115,6 +122,8 @@ def what_if(target: str, values: Mapping[str, float], settings: Settings, *, gra
     if data is not None:
         frame, _ = wide_frame(data, g, scope)
     else:
+        from rca.store import Store
+
         with Store(settings.store_url) as store:
             frame = stored_frame(store, g, scope)
     return intervene(frame, g, target, dict(values), options=settings.engine)
