@@ -75,6 +75,25 @@ def _visible(points: list[tuple[str, float]], window: dict) -> list[tuple[str, f
     return kept if len(kept) >= 2 else points
 
 
+def _gaps(points: list[tuple[float, float | None]]) -> set[float]:
+    """The times where the line must start anew: after a missing value, or after a longer
+    pause than the series' usual spacing (rows absent altogether)."""
+    xs = [x for x, _ in points]
+    steps = sorted(b - a for a, b in zip(xs, xs[1:], strict=False) if b > a)
+    usual = steps[len(steps) // 2] if steps else 0.0
+    out: set[float] = set()
+    missing = False
+    prev: float | None = None
+    for x, v in points:
+        if v is None or not math.isfinite(v):
+            missing = True
+            continue
+        if prev is not None and (missing or (usual and x - prev > 1.5 * usual)):
+            out.add(x)
+        prev, missing = x, False
+    return out
+
+
 def time_series(r: InvestigationResult, node: str, ident: str, *, width: int = 860, height: int = 240,
                 reference: float | None = None, reference_label: str = "") -> Markup:
     """``node``'s series with the baseline and current windows shaded (or the anomaly marked).
@@ -82,13 +101,15 @@ def time_series(r: InvestigationResult, node: str, ident: str, *, width: int = 8
     For the target, the observed baseline and current levels are drawn across their windows;
     for a cause, ``reference`` (e.g. the level a counterfactual holds it at) as a dashed line.
     """
-    raw = [(t, v) for t, v in r.series.get(node, []) if _parse(t) is not None and math.isfinite(v)]
-    raw = _visible(raw, r.window)
+    stamped = [(t, v) for t, v in r.series.get(node, []) if _parse(t) is not None]
+    stamped = _visible(stamped, r.window)
+    raw = [(t, v) for t, v in stamped if v is not None and math.isfinite(v)]
     if len(raw) < 2:
         return Markup("")
     unit = r.unit(node)
     xs = [_parse(t) or 0.0 for t, _ in raw]
     ys = [v for _, v in raw]
+    breaks = _gaps([(_parse(t) or 0.0, v) for t, v in stamped])
     extra = [r.observed.baseline, r.observed.current] if node == r.target else []
     if reference is not None:
         extra.append(reference)
@@ -133,8 +154,13 @@ def time_series(r: InvestigationResult, node: str, ident: str, *, width: int = 8
             desc.append(f"The {label} window ({day(s)} to {day(e)}) averages {format_value(level, unit)}.")
         else:
             desc.append(f"The {label} window runs from {day(s)} to {day(e)}.")
-    path = " ".join(f"{'M' if i == 0 else 'L'}{px(x):.1f},{py(y):.1f}" for i, (x, y) in enumerate(zip(xs, ys, strict=True)))
+    # A gap in the data (a row without a value, or missing rows) breaks the line: no straight
+    # segment pretends to know the weeks in between.
+    path = " ".join(f"{'M' if i == 0 or x in breaks else 'L'}{px(x):.1f},{py(y):.1f}"
+                    for i, (x, y) in enumerate(zip(xs, ys, strict=True)))
     parts.append(f'<path class="series" d="{path}"/>')
+    if breaks:
+        desc.append(f"The line breaks at {len(breaks)} gap(s) with no data.")
     if "at" in w:
         a = _parse(w["at"])
         b = _parse(w.get("until") or w["at"])

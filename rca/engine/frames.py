@@ -36,7 +36,7 @@ def prepare(data: pd.DataFrame, graph: CausalGraph) -> Prepared:
             f"the data lacks column(s) for graph node(s) {', '.join(missing)} (it has: {have})"
         )
     caveats: list[str] = []
-    numeric = pd.DataFrame(index=data.index)
+    cols: dict[str, pd.Series] = {}
     for name in graph.nodes:
         col = pd.to_numeric(data[name], errors="coerce")
         bad = int(col.isna().sum() - data[name].isna().sum())
@@ -50,11 +50,14 @@ def prepare(data: pd.DataFrame, graph: CausalGraph) -> Prepared:
             )
         # Integer counts are modelled as real numbers: a discrete noise model would fail on any
         # value it did not see in training, which is exactly what an anomaly is.
-        numeric[name] = col.astype("float64")
+        cols[name] = col.astype("float64")
     _, columns = unrolled(graph)
     for col, (node, lag) in columns.items():
         if lag:
-            numeric[col] = numeric[node].shift(lag)
+            cols[col] = cols[node].shift(lag)
+    # One frame from all columns at once: inserting them one by one fragments it (and pandas warns
+    # once per column on a 200-node graph).
+    numeric = pd.DataFrame(cols, index=data.index)
     lag_rows = graph.max_lag
     if lag_rows:
         numeric = numeric.iloc[lag_rows:]

@@ -140,6 +140,9 @@ def investigate(
             "current": question.current.label(current.index.max()),
         }
 
+    reference = _bounded(reference, opts, "fit window", caveats)
+    if question.kind == "distribution_change":
+        current = _bounded(current, opts, "current window", caveats)
     _constant_caveats(prepared, reference, target, caveats)
     n_columns = len(prepared.columns)
     if len(reference) < 5 * n_columns:
@@ -334,7 +337,7 @@ def investigate(
             seed=opts.seed,
         ),
         timings_s=timings,
-        series=_series(data, target, causes),
+        series=_series(data, target, causes, current.index),
         higher_is_worse=node.higher_is_worse,
         titles=titles,
         units=units,
@@ -437,6 +440,15 @@ def _graph_caveats(reference: pd.DataFrame, graph: CausalGraph, fitted: Fitted, 
         reference, graph, permutations=opts.check_permutations, seed=opts.seed, quality=fitted.quality
     )
     return list(check.caveats())
+
+
+def _bounded(rows: pd.DataFrame, opts: Options, name: str, caveats: list[str]) -> pd.DataFrame:
+    """At most ``opts.max_fit_rows`` rows, a seeded random sample in time order when there are more."""
+    if len(rows) <= opts.max_fit_rows:
+        return rows
+    caveats.append(f"the {name} has {len(rows):,} rows: the model used a random sample of {opts.max_fit_rows:,} "
+                   "of them (raise engine.max_fit_rows to use more)")
+    return rows.sample(n=opts.max_fit_rows, random_state=opts.seed).sort_index()
 
 
 def _constant_caveats(prepared: Prepared, reference: pd.DataFrame, target: str, caveats: list[str]) -> None:
@@ -577,10 +589,25 @@ def _linear_counterfactuals(
     return tuple(out)
 
 
-def _series(data: pd.DataFrame, target: str, causes: list[Cause]) -> dict[str, list[tuple[str, float]]]:
-    keep = [target] + [c.node for c in causes if c.node != target][:3]
+_CHART_POINTS = 2000  # a chart cannot show more; a 100,000-row history is thinned evenly to this
+
+
+def _series(data: pd.DataFrame, target: str, causes: list[Cause],
+            keep_rows: pd.DatetimeIndex) -> dict[str, list[tuple[str, float | None]]]:
+    """The target's and top causes' histories for the charts; a gap (no value) stays a gap (None).
+
+    A long history is thinned to about ``_CHART_POINTS`` evenly spaced rows, always keeping the
+    rows the question is about (``keep_rows``).
+    """
+    rows = data.index
+    if len(rows) > _CHART_POINTS:
+        picked = np.zeros(len(rows), dtype=bool)
+        picked[np.linspace(0, len(rows) - 1, _CHART_POINTS).astype(int)] = True
+        picked |= np.asarray(rows.isin(keep_rows))
+        data = data[picked]
+    stamps = data.index.tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
     out = {}
-    for name in keep:
-        col = pd.to_numeric(data[name], errors="coerce").dropna()
-        out[name] = [(iso(ts), float(v)) for ts, v in col.items()]
+    for name in [target] + [c.node for c in causes if c.node != target][:3]:
+        col = pd.to_numeric(data[name], errors="coerce")
+        out[name] = [(ts, None if np.isnan(v) else float(v)) for ts, v in zip(stamps, col.to_numpy(float), strict=True)]
     return out

@@ -111,6 +111,22 @@ def fit(s: Structure, x: np.ndarray, ridge: float = 1e-9) -> Params:
     return Params(intercept=intercept, coef=tuple(coefs))
 
 
+def fit_resampled(s: Structure, x: np.ndarray, resamples: np.ndarray, max_values: int = 4_000_000) -> Params:
+    """:func:`fit` on rows ``x[resamples[b]]`` for each of ``B`` index rows, a few refits at a time.
+
+    Bootstrap refits never hold ``B x n x m`` values at once: a 100,000-row window with 40
+    columns and 200 resamples would need 6 GB; in chunks of ``max_values`` it needs 32 MB.
+    """
+    x = np.asarray(x, dtype=float)
+    resamples = np.atleast_2d(resamples)
+    per = max(1, int(max_values // max(1, resamples.shape[1] * x.shape[1])))
+    parts = [fit(s, x[resamples[i : i + per]]) for i in range(0, len(resamples), per)]
+    return Params(
+        intercept=np.concatenate([p.intercept for p in parts]),
+        coef=tuple(np.concatenate([p.coef[j] for p in parts]) for j in range(len(s.columns))),
+    )
+
+
 def noise(s: Structure, p: Params, x: np.ndarray) -> np.ndarray:
     """Each column's noise for rows ``x`` ``(n, m)`` under each refit, ``(B, n, m)``; a root's: its value."""
     x = np.asarray(x, dtype=float)
