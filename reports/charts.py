@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 
 from markupsafe import Markup, escape
 
-from reports import graph_layout, summary
-from reports.summary import cause_title, day
-from results import Cause, InvestigationResult, format_value, notable
+from reports import graph_layout
+from results import Cause, InvestigationResult, format_value, notable, wording
+from results.wording import cause_title, day
 
 
 def _svg_open(width: float, height: float, title: str, desc: str, kind: str, ident: str) -> str:
@@ -215,7 +215,7 @@ def cause_bars(r: InvestigationResult, ident: str, width: int = 860, limit: int 
     for t in ticks:
         parts.append(f'<line class="grid" x1="{px(t):.1f}" x2="{px(t):.1f}" y1="{head - 6}" y2="{height - 24}"/>'
                      f'<text class="tick" x="{px(t):.1f}" y="{height - 8}" text-anchor="middle">'
-                     f'{escape(summary.delta(t, unit) if t else "0")}</text>')
+                     f'{escape(wording.delta(t, unit) if t else "0")}</text>')
     y = head
     desc = []
     for group, label in groups:
@@ -228,8 +228,8 @@ def cause_bars(r: InvestigationResult, ident: str, width: int = 860, limit: int 
             a, b = sorted((px(0), px(c.contribution)))
             name = cause_title(r, c.node)
             short = name if len(name) <= 34 else name[:32] + "…"
-            value = summary.delta(c.contribution, unit)
-            interval = f"{summary.delta(c.interval[0], unit)} to {summary.delta(c.interval[1], unit)}"
+            value = wording.delta(c.contribution, unit)
+            interval = f"{wording.delta(c.interval[0], unit)} to {wording.delta(c.interval[1], unit)}"
             mid = y + bar_h / 2
             parts.append(
                 f'<g class="cause" data-node="{escape(c.node)}"><text class="label" x="{label_w - 8}" y="{mid + 4:.1f}" '
@@ -241,8 +241,8 @@ def cause_bars(r: InvestigationResult, ident: str, width: int = 860, limit: int 
                 f'y2="{mid + 5}"/><line class="whisker" x1="{px(c.interval[1]):.1f}" x2="{px(c.interval[1]):.1f}" '
                 f'y1="{mid - 5}" y2="{mid + 5}"/>'
                 f'<text class="value" x="{width - 4}" y="{mid + 4:.1f}" text-anchor="end">'
-                f'{escape(value)} · {summary.pct(c.share)}</text></g>')
-            desc.append(f"{name}: {value} ({summary.pct(c.share)} of the change, interval {interval}, "
+                f'{escape(value)} · {wording.pct(c.share)}</text></g>')
+            desc.append(f"{name}: {value} ({wording.pct(c.share)} of the change, interval {interval}, "
                         f"{'significant' if c.significant else 'not significant'})")
             y += bar_h + gap
         y += 8
@@ -334,12 +334,12 @@ def causal_graph(r: InvestigationResult, ident: str, max_width: int = 860) -> Ma
         text = "".join(f'<tspan x="{x + box_w / 2:.1f}" dy="{0 if i == 0 else 14}">{escape(line)}</tspan>'
                        for i, line in enumerate(lines))
         ty = y + box_h / 2 + (4 if len(lines) == 1 else -3)
-        info = f"{r.title(n)}" + (f": {summary.pct(c.share)} of the change" if c else "")
+        info = f"{r.title(n)}" + (f": {wording.pct(c.share)} of the change" if c else "")
         parts.append(f'<g class="{" ".join(classes)}" data-node="{escape(n)}"><rect x="{x}" y="{y}" width="{box_w}" '
                      f'height="{box_h}" rx="6"/><text x="{x + box_w / 2:.1f}" y="{ty:.1f}" text-anchor="middle">'
                      f'{text}</text><title>{escape(info)}</title></g>')
         if c is not None and notable(c.share):
-            desc.append(f"{r.title(n)} ({summary.pct(c.share)})")
+            desc.append(f"{r.title(n)} ({wording.pct(c.share)})")
     title = f"Causal graph of {r.title(r.target)}"
     about = (f"{len(boxes)} nodes and {len(r.edges)} edges; the target is {r.title(r.target)}. "
                + ("Shaded by share of the change: " + ", ".join(desc) + ". " if desc else "")

@@ -19,9 +19,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from reports import summary
 from reports.markdown import md_escape as markdown_escape
-from results import InvestigationResult, format_value, notable
+from results import InvestigationResult, format_value, notable, wording
 
 KINDS = ("slack", "teams", "discord", "mattermost", "googlechat", "generic")
 
@@ -72,19 +71,19 @@ def items(results: Sequence[InvestigationResult]) -> list[Item]:
     for r in sorted(results, key=lambda r: not r.regression.detected):
         causes = []
         # Within normal noise: the verdict is the news; its causes would only be noise in a chat message.
-        for c in summary.upstream(r)[:3] if r.regression.detected else []:
+        for c in wording.upstream(r)[:3] if r.regression.detected else []:
             if not notable(c.share) and not c.significant:
                 continue
-            causes.append(f"{r.title(c.node)}: {summary.delta(c.contribution, r.observed.unit)} "
-                          f"({summary.pct(c.share)}{', significant' if c.significant else ', not significant'})")
+            causes.append(f"{r.title(c.node)}: {wording.delta(c.contribution, r.observed.unit)} "
+                          f"({wording.pct(c.share)}{', significant' if c.significant else ', not significant'})")
         out.append(Item(
             title=r.title(r.target)[:1].upper() + r.title(r.target)[1:] + (f" in {r.scope}" if r.scope else ""),
-            headline=summary.headline(r),
-            verdict=(f"{summary.verdict(r)}: {format_value(r.observed.baseline, r.observed.unit)} → "
-                     f"{format_value(r.observed.current, r.observed.unit)} ({summary.change_text(r)})"),
+            headline=wording.headline(r),
+            verdict=(f"{wording.verdict(r)}: {format_value(r.observed.baseline, r.observed.unit)} → "
+                     f"{format_value(r.observed.current, r.observed.unit)} ({wording.change_text(r)})"),
             regressed=r.regression.detected,
             causes=tuple(causes),
-            counterfactual=summary.counterfactual_text(r) if r.regression.detected and summary.top_cause(r) else "",
+            counterfactual=wording.counterfactual_text(r) if r.regression.detected and wording.top_cause(r) else "",
             caveats=len(r.caveats),
         ))
     return out
@@ -311,7 +310,7 @@ def payload(kind: str, results: InvestigationResult | Sequence[InvestigationResu
     rs = [results] if isinstance(results, InvestigationResult) else list(results)
     its = items(rs)
     url = _safe_url(report_url)
-    head = title or (summary.headline(rs[0]) if len(rs) == 1 else summary.multi_headline(rs).split(". ")[0].rstrip(".") + ".")
+    head = title or (wording.headline(rs[0]) if len(rs) == 1 else wording.multi_headline(rs).split(". ")[0].rstrip(".") + ".")
     if skipped:  # targets the job could not investigate: say so up front, details are in the report
         head += f" ({skipped} target{'s' if skipped > 1 else ''} could not be investigated: see the report)"
     lim = LIMITS[kind]

@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-from reports import charts, summary
-from results import Cause, InvestigationResult, format_value
+from reports import charts
+from results import Cause, InvestigationResult, format_value, wording
 
 
 @dataclass(frozen=True)
@@ -61,8 +61,8 @@ def _env() -> Environment:
     env = Environment(loader=PackageLoader("reports", "templates"), autoescape=select_autoescape(default=True),
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["value"] = format_value
-    env.filters["delta"] = summary.delta
-    env.filters["pct"] = summary.pct
+    env.filters["delta"] = wording.delta
+    env.filters["pct"] = wording.pct
     env.filters["capfirst"] = lambda text: str(text)[:1].upper() + str(text)[1:]
     return env
 
@@ -70,7 +70,7 @@ def _env() -> Environment:
 def _evidence(r: InvestigationResult, ident: str) -> tuple[Evidence, ...]:
     cf_level = {k: v for cf in r.counterfactuals for k, v in cf.intervention.items()}
     out = []
-    ranked = sorted(summary.upstream(r), key=lambda c: not c.significant)
+    ranked = sorted(wording.upstream(r), key=lambda c: not c.significant)
     for i, c in enumerate(ranked):
         if c.node not in r.series:
             continue
@@ -79,9 +79,9 @@ def _evidence(r: InvestigationResult, ident: str) -> tuple[Evidence, ...]:
         chart = charts.time_series(r, c.node, f"{ident}-ev{i}", height=170, reference=level, reference_label=label)
         held = (f" Dashed: the level the counterfactual holds it at ({format_value(level, r.unit(c.node))})."
                 if level is not None else "")
-        note = (f"Contributed {summary.delta(c.contribution, r.observed.unit)} to {r.title(r.target)} "
-                f"({summary.pct(c.share)} of the change; interval {summary.delta(c.interval[0], r.observed.unit)} "
-                f"to {summary.delta(c.interval[1], r.observed.unit)}; "
+        note = (f"Contributed {wording.delta(c.contribution, r.observed.unit)} to {r.title(r.target)} "
+                f"({wording.pct(c.share)} of the change; interval {wording.delta(c.interval[0], r.observed.unit)} "
+                f"to {wording.delta(c.interval[1], r.observed.unit)}; "
                 f"{'significant' if c.significant else 'not significant'}).{held}")
         out.append(Evidence(cause=c, title=r.title(c.node), chart=chart, note=note))
     return tuple(out)
@@ -112,11 +112,11 @@ def view(r: InvestigationResult, ident: str) -> View:
     return View(
         r=r,
         ident=ident,
-        headline=summary.headline(r),
-        verdict=summary.verdict(r),
-        confidence=summary.confidence(r),
-        window=summary.window_text(r),
-        change=summary.change_text(r),
+        headline=wording.headline(r),
+        verdict=wording.verdict(r),
+        confidence=wording.confidence(r),
+        window=wording.window_text(r),
+        change=wording.change_text(r),
         target_chart=charts.time_series(r, r.target, f"{ident}-target"),
         cause_chart=charts.cause_bars(r, f"{ident}-causes"),
         graph_chart=charts.causal_graph(r, f"{ident}-graph"),
@@ -138,9 +138,9 @@ def render_html(results: InvestigationResult | list[InvestigationResult], *, rep
     return _env().get_template("report.html.j2").render(
         views=views,
         multi=len(views) > 1,
-        title=summary.report_title(items),
-        headline=summary.headline(items[0]) if len(items) == 1 else summary.multi_headline(items),
-        overview=summary.overview(items) if len(items) > 1 else [],
+        title=wording.report_title(items),
+        headline=wording.headline(items[0]) if len(items) == 1 else wording.multi_headline(items),
+        overview=wording.overview(items) if len(items) > 1 else [],
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         version=items[0].versions.get("whydunnit", ""),
         report_url=report_url,

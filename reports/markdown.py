@@ -10,8 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from reports import summary
-from results import InvestigationResult, format_value, notable
+from results import InvestigationResult, format_value, notable, wording
 
 # Only what can start markup: brackets (links, images), emphasis, code, tables, HTML, entities.
 # Parentheses, '+', '!' and '#' are harmless once brackets are escaped or away from a line's start.
@@ -34,13 +33,13 @@ def _section(r: InvestigationResult, level: int) -> list[str]:
     unit = r.observed.unit
     e = md_escape
     lines = [
-        f"**{summary.verdict(r)}**: {e(summary.confidence(r))}",
+        f"**{wording.verdict(r)}**: {e(wording.confidence(r))}",
         "",
         f"| | {'expected' if r.kind == 'anomaly' else 'before'} | {'observed' if r.kind == 'anomaly' else 'now'} "
         "| change | window |",
         "|---|---:|---:|---:|---|",
         f"| {e(r.title(r.target))} | {format_value(r.observed.baseline, unit)} | "
-        f"{format_value(r.observed.current, unit)} | {summary.change_text(r)} | {e(summary.window_text(r))} |",
+        f"{format_value(r.observed.current, unit)} | {wording.change_text(r)} | {e(wording.window_text(r))} |",
         "",
         e(r.explanation),
         "",
@@ -50,10 +49,10 @@ def _section(r: InvestigationResult, level: int) -> list[str]:
     if r.causes:
         lines += ["| cause | contribution | share | interval | significant |", "|---|---:|---:|---|---|"]
         for c in r.causes:
-            name = e(summary.cause_title(r, c.node))
-            lines.append(f"| {'**' + name + '**' if c.significant else name} | {summary.delta(c.contribution, unit)} | "
-                         f"{summary.pct(c.share)} | {summary.delta(c.interval[0], unit)} to "
-                         f"{summary.delta(c.interval[1], unit)} | {'yes' if c.significant else 'no'} |")
+            name = e(wording.cause_title(r, c.node))
+            lines.append(f"| {'**' + name + '**' if c.significant else name} | {wording.delta(c.contribution, unit)} | "
+                         f"{wording.pct(c.share)} | {wording.delta(c.interval[0], unit)} to "
+                         f"{wording.delta(c.interval[1], unit)} | {'yes' if c.significant else 'no'} |")
     else:
         lines.append("No causes were attributed.")
     if r.counterfactuals:
@@ -69,21 +68,21 @@ def _section(r: InvestigationResult, level: int) -> list[str]:
                   f"{e(r.title(r.target))}:", ""]
         from reports.graph_layout import path_edges
 
-        drivers = {c.node for c in summary.upstream(r) if c.significant or notable(c.share)}
+        drivers = {c.node for c in wording.upstream(r) if c.significant or notable(c.share)}
         hot = path_edges([(s, t) for s, t, _ in r.edges], drivers, r.target)
         for s, t, lag in r.edges:
             if (s, t) in hot:
                 lines.append(f"- {e(r.title(s))} → {e(r.title(t))}" + (f" (lag {lag})" if lag else ""))
         if not hot:
             lines.append("- none")
-    evidence = [c for c in summary.upstream(r) if c.node in r.series]
+    evidence = [c for c in wording.upstream(r) if c.node in r.series]
     if evidence:
         lines += ["", f"{h} Evidence per cause", ""]
         for c in evidence:
             pts = r.series[c.node]
-            lines.append(f"- {e(r.title(c.node))}: {len(pts)} points from {summary.day(pts[0][0])} to "
-                         f"{summary.day(pts[-1][0])}; contributed {summary.delta(c.contribution, unit)} "
-                         f"({summary.pct(c.share)}, {'significant' if c.significant else 'not significant'})")
+            lines.append(f"- {e(r.title(c.node))}: {len(pts)} points from {wording.day(pts[0][0])} to "
+                         f"{wording.day(pts[-1][0])}; contributed {wording.delta(c.contribution, unit)} "
+                         f"({wording.pct(c.share)}, {'significant' if c.significant else 'not significant'})")
     lines += ["", f"{h} Caveats", ""]
     lines += [f"- {e(c)}" for c in r.caveats] or ["None noted."]
     versions = ", ".join(f"{e(k)} {e(v)}" for k, v in r.versions.items())
@@ -91,7 +90,7 @@ def _section(r: InvestigationResult, level: int) -> list[str]:
               f"Graph {e(r.model.graph)}" + (f" (one row per {e(r.graph_unit)})" if r.graph_unit else "")
               + f"; DoWhy gcm structural causal model on {r.model.rows} rows, seed {r.model.seed}, fitted "
               f"{e(r.model.fitted_at)}. Regression test: {e(r.regression.method or 'n/a')}. "
-              f"Windows: {e(summary.window_text(r))}."
+              f"Windows: {e(wording.window_text(r))}."
               + (f" Versions: {versions}." if versions else "")
               + " Timings: " + ", ".join(f"{e(k)} {v:.2f} s" for k, v in r.timings_s.items()) + ".", ""]
     return lines
@@ -108,17 +107,17 @@ def render_markdown(results: InvestigationResult | Sequence[InvestigationResult]
         link += ["**Not investigated:**", ""] + [f"- {md_escape(line)}" for line in skipped] + [""]
     if len(items) == 1:
         r = items[0]
-        return "\n".join([f"# {md_escape(summary.headline(r))}", ""] + link + _section(r, 2))
-    lines = [f"# {md_escape(summary.multi_headline(items))}", ""] + link + [
+        return "\n".join([f"# {md_escape(wording.headline(r))}", ""] + link + _section(r, 2))
+    lines = [f"# {md_escape(wording.multi_headline(items))}", ""] + link + [
         "## Overview", "", "| metric | scope | before | now | change | verdict | top cause |",
         "|---|---|---:|---:|---:|---|---|"]
-    for row in summary.overview(items):
+    for row in wording.overview(items):
         metric = row.metric[:1].upper() + row.metric[1:]
         lines.append(f"| {md_escape(metric)} | {md_escape(row.scope)} | {row.before} | {row.now} | {row.change} | "
                      f"{row.verdict} | {md_escape(row.top_cause)} |")
     for r in sorted(items, key=lambda r: not r.regression.detected):  # regressions first, as in the overview
         name = r.title(r.target)
         lines += ["", f"## {md_escape(name[:1].upper() + name[1:])}" + (f" in {md_escape(r.scope)}" if r.scope else ""), "",
-                  f"**{md_escape(summary.headline(r))}**", ""]
+                  f"**{md_escape(wording.headline(r))}**", ""]
         lines += _section(r, 3)
     return "\n".join(lines)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from reports import render
-from reports.summary import headline, upstream
+from results.wording import headline, upstream
 from tests.report_results import hostile_result, make_result
 
 pytest_plugins = ["tests.reports_fixtures"]  # its fixtures: engine_result, browser, artifacts
@@ -85,7 +85,7 @@ def test_scheduled_report_in_chromium(browser, tmp_path, artifacts) -> None:
 
 
 def _multi(results) -> str:
-    from reports.summary import multi_headline
+    from results.wording import multi_headline
 
     return multi_headline(results)
 

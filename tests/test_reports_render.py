@@ -11,7 +11,7 @@ import pytest
 
 from reports import chat, render, write_reports
 from reports.markdown import render_markdown
-from reports.summary import headline, multi_headline
+from results.wording import headline, multi_headline
 from tests.report_results import hostile_result, make_result
 
 pytest_plugins = ["tests.reports_fixtures"]  # its fixtures: engine_result, browser, artifacts

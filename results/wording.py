@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from results import Cause, InvestigationResult, format_delta, format_value, notable
+from results.format import format_delta, format_value, notable
+from results.investigation import Cause, InvestigationResult
 
 
 @dataclass(frozen=True)
