@@ -520,26 +520,29 @@ def nice_step(x: float) -> float:
 
 
 def amount(value: float, unit: str) -> str:
-    """An unsigned amount of change in a unit: '1.8 points', '20 lines', '4.0 min'."""
+    """An unsigned amount of change in a unit: '1.8 points' (ratios), '20 lines', '4.0 min'."""
     v = abs(float(value))
     if unit == "ratio":
         pts = v * 100
         text = f"{pts:.2g}" if pts < 10 else f"{pts:.0f}"
         if "e" in text:
             text = f"{pts:.4f}".rstrip("0").rstrip(".")
-        return f"{text} point{'s' if text != '1' else ''}"
-    if unit == "seconds":
-        return format_value(v, unit)
-    text = format_value(v, unit)
-    if unit and unit not in text:
-        text = f"{text} {unit}"
-    return text
+        return f"{text} point{'' if text == '1' else 's'}"
+    return format_value(v, unit)
 
 
-def _range(lo: float, hi: float, unit: str) -> str:
-    if unit == "ratio":
-        return f"{amount(lo, unit).split(' ')[0]} to {amount(hi, unit)}"
-    return f"{amount(lo, unit)} to {amount(hi, unit)}"
+def span(lo: float, hi: float, unit: str) -> str:
+    """'0.9 to 2.7 points', '3.1 to 5.0 h': an unsigned range, the unit said once where it can be."""
+    a, b = amount(lo, unit), amount(hi, unit)
+    if unit == "ratio" or (unit in ("lines", "bytes") and a.endswith(unit)):
+        return f"{a.rsplit(' ', 1)[0]} to {b}"
+    return f"{a} to {b}"
+
+
+def node_unit(graph: CausalGraph, node: str, values: pd.Series | None = None) -> str:
+    """A node's unit: from its declared kind, else its metric's suffix, else the kind its values suggest."""
+    n = graph.nodes[node]
+    return unit_of(n.metric, n.kind) or unit_of(n.metric, node_kind(graph, node, values))
 
 
 def _signed(value: float, unit: str) -> str:
@@ -570,7 +573,7 @@ def answer(result_parts: dict) -> str:
         verb = "raises" if eff > 0 else "lowers"
         good = (eff > 0) != g.nodes[y].higher_is_worse
         text = (f"{doing[:1].upper() + doing[1:]} {verb} {_title(g, y)} by {amount(eff, unit_y)} "
-                f"({conf}% CI {_range(lo, hi, unit_y)}"
+                f"({conf}% CI {span(lo, hi, unit_y)}"
                 f"{'' if good else ', a change for the worse'})")
     else:
         text = (f"{doing[:1].upper() + doing[1:]} has no clear effect on {_title(g, y)}: "
@@ -666,8 +669,7 @@ def estimate_effect(
     caveats = list(prepared.caveats)
     if latent:
         caveats.append(f"no data for {', '.join(latent)}: treated as unobserved")
-    units = {n: ("indicator" if binary and n == treatment else unit_of(graph.nodes[n].metric, node_kind(graph, n, data[n])))
-             for n in (treatment, outcome)}
+    units = {n: ("indicator" if binary and n == treatment else node_unit(graph, n, data[n])) for n in (treatment, outcome)}
     ident, model, estimand, names, safe = identify(dag, data, tcols, outcome, treatment, binary)
     timings["identify"] = time.perf_counter() - t_start
 
@@ -782,4 +784,4 @@ def _step(values: pd.Series, higher_is_worse: bool) -> float:
     return -step if higher_is_worse else step
 
 
-__all__ = ["estimate_effect", "check_pair", "identify", "sensitivity", "nice_step", "amount"]
+__all__ = ["estimate_effect", "check_pair", "identify", "sensitivity", "nice_step", "amount", "span", "node_unit"]
