@@ -307,6 +307,22 @@ def ols_effect(data: pd.DataFrame, tcols: list[str], outcome: str, adjust: list[
     return float(coef[1 : 1 + len(tcols)].sum())
 
 
+def propensity(x: np.ndarray, t: np.ndarray, iterations: int = 50) -> np.ndarray:
+    """P(T=1 | x) from a logistic regression fitted by Newton's method (standardised x, a tiny ridge)."""
+    z = np.column_stack([np.ones(len(t)), x])
+    beta = np.zeros(z.shape[1])
+    ridge = 1e-6 * np.eye(z.shape[1])
+    for _ in range(iterations):
+        p = 1 / (1 + np.exp(-np.clip(z @ beta, -30, 30)))
+        grad = z.T @ (t - p)
+        hess = (z * (p * (1 - p))[:, None]).T @ z + ridge
+        step = np.linalg.solve(hess, grad)
+        beta += step
+        if np.max(np.abs(step)) < 1e-8:
+            break
+    return 1 / (1 + np.exp(-np.clip(z @ beta, -30, 30)))
+
+
 def ipw_effect(data: pd.DataFrame, tcol: str, outcome: str, adjust: list[str], seed: int = 0) -> float:
     """Propensity-score weighting with normalised (Hajek) weights; propensities from a logistic regression.
 
@@ -315,16 +331,13 @@ def ipw_effect(data: pd.DataFrame, tcol: str, outcome: str, adjust: list[str], s
     and its bootstrap interval is too narrow; refitting it here keeps every re-estimate honest.
     Propensities are clipped to [0.01, 0.99].
     """
-    from sklearn.linear_model import LogisticRegression
-
     t = data[tcol].to_numpy(float)
     y = data[outcome].to_numpy(float)
     if t.min() == t.max():
         return math.nan
     x = data[adjust].to_numpy(float)
     x = (x - x.mean(axis=0)) / np.where(x.std(axis=0) > 0, x.std(axis=0), 1.0)
-    ps = LogisticRegression(C=1e6, max_iter=1000).fit(x, t).predict_proba(x)[:, 1]
-    ps = np.clip(ps, 0.01, 0.99)
+    ps = np.clip(propensity(x, t), 0.01, 0.99)
     w1, w0 = t / ps, (1 - t) / (1 - ps)
     return float(np.sum(w1 * y) / np.sum(w1) - np.sum(w0 * y) / np.sum(w0))
 
