@@ -46,28 +46,29 @@ def confounded_frame(n: int = 400, seed: int = 0, effect: float = TRUE_EFFECT) -
                          "bug_fix_commit_ratio": bugs}, index=weeks(n))
 
 
-def wide_graph_and_frame(n: int = 2000, nodes: int = 15, seed: int = 0):
-    """A 15-node layered graph (a lagged edge included) and data from a linear SCM over it, for timing."""
+def wide_graph_and_frame(n: int = 2000, seed: int = 0):
+    """A 15-node graph and data from a linear SCM over it, for timing: four confounders of the treatment
+    and the outcome, two causes of the treatment only, two mediators, three other causes of the outcome,
+    two downstream nodes, and a lagged edge. The sustained effect of the treatment is 1.48."""
     rng = np.random.default_rng(seed)
-    names = [f"m{i}_ratio" if i % 3 == 0 else f"m{i}" for i in range(nodes)]
-    edges = []
-    values: dict[str, np.ndarray] = {}
-    for i, name in enumerate(names):
-        parents = [names[j] for j in range(max(0, i - 3), i) if rng.random() < 0.7]
-        x = rng.normal(0, 1, n)
-        for p in parents:
-            x = x + rng.uniform(0.3, 0.8) * values[p]
-            edges.append([p, name])
-        values[name] = x
-    # the treatment m3_ratio also acts on the outcome a week later
-    edges.append(["m3_ratio", names[-1], {"lag": 1}])
-    values[names[-1]] = values[names[-1]] + 0.5 * np.r_[0.0, values["m3_ratio"][:-1]]
-    if ["m3_ratio", names[-1]] not in edges:
-        edges.append(["m3_ratio", names[-1]])
+    e = lambda: rng.normal(0, 1, n)  # noqa: E731
+    v: dict[str, np.ndarray] = {f"c{i}": e() for i in range(1, 5)}
+    v.update({"p1": e(), "p2": e(), "o1": e(), "o2": e(), "o3": e()})
+    v["treatment"] = sum(0.5 * v[f"c{i}"] for i in range(1, 5)) + 0.6 * v["p1"] + 0.4 * v["p2"] + e()
+    v["m1"] = 0.8 * v["treatment"] + e()
+    v["m2"] = 0.5 * v["treatment"] + e()
+    lagged = np.r_[0.0, v["treatment"][:-1]]
+    v["outcome"] = (0.5 * v["treatment"] + 0.6 * v["m1"] + 0.4 * v["m2"] + 0.3 * lagged
+                    + sum(0.7 * v[f"c{i}"] for i in range(1, 5)) + 0.3 * (v["o1"] + v["o2"] + v["o3"]) + e())
+    v["d1"] = 0.5 * v["outcome"] + e()
+    v["d2"] = 0.5 * v["d1"] + e()
+    edges = [[f"c{i}", t] for i in range(1, 5) for t in ("treatment", "outcome")]
+    edges += [["p1", "treatment"], ["p2", "treatment"], ["treatment", "m1"], ["treatment", "m2"], ["m1", "outcome"],
+              ["m2", "outcome"], ["treatment", "outcome"], ["treatment", "outcome", {"lag": 1}],
+              ["o1", "outcome"], ["o2", "outcome"], ["o3", "outcome"], ["outcome", "d1"], ["d1", "d2"]]
     import yaml
 
-    doc = {"name": "wide", "unit": "day", "nodes": {m: {} for m in names}, "edges": edges}
+    doc = {"name": "wide", "unit": "day", "nodes": {m: {} for m in v}, "edges": edges}
     graph = parse_graph(yaml.safe_dump(doc), "wide.yaml")
-    frame = pd.DataFrame(values, index=pd.DatetimeIndex(pd.date_range("2020-01-01", periods=n, freq="D", tz="UTC"),
-                                                           name="ts"))
-    return graph, frame, "m3_ratio", names[-1]
+    index = pd.DatetimeIndex(pd.date_range("2020-01-01", periods=n, freq="D", tz="UTC"), name="ts")
+    return graph, pd.DataFrame(v, index=index), "treatment", "outcome"

@@ -81,6 +81,7 @@ edges: [[team, cov], [team, bugs], [cov, bugs], [cov, bugs, {lag: 1}]]
                         seed=0, simulations=20)
     assert r.treatment_columns == ("cov", "cov[t-1]")
     assert r.interval[0] <= -0.18 <= r.interval[1] and abs(r.effect + 0.18) < 0.03
+    assert [e.method for e in r.estimates] == ["linear_regression", "double_ml"] and r.estimates[1].covers(-0.18)
     assert all(x.passed for x in r.refutations)
 
 

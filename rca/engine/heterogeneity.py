@@ -47,6 +47,7 @@ from rca.engine.effects import (
     nice_step,
     node_unit,
     observed_part,
+    single_threaded,
     span,
     treatment_columns,
 )
@@ -139,11 +140,11 @@ def heterogeneous_effects(
     from econml.dml import LinearDML
 
     _quiet_dowhy()
-    model_y, model_t = dml_models(len(pooled), seed, binary=binary and t.shape[1] == 1)
+    model_y, model_t = dml_models(len(pooled), seed, binary=binary and t.shape[1] == 1, treatments=t.shape[1])
     est = LinearDML(model_y=model_y, model_t=model_t, cv=3, random_state=seed,
                     discrete_treatment=binary and t.shape[1] == 1, fit_cate_intercept=bool(features))
     alpha = 1 - confidence
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), single_threaded():
         warnings.simplefilter("ignore")
         est.fit(y, t if t.shape[1] > 1 else t[:, 0], X=x, W=w)
 
