@@ -128,8 +128,9 @@ edges: [[pressure, size], [pressure, bugs], [size, review], [review, bugs]]
                         bootstrap=30)
     assert r.identification.estimand == "frontdoor" and r.identification.variables == ("review",)
     assert r.identification.unobserved == ("pressure",) and "pressure" in r.identification.reason
-    assert r.interval[0] <= 1.2 <= r.interval[1]
-    assert not r.naive.covers(1.2)
+    # Truth 0.8 * 1.5 = 1.2 (standard error ~0.1 here); the naive slope (~2.1) is far off.
+    assert abs(r.effect - 1.2) < 0.25 and r.interval[0] < r.effect < r.interval[1]
+    assert not r.naive.covers(1.2) and r.naive.value > 1.8
     assert r.refutations[1].passed is None and "does not apply" in r.refutations[1].detail
 
 
