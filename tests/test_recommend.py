@@ -12,7 +12,7 @@ from graphs.model import parse_graph
 from rca import sample
 from rca.engine.errors import EngineInputError
 from rca.engine.recommend import levers_of, recommend
-from rca.store import to_wide
+from rca.frames import to_wide
 
 
 def test_demo_top_lever_is_the_one_the_generator_made_most_effective() -> None:

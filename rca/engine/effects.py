@@ -46,11 +46,10 @@ import numpy as np
 import pandas as pd
 
 from graphs import CausalGraph
-from graphs.model import Edge, build_graph, unrolled
+from graphs.model import Edge, build_graph, unit_of, unrolled
 from rca.engine.errors import EngineInputError
 from rca.engine.fitting import node_kind
 from rca.engine.frames import Prepared, prepare
-from rca.engine.result import format_value, unit_of
 from results.effects import (
     Benchmark,
     EffectResult,
@@ -59,6 +58,7 @@ from results.effects import (
     Refutation,
     Sensitivity,
 )
+from results.format import format_value
 
 MIN_ROWS = 20
 

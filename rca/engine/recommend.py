@@ -7,9 +7,10 @@ the whole history: its 75th percentile when lower is worse (coverage), its 25th 
 worse (change size). A lever already at or beyond that is reported as already there.
 
 The effect of the move comes from the engine's fitted structural causal model
-(:func:`rca.engine.fitting.fit`, the same mechanisms an investigation uses) and DoWhy's
-interventional samples (:func:`rca.engine.counterfactuals.what_if`, which also holds the lever's
-lagged copies): the target's mean under ``do(lever = now)`` against its mean under
+(:func:`rca.engine.fitting.fit`, the same mechanisms an investigation uses) and its interventional
+samples, drawn as the engine's what-if draws them (:func:`rca.engine.counterfactuals.sample_intervention`
+for linear and log-linear models, DoWhy's ``interventional_samples`` for non-linear ones; the lever's
+lagged copies are held too): the target's mean under ``do(lever = now)`` against its mean under
 ``do(lever = goal)``. Both are drawn with the same random numbers, so the difference has no
 Monte Carlo noise for linear mechanisms. The interval comes from refitting the model on
 ``bootstrap`` resamples of the rows (the levels stay fixed) and repeating the comparison;
@@ -27,13 +28,13 @@ import pandas as pd
 from graphs import CausalGraph
 from graphs.model import build_graph
 from rca.engine import linear
-from rca.engine.counterfactuals import clip_to_kind, what_if
+from rca.engine.counterfactuals import clip_to_kind, interventional_samples, sample_intervention
 from rca.engine.effects import amount, node_unit, span
 from rca.engine.errors import EngineInputError
-from rca.engine.fitting import fit, log_candidates, node_kind, seed_everything
+from rca.engine.fitting import Fitted, fit, node_kind, seed_everything
 from rca.engine.frames import prepare
-from rca.engine.result import format_value
 from results.effects import Recommendation, Recommendations
+from results.format import format_value
 
 # How many of the latest rows are "now", by the graph's unit (a quarter of weekly data, four weeks of daily...).
 CURRENT_ROWS = {"week": 13, "day": 28, "month": 3, "hour": 168, "commit": 50}
@@ -57,9 +58,26 @@ def ancestral(graph: CausalGraph, target: str) -> CausalGraph:
     return build_graph(graph.name, graph.unit, nodes, edges, graph.name)
 
 
-def _target_mean(scm, target: str, columns, setting: dict[str, float], samples: int, seed: int, kind: str) -> float:
-    seed_everything(seed)  # the same random numbers for every setting: differences carry no sampling noise
-    return float(clip_to_kind(what_if(scm, target, columns, setting, samples), kind).mean())
+def _sampler(fitted: Fitted, data: pd.DataFrame, target: str, columns, samples: int, seed: int, kind: str):
+    """A function ``settings -> the target's interventional mean`` for one fitted model.
+
+    Every call draws the same random numbers (common random numbers), so differences between
+    settings carry no sampling noise for linear mechanisms.
+    """
+    if fitted.exact:
+        s = linear.structure(fitted.dag, target, fitted.log_columns)
+        x = data[list(s.columns)].to_numpy(float)
+        params = linear.fit(s, x)
+        noise = linear.noise(s, params, x)[0]
+
+        def mean(setting: dict[str, float]) -> float:
+            drawn = sample_intervention(s, params, noise, columns, setting, samples, np.random.default_rng(seed))
+            return float(clip_to_kind(drawn, kind).mean())
+    else:
+        def mean(setting: dict[str, float]) -> float:
+            seed_everything(seed, dowhy=True)
+            return float(clip_to_kind(interventional_samples(fitted.scm, target, columns, setting, samples), kind).mean())
+    return mean
 
 
 def recommend(
@@ -122,23 +140,18 @@ def recommend(
     if not plans:
         raise EngineInputError(f"every lever of {target!r} is constant in the data: {', '.join(skipped)}")
 
-    def effects(scm) -> dict[str, tuple[float, float]]:
-        out = {}
-        for lever, (cur, goal, _q) in plans.items():
-            before = _target_mean(scm, target, prepared.columns, {lever: cur}, samples, seed, kind)
-            after = _target_mean(scm, target, prepared.columns, {lever: goal}, samples, seed, kind)
-            out[lever] = (before, after)
-        return out
+    def effects(fitted: Fitted, rows: pd.DataFrame) -> dict[str, tuple[float, float]]:
+        mean = _sampler(fitted, rows, target, prepared.columns, samples, seed, kind)
+        return {lever: (mean({lever: cur}), mean({lever: goal})) for lever, (cur, goal, _q) in plans.items()}
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        seed_everything(seed)
-        fitted = fit(graph, data)
-        point = effects(fitted.scm)
+        fitted = fit(data, graph)
+        point = effects(fitted, data)
         t_fit = time.perf_counter()
         rng = np.random.default_rng(seed)
-        structure = linear.structure(fitted.scm.graph, target, log_candidates(graph, data))
-        if fitted.linear and structure.additive:
+        structure = linear.structure(fitted.dag, target, fitted.log_columns)
+        if fitted.exact and structure.additive:
             draws = _linear_draws(structure, data, prepared.columns, plans, bootstrap, rng, sign)
             method = "closed form"
         else:
@@ -146,10 +159,10 @@ def recommend(
             for _ in range(bootstrap):
                 resample = data.iloc[rng.integers(0, len(data), len(data))]
                 try:
-                    refit = fit(graph, resample)
+                    refit = fit(resample, graph)
                 except Exception:  # a resample the model cannot fit (a constant column) is skipped
                     continue
-                for lever, (before, after) in effects(refit.scm).items():
+                for lever, (before, after) in effects(refit, resample).items():
                     draws[lever].append(sign * (before - after))
             method = "sampled"
     alpha = 1 - confidence
@@ -173,7 +186,7 @@ def recommend(
     if len(data) < 50:
         caveats.append(f"only {len(data)} rows: intervals are wide")
     if method == "sampled":
-        caveats.append(f"non-linear mechanisms: the interval comes from {bootstrap} sampled refits")
+        caveats.append(f"non-linear or log-linear mechanisms: the interval comes from {bootstrap} sampled refits")
     timings = {"fit_and_sample": t_fit - t_start, "bootstrap": time.perf_counter() - t_fit,
                "total": time.perf_counter() - t_start}
     return Recommendations(
