@@ -404,6 +404,9 @@ class _JaCoCo:
             self.package = ""
 
     def report(self) -> Report:
+        if self.totals is None and not self.files and not self.starts:
+            raise ReportError(self.t.where, None, "XML root <report> without JaCoCo sessions, source files or "
+                              "counters: not a JaCoCo report")
         totals = self.totals if self.totals is not None else sum(self.files.values(), Figures())
         stamp = _epoch(max(self.starts)) if self.starts else None
         return Report("jacoco", totals, self.files, stamp)

@@ -182,6 +182,7 @@ def test_the_format_comes_from_the_content_not_the_name(tmp_path: Path, name: st
 @pytest.mark.parametrize(("text", "expected"), [
     ('{"total": {"lines": {"pct": 80}}}', "report.json:1: JSON but not a coverage.py report"),
     ("<testsuite tests='3'/>", "report.json:1: XML root <testsuite> is neither Cobertura"),
+    ("<report><item/></report>", "report.json: XML root <report> without JaCoCo sessions"),
     ('<coverage generated="1" clover="4.4"><project/></coverage>', "report.json:1: is a Clover XML report"),
     ("\n\nhello world\n", "report.json:3: not a coverage report: neither XML"),
     ("", "report.json:1: empty file"),
@@ -285,7 +286,7 @@ def dtd_server() -> Iterator[tuple[str, list[str]]]:
             pass
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}", requests
