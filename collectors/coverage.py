@@ -239,6 +239,8 @@ def _parse_time(text: str, fmt: str | None, zone: tzinfo) -> pd.Timestamp:
         if len(text) == 13:
             return pd.Timestamp(int(text), unit="ms", tz="UTC")
         return pd.Timestamp(int(text), unit="s", tz="UTC")
+    if re.fullmatch(r"\d+\.\d*", text):  # Unix seconds with a fraction (a JSON number)
+        return pd.Timestamp(float(text), unit="s", tz="UTC")
     try:
         ts = pd.Timestamp(text)
     except (ValueError, OverflowError) as exc:

@@ -179,7 +179,7 @@ def test_per_file_rows_prefix_scopes_and_roots(tmp_path: Path) -> None:
           "end_of_record\nSF:/home/runner/work/app/app/src/core/__init__.py\nend_of_record\n"
           "SF:/home/runner/work/app/app/src/web/b.py\nDA:1,1\nend_of_record\n"
           "SF:/usr/lib/python3/x.py\nDA:1,0\nend_of_record\n")
-    write(d / "r.info.json", '{"time": 1704067200}')
+    write(d / "r.info.json", '{"time": 1704067200.0}')
     got = collect(settings(dir=d, roots=["/home/runner/work/app/app"], scopes=["src/core", "src/none"],
                            per_file=True), {})
     df = got.observations
