@@ -348,7 +348,7 @@ def _report_time(path: Path, name: str, report: Report, src: CoverageSourceSetti
                 continue
             m = re.search(src.pattern, name)
             if m is None:
-                why.append(f"the name does not match {src.pattern!r}")
+                why.append(f"the name does not match the pattern {src.pattern}")
                 continue
             got = m.groupdict()
             if got.get("commit"):
