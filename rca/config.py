@@ -21,6 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
+from collectors.coverage import CoverageSettings
 from collectors.files import FilesSettings
 from collectors.git_rules import GitSettings
 from collectors.observations import InputError
@@ -129,6 +130,7 @@ class Settings(BaseSettings):
     store: StoreSettings = StoreSettings()
     engine: Options = Options()
     reports: ReportSettings = ReportSettings()
+    coverage: CoverageSettings = CoverageSettings()
     git: GitSettings = GitSettings()
     files: FilesSettings = FilesSettings()
 
