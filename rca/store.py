@@ -187,6 +187,8 @@ class Store:
                 cond = sa.and_(t.c.scope == rep.scope, t.c.source == rep.source)
                 if rep.since is not None:
                     cond = sa.and_(cond, t.c.ts >= _naive_utc(rep.since))
+                if rep.metric is not None:
+                    cond = sa.and_(cond, t.c.metric == rep.metric)
                 conn.execute(t.delete().where(cond))
             # SQLite caps bound parameters per statement; 5 per row.
             for i in range(0, len(rows), 5000):
