@@ -76,10 +76,6 @@ def _env_name(value: str | None, what: str) -> str | None:
     return value
 
 
-def _file_path(value: Path | None, what: str) -> Path | None:
-    if value is not None and ("://" in str(value) or "\n" in str(value)):
-        raise ValueError(f"{what} must be the PATH of a file holding the secret, not the secret")
-    return value
 
 
 class AuthSettings(Section):
@@ -91,12 +87,18 @@ class AuthSettings(Section):
     password_env: str | None = Field(default=None, description="environment variable holding the basic auth password")
     password_file: Path | None = Field(default=None, description="file whose first line is the basic auth password")
 
+    @field_validator("bearer_token_file", "password_file", mode="before")
+    @classmethod
+    def _a_path(cls, v: Any) -> Any:
+        # Checked before it becomes a Path (which would fold "https://" into "https:/"); never echoed.
+        if isinstance(v, str) and ("://" in v or "\n" in v):
+            raise ValueError("a *_file setting must be the PATH of a file holding the secret, not the secret")
+        return v
+
     @model_validator(mode="after")
     def _one_scheme(self) -> AuthSettings:
         _env_name(self.bearer_token_env, "bearer_token_env")
         _env_name(self.password_env, "password_env")
-        _file_path(self.bearer_token_file, "bearer_token_file")
-        _file_path(self.password_file, "password_file")
         if self.bearer_token_env and self.bearer_token_file:
             raise ValueError("give bearer_token_env or bearer_token_file, not both")
         if self.password_env and self.password_file:
@@ -239,7 +241,7 @@ class PrometheusSettings(Section):
     backoff_s: float = Field(default=1.0, ge=0, le=60, description="first retry delay; doubles each retry")
     max_retry_after_s: float = Field(default=60.0, ge=0, le=3600, description="cap on a server's Retry-After")
     max_points: int = Field(default=MAX_POINTS, ge=1, le=MAX_POINTS, description="points per series per request")
-    lookback: str = Field(default="90d", description="how far back a query's first run reads (90d, 12w, 36h)")
+    lookback: str = Field(default="90d", description="how far back from until (or now) a query's first run reads")
     until: datetime | None = Field(default=None, description="read buckets that end by then instead of by now (UTC)")
     queries: tuple[QuerySettings, ...] = ()
 
@@ -328,11 +330,11 @@ def plan(q: QuerySettings, settings: PrometheusSettings, saved: Mapping[str, Any
     """Which buckets this run reads: from the saved last bucket (re-read) or the start, to the last complete one."""
     step = STEP_S[q.bucket]
     end = int(settings.until.timestamp()) if settings.until else now
-    last = int(bucket_of(end, q.bucket)) - step  # the last bucket that has ended
+    last = int(bucket_of(end, q.bucket)) - step  # the last bucket that has ended by `end`
     if saved and saved.get("fingerprint") == fingerprint(q, settings) and saved.get("last_bucket"):
         first, full = int(observations.parse_time(saved["last_bucket"]).timestamp()), False
     else:
-        since = int(q.since.timestamp()) if q.since else now - lookback_seconds(q.lookback or settings.lookback)
+        since = int(q.since.timestamp()) if q.since else end - lookback_seconds(q.lookback or settings.lookback)
         first, full = int(bucket_of(since, q.bucket)), True
     return Plan(first, max(0, (last - first) // step + 1), step, full)
 
@@ -369,7 +371,7 @@ class Client:
         # and we decide what is worth retrying.
         self.connect = PrometheusConnect(s.base_url, headers=headers or None, auth=auth, session=session,
                                          retry=Retry(total=0, read=False, redirect=False, raise_on_status=False),
-                                         timeout=(s.timeout_s, s.timeout_s + 5))
+                                         timeout=s.timeout_s)
 
     def _keep(self, response: Any, *args: Any, **kwargs: Any) -> Any:
         self.last = response
@@ -384,7 +386,9 @@ class Client:
         from prometheus_api_client import PrometheusApiClientException
 
         s = self.settings
-        params = {"timeout": f"{s.timeout_s:g}"}  # Prometheus caps it at its own --query.timeout
+        # Prometheus gets a little less time than we wait, so a slow query ends in its own "timed out" answer;
+        # it caps the value at its --query.timeout.
+        params = {"timeout": f"{s.timeout_s * 0.9:g}"}
         attempt = 0
         while True:
             self.last = None
@@ -425,11 +429,15 @@ class Client:
         if r is None:
             return 0, "", "no response", None
         etype, emsg = "", ""
+        kind = r.headers.get("Content-Type", "")
         try:
             body = r.json()
             etype, emsg = str(body.get("errorType", "")), str(body.get("error", ""))
-        except ValueError:
-            emsg = " ".join(r.text.split())[:200]
+        except (ValueError, AttributeError):
+            text = " ".join(r.text.split())
+            # A proxy's plain-text reason is worth showing; an HTML error page is not: its status says it.
+            emsg = text[:200] if kind.startswith("text/plain") and text else (r.reason or "")
+            emsg = emsg.removeprefix(f"{r.status_code} ")  # "404 page not found"
         retry_after = None
         header = r.headers.get("Retry-After")
         if header:
@@ -442,15 +450,21 @@ class Client:
     def _http_failure(self, q: QuerySettings, status: int, etype: str, emsg: str, start: int, end: int,
                       attempt: int) -> tuple[str, bool]:
         s = self.settings
-        said = f"HTTP {status}" + (f" {etype}" if etype else "") + (f": {emsg}" if emsg else "")
+        said = f"HTTP {status}" + (f" {etype}: {emsg}" if etype else f" {emsg}" if emsg else "")
         tries = f" after {attempt} retries" if attempt else ""
         if status in (400, 422):
             return f"Prometheus rejected the query ({said}); the query was: {_oneline(q.promql)}", False
-        if status == 503 or etype == "timeout":
+        if etype == "timeout":
             return (f"the query timed out on the server ({said}){tries} reading {_iso(start)}..{_iso(end)}; "
                     f"use a coarser bucket (now {q.bucket}), lower max_points (now {s.max_points}) to split the range "
                     "into smaller requests, or a cheaper expression (a recording rule)"), False
+        if status == 503:
+            return (f"Prometheus was unavailable ({said}){tries} reading {_iso(start)}..{_iso(end)}; if it is "
+                    f"overloaded rather than restarting, use a coarser bucket (now {q.bucket}) or lower max_points "
+                    f"(now {s.max_points}) to split the range into smaller requests"), False
         if status in (401, 403):
+            if not (s.auth.bearer_token_env or s.auth.bearer_token_file or s.auth.username):
+                return f"Prometheus wants credentials ({said}) and none are configured: set prometheus.auth", False
             verb = "refused the credentials" if status == 401 else "denied access with the credentials"
             return f"Prometheus {verb} ({said}): {s.auth.describe()}", False
         if status == 429:
@@ -473,7 +487,8 @@ class Client:
         names = {type(e).__name__ for e in chain}
         if "SSLError" in names or "SSLCertVerificationError" in names:
             ssl_err = next((e for e in chain if type(e).__name__ == "SSLCertVerificationError"), None)
-            reason = getattr(ssl_err, "verify_message", None) or _ssl_reason(exc)
+            verify = getattr(ssl_err, "verify_message", None)
+            reason = f"certificate verify failed: {verify}" if verify else _ssl_reason(exc)
             hint = ("set prometheus.ca_file to the CA bundle that signed its certificate"
                     if "certificate" in reason.lower() else "is the url's scheme (https://) right?")
             return f"TLS with {s.base_url} failed: {reason}; {hint}"
