@@ -410,9 +410,12 @@ class Client:
                 kind = self.last.headers.get("Content-Type", "?") if self.last is not None else "?"
                 raise QueryError(f"{s.base_url} answered with {kind}, not Prometheus's JSON: is url the Prometheus "
                                  "server (not a login page or a UI in front of it)?", server_down=True) from None
-            except requests.exceptions.Timeout as exc:
-                retry, retry_after = not isinstance(exc, requests.exceptions.ConnectTimeout), None
-                message, down = self._timeout_failure(exc, attempt)
+            except requests.exceptions.ConnectTimeout as exc:  # nothing answers (a firewall drops the packets)
+                retry, retry_after, down = True, None, True
+                message = self._connection_failure(exc) + (f" (after {attempt} retries)" if attempt else "")
+            except requests.exceptions.Timeout:
+                retry, retry_after, down = True, None, False
+                message = self._timeout_failure(attempt)
             except requests.exceptions.RequestException as exc:
                 raise QueryError(self._connection_failure(exc), server_down=True) from None
             if not retry or attempt >= s.retries:
@@ -474,11 +477,11 @@ class Client:
                     "base address (without /api/v1)"), True
         return f"Prometheus answered {said}{tries}", False
 
-    def _timeout_failure(self, exc: Exception, attempt: int) -> tuple[str, bool]:
+    def _timeout_failure(self, attempt: int) -> str:
         s = self.settings
         tries = f" (after {attempt} retries)" if attempt else ""
         return (f"no answer from {s.base_url} within {s.timeout_s:g} s{tries}; raise timeout_s, lower max_points "
-                "(smaller requests) or use a coarser bucket"), False
+                "(smaller requests) or use a coarser bucket")
 
     def _connection_failure(self, exc: Exception) -> str:
         s = self.settings
@@ -630,7 +633,7 @@ def collect(settings: PrometheusSettings, state: Mapping[str, Any], progress: Pr
                 lines.append(f"{q.metric}: nothing new (no {q.bucket} bucket has ended since {_iso(p.first)})")
                 continue
             started = time.perf_counter()
-            before = client.requests_made
+            before, retried = client.requests_made, client.retried
             try:
                 got = read_query(client, q, p, settings.max_points)
             except QueryError as exc:
@@ -649,7 +652,8 @@ def collect(settings: PrometheusSettings, state: Mapping[str, Any], progress: Pr
             lines.append(f"{q.metric}: {got.series} series, {len(got.rows)} points, {q.bucket} buckets "
                          f"{_iso(p.first)}..{_iso(p.last)}, {how}, {got.requests} request(s)")
             units[q.metric] = {"series": got.series, "points": len(got.rows), "requests": got.requests,
-                               "http_requests": client.requests_made - before, "full_read": p.full_read,
+                               "http_requests": client.requests_made - before, "retries": client.retried - retried,
+                               "full_read": p.full_read,
                                "first_bucket": _iso(p.first), "last_bucket": _iso(p.last),
                                "dropped_non_finite": got.dropped, "seconds": round(time.perf_counter() - started, 3)}
             if got.dropped:

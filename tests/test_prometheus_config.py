@@ -90,3 +90,12 @@ def test_the_plan_reads_complete_buckets_and_chunks_without_overlap() -> None:
     assert plan(changed.queries[0], changed, saved, now=0).full_read is True
     later = s.model_copy(update={"lookback": "2w", "queries": (_q(),)})
     assert plan(later.queries[0], later, None, now=0).first == 1_763_596_800 - 14 * day  # lookback from until
+
+
+def test_without_the_prometheus_binaries_the_fixture_fails_with_a_clear_message(tmp_path: Path,
+                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.prometheus_server import bench_series, serve
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # no prometheus, no promtool
+    with pytest.raises(RuntimeError, match=r"need Debian's prometheus package .*make system-deps"):
+        serve(bench_series(1, 1), tmp_path / "server")
