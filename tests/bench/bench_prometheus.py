@@ -9,7 +9,8 @@ over 60 days: 28,800 samples) and times one full-range read of all of them, hour
 - the collector function alone (``collectors.prometheus.collect``: plan, request, conversion to
   the observation table; no store), also with requests of 100 points (15 requests);
 - the whole ``rca collect`` process (Python start-up, configuration, the collector, the SQLite
-  write), each run into a fresh store;
+  write), each run into a fresh store, and two of its parts on their own: ``Store.write`` of the
+  rows, and ``import rca.pipeline`` in a fresh interpreter;
 - and, for the record, ``get_metric_range_data`` (raw samples through instant queries of range
   selectors, one per chunk): how many points it returns for a day-sized chunk.
 
@@ -118,6 +119,26 @@ def main(argv: list[str] | None = None) -> int:
             unit = got.units["bench_value"]  # type: ignore[union-attr]
             rows.append(("collector function, requests of 100 points", med, best,
                          f"{len(got.observations):,} observations in {unit['requests']} requests"))  # type: ignore[union-attr]
+
+            # Where the rest of `rca collect` goes: the store write, and the imports of the pipeline package.
+            from rca.store import Store
+
+            table = got.observations  # type: ignore[union-attr]
+            stores = iter(range(10_000))
+
+            def write() -> int:
+                with Store(f"sqlite:///{Path(tmp) / f'w{next(stores)}.db'}") as store:
+                    return store.write(table)
+
+            med, best, n = _timed(write, max(3, args.repeat // 2))
+            rows.append(("Store.write of those rows (fresh SQLite)", med, best, f"{n:,} rows"))
+            times = []
+            for _ in range(3):
+                t0 = time.perf_counter()
+                subprocess.run([sys.executable, "-c", "import rca.pipeline"], check=True)
+                times.append(time.perf_counter() - t0)
+            rows.append(("python -c 'import rca.pipeline' (start-up + imports)", statistics.median(times), min(times),
+                         "what rca collect loads before collecting"))
 
             # The whole command, a fresh store each time.
             rca = Path(sys.executable).with_name("rca")
