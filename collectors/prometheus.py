@@ -569,9 +569,8 @@ def read_query(client: Client, q: QuerySettings, p: Plan, max_points: int) -> Qu
                     lacking[frozenset(labels.items())] = labels
                     continue
                 scope = "/".join(parts)
-            key = {k: v for k, v in labels.items() if k != "__name__"}
-            if owner.setdefault(scope, key) != key:
-                raise QueryError(_collision(q, scope, owner[scope], key))
+            if owner.setdefault(scope, labels) != labels:
+                raise QueryError(_collision(q, scope, owner[scope], labels))
             for t, v in item.get("values") or ():
                 x = float(v)
                 if not math.isfinite(x):

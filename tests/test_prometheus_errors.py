@@ -200,6 +200,11 @@ def test_a_missing_scope_label_names_the_label_and_the_labels_there_are(promethe
     assert got.failures == ("build_duration_seconds: several series map to scope 'acme' through the fixed scope "
                             "'acme'; they differ in project: aggregate them in the expression (sum by / avg by) or "
                             "add the label to scope_label",)
+    got = run(prometheus.url, {"metric": "mixed_count", "scope": "checkout",
+                               "expr": 'last_over_time({__name__=~"queue_wait_seconds|http_requests_total", '
+                                       'service="checkout", code!="500"}[$bucket])'})
+    assert got.failures[0].endswith("they differ in __name__, code: aggregate them in the expression (sum by / avg by) "
+                                    "or add the label to scope_label")
 
 
 def test_tls_needs_a_trusted_certificate(prometheus: PrometheusServer, tmp_path: Path) -> None:
