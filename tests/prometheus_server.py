@@ -279,6 +279,11 @@ def fixture_series() -> list[Series]:
             out.append(hourly("gitlab_ci_pipeline_run_count",
                               {"project": p, "ref": ref, "kind": "branch", "topics": "", "variables": ""},
                               counter(lambda d: 0.5)))
+    # Line coverage a CI job pushes as a gauge (e.g. through a Pushgateway), per project and branch.
+    for p in PROJECTS:
+        for branch in ("main", "dev"):
+            out.append(hourly("ci_line_coverage_ratio", {"project": p, "branch": branch},
+                              lambda d, h, branch=branch: (0.8 if branch == "main" else 0.5) - (d % 5) * 0.0625))
     # Jenkins Prometheus plugin: build duration summary (milliseconds) and failed builds, per job.
     for job, ms in (("payments/main", 240_000.0), ("checkout/main", 360_000.0)):
         labels = {"jenkins_job": job, "repo": job.split("/")[0], "buildable": "true"}

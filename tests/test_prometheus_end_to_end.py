@@ -1,7 +1,7 @@
 """From a real Prometheus server to an explanation, with the queries rca.example.yaml ships.
 
 The example queries (GitLab CI pipelines exporter, Jenkins Prometheus plugin, a GitHub Actions
-exporter, HTTP error ratio and latency) are taken from the commented block of rca.example.yaml
+exporter, line coverage pushed as a gauge, HTTP error ratio and latency) are taken from the commented block of rca.example.yaml
 as they are, pointed at the test server, collected by ``rca collect`` into a SQLite store and
 investigated by ``rca investigate`` with a graph whose nodes are two of those metrics.
 """
@@ -46,7 +46,7 @@ def test_example_queries_fill_the_store_and_investigate(rca, prometheus: Prometh
     res = rca("collect", "--config", str(cfg))
     assert res.code == 0, res.err
     metrics = ["pipeline_duration_seconds", "pipeline_runs_count", "build_duration_seconds", "failed_builds_count",
-               "workflow_duration_seconds", "http_error_ratio", "http_latency_p95_seconds"]
+               "workflow_duration_seconds", "line_coverage_ratio", "http_error_ratio", "http_latency_p95_seconds"]
     assert [line.split(":")[1].strip() for line in res.out.splitlines()[:-1]] == metrics
     assert all(line.endswith("full read, 1 request(s)") for line in res.out.splitlines()[:-1])
 
@@ -59,6 +59,7 @@ def test_example_queries_fill_the_store_and_investigate(rca, prometheus: Prometh
         "build_duration_seconds": ["checkout/main", "payments/main"],
         "failed_builds_count": ["checkout/main", "payments/main"],
         "workflow_duration_seconds": ["acme/checkout", "acme/payments"],
+        "line_coverage_ratio": ["acme/checkout", "acme/payments", "acme/search"],
         "http_error_ratio": ["checkout", "payments", "search"],
         "http_latency_p95_seconds": ["checkout", "payments", "search"],
     }
@@ -77,6 +78,7 @@ def test_example_queries_fill_the_store_and_investigate(rca, prometheus: Prometh
     assert value("failed_builds_count", "checkout/main", 5) == pytest.approx(6.0)
     assert value("workflow_duration_seconds", "acme/checkout", 7) == pytest.approx(907.0)
     assert value("http_error_ratio", "search", 7) == 0.0
+    assert value("line_coverage_ratio", "acme/search", 8) == 0.8 - 3 * 0.0625  # the last sample of the day, exactly
 
     graph = tmp_path / "service-health.yaml"
     graph.write_text(GRAPH)
