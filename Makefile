@@ -12,12 +12,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	touch $(STAMP)
 
-# The real programs the tests use (git, headless Chromium), from Debian's packages. The report tests
-# fail (never skip) without chromium, so `make test` installs it first.
+# The real programs the tests use (git, headless Chromium, Prometheus and promtool, openssl), from
+# Debian's packages. The report and Prometheus tests fail (never skip) without them, so `make test`
+# installs them first.
 system-deps:
 	@missing=""; \
 	command -v chromium   >/dev/null || missing="$$missing chromium"; \
 	command -v git        >/dev/null || missing="$$missing git"; \
+	command -v prometheus >/dev/null || missing="$$missing prometheus"; \
+	command -v promtool   >/dev/null || missing="$$missing prometheus"; \
+	command -v openssl    >/dev/null || missing="$$missing openssl"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \

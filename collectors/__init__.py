@@ -12,7 +12,7 @@ import importlib
 
 from collectors.base import Collector
 
-NAMES: tuple[str, ...] = ("git", "coverage", "files")
+NAMES: tuple[str, ...] = ("git", "prometheus", "coverage", "files")
 
 
 def load(name: str) -> Collector:

@@ -37,11 +37,13 @@ class Section(BaseModel):
 
 @dataclass(frozen=True)
 class Replace:
-    """Stored rows a run supersedes: one scope's rows from one source (from ``since`` on, if given)."""
+    """Stored rows a run supersedes: one scope's rows from one source (from ``since`` on, if given;
+    only those of ``metric``, if given, so one query's re-read leaves the other metrics of its scope alone)."""
 
     scope: str
     source: str
     since: pd.Timestamp | None = None
+    metric: str | None = None
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from collectors.coverage import CoverageSettings
 from collectors.files import FilesSettings
 from collectors.git_rules import GitSettings
 from collectors.observations import InputError
+from collectors.prometheus import PrometheusSettings
 from graphs.model import load_yaml
 from rca.engine.question import Options
 
@@ -132,6 +133,7 @@ class Settings(BaseSettings):
     reports: ReportSettings = ReportSettings()
     coverage: CoverageSettings = CoverageSettings()
     git: GitSettings = GitSettings()
+    prometheus: PrometheusSettings = PrometheusSettings()
     files: FilesSettings = FilesSettings()
 
     @classmethod

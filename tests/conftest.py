@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from rca.cli import main
+from tests.prometheus_server import PrometheusServer, fixture_series, serve
 
 CHAIN_YAML = """
 name: chain
@@ -80,3 +81,16 @@ def write_csv(frame: pd.DataFrame, path: Path) -> Path:
     out.index = out.index.strftime("%Y-%m-%dT%H:%M:%SZ")
     out.to_csv(path, index_label="ts")
     return path
+
+
+@pytest.fixture(scope="session")
+def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusServer]:
+    """A real Prometheus server over sixty days of hourly samples (tests.prometheus_server.fixture_series).
+
+    Started once per test session and stopped at the end; it fails (never skips) when it cannot start.
+    """
+    server = serve(fixture_series(), tmp_path_factory.mktemp("prometheus"))
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -56,6 +56,16 @@ def test_replace_deletes_superseded_rows_in_the_same_transaction(store: Store) -
     assert store.read()["value"].tolist() == [1.0, 7.0]
 
 
+def test_replace_of_one_metric_leaves_the_scopes_other_metrics_alone(store: Store) -> None:
+    store.write(_obs("commits_count", [1, 1, 1]))
+    store.write(_obs("churn_lines", [5, 5, 5]))
+    store.write(_obs("commits_count", [7], start="2026-03-03"),
+                replace=[Replace("org/repo", "git", pd.Timestamp("2026-03-03", tz="UTC"), metric="commits_count")])
+    got = store.read().sort_values(["metric", "ts"])
+    assert got.loc[got["metric"] == "commits_count", "value"].tolist() == [1.0, 7.0]
+    assert got.loc[got["metric"] == "churn_lines", "value"].tolist() == [5.0, 5.0, 5.0]
+
+
 def test_frame_aggregates_each_node_by_its_rule(store: Store) -> None:
     # Monday 2026-03-02 .. Sunday 2026-03-15: two weeks of daily values.
     store.write(_obs("commits_count", [1.0] * 14))
