@@ -14,7 +14,7 @@ own autoregression. :func:`unrolled` turns lagged edges into extra columns
 from __future__ import annotations
 
 import importlib.resources
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ MECHANISMS: tuple[str, ...] = ("auto", "linear", "loglinear", "nonlinear", "empi
 KINDS: tuple[str, ...] = ("auto", "continuous", "count", "ratio", "duration")
 
 
-_NODE_FIELDS = frozenset({"metric", "agg", "higher_is_worse", "actionable", "mechanism", "kind", "label"})
+_NODE_FIELDS = frozenset({"metric", "agg", "higher_is_worse", "actionable", "mechanism", "kind", "label", "denominator"})
 
 # What a metric's name says about it (the observation schema's unit suffixes): its kind, its unit.
 _SUFFIXES: tuple[tuple[str, str, str], ...] = (
@@ -73,6 +73,9 @@ class Node:
     mechanism: str = "auto"
     kind: str = "auto"
     label: str | None = None
+    # For a ratio of events per bucket (bug fixes per commit): the node counting the events, so
+    # a week of 1 commit weighs what one commit weighs, not what 40 do.
+    denominator: str | None = None
 
     @property
     def title(self) -> str:
@@ -108,6 +111,21 @@ class CausalGraph:
         g.add_edges_from((e.source, e.target) for e in self.edges if e.source != e.target)
         return set(nx.ancestors(g, node))
 
+    def restricted(self, keep: set[str], *, denominators: bool = True) -> CausalGraph:
+        """The graph over the ``keep`` nodes and the edges between them.
+
+        A kept ratio keeps its denominator node too (``denominators``), or else loses the field.
+        """
+        keep = set(keep)
+        if denominators:
+            keep |= {self.nodes[n].denominator for n in keep if self.nodes[n].denominator in self.nodes}
+        nodes = {}
+        for name, node in self.nodes.items():
+            if name in keep:
+                nodes[name] = node if node.denominator in keep or node.denominator is None else replace(node, denominator=None)
+        edges = [e for e in self.edges if e.source in keep and e.target in keep]
+        return build_graph(self.name, self.unit, nodes, edges, self.name)
+
     @property
     def max_lag(self) -> int:
         return max((e.lag for e in self.edges), default=0)
@@ -124,6 +142,7 @@ class CausalGraph:
                     "actionable": n.actionable,
                     "mechanism": n.mechanism,
                     "kind": n.kind,
+                    **({"denominator": n.denominator} if n.denominator else {}),
                 }
                 for n in self.nodes.values()
             },
@@ -188,6 +207,7 @@ def _node(name: str, spec: dict[str, Any] | None, where: str) -> Node:
         mechanism=mechanism,
         kind=kind,
         label=str(spec["label"]) if spec.get("label") is not None else None,
+        denominator=str(spec["denominator"]) if spec.get("denominator") is not None else None,
     )
 
 
@@ -207,6 +227,10 @@ def build_graph(name: str, unit: str, nodes: dict[str, Node], edges: list[Edge],
         raise GraphError(f"{where}: unit {unit!r} is not one of {', '.join(UNITS)}")
     if not nodes:
         raise GraphError(f"{where}: the graph has no nodes")
+    for n in nodes.values():
+        if n.denominator is not None and (n.denominator not in nodes or n.denominator == n.name):
+            raise GraphError(f"{where}: node {n.name!r} has denominator {n.denominator!r}, which is not another node "
+                             "of the graph; declare the count node (e.g. commits_count) under nodes")
     seen: set[tuple[str, str, int]] = set()
     for e in edges:
         for end in (e.source, e.target):

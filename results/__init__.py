@@ -14,6 +14,7 @@ from results.investigation import (
     ModelInfo,
     Observed,
     Regression,
+    Unexplained,
     WhatIf,
     package_versions,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "ModelInfo",
     "Observed",
     "Regression",
+    "Unexplained",
     "WhatIf",
     "format_delta",
     "format_value",

@@ -33,6 +33,10 @@ class Cause:
     interval: tuple[float, float]
     significant: bool
     direction: str  # "worse" | "better" | "neutral"
+    # How unusual the node's own deviation is (its noise: what its parents do not explain), as a
+    # robust z-score, and whether that passes the bar for "this is where something changed".
+    evidence: float = 0.0
+    unusual: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -42,7 +46,20 @@ class Cause:
             "interval": [_num(self.interval[0]), _num(self.interval[1])],
             "significant": bool(self.significant),
             "direction": self.direction,
+            "evidence": _num(self.evidence, 3),
+            "unusual": bool(self.unusual),
         }
+
+
+@dataclass(frozen=True)
+class Unexplained:
+    """The part of the deviation no modelled cause explains: the target's own noise or mechanism change."""
+
+    contribution: float
+    share: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"contribution": _num(self.contribution), "share": _num(self.share, 4)}
 
 
 @dataclass(frozen=True)
@@ -119,6 +136,7 @@ class InvestigationResult:
     caveats: tuple[str, ...]
     model: ModelInfo
     timings_s: dict[str, float]
+    unexplained: Unexplained = field(default_factory=lambda: Unexplained(0.0, 0.0))
     # Not part of the JSON contract: series for charts, kept so reports need not recompute.
     series: dict[str, list[tuple[str, float]]] = field(default_factory=dict, compare=False, repr=False)
     higher_is_worse: bool = field(default=True, compare=False)
@@ -150,6 +168,7 @@ class InvestigationResult:
             "observed": self.observed.to_dict(),
             "regression": self.regression.to_dict(),
             "causes": [c.to_dict() for c in self.causes],
+            "unexplained": self.unexplained.to_dict(),
             "counterfactuals": [c.to_dict() for c in self.counterfactuals],
             "explanation": self.explanation,
             "caveats": list(self.caveats),

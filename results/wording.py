@@ -88,9 +88,37 @@ def upstream(r: InvestigationResult) -> list[Cause]:
     return [c for c in r.causes if c.node != r.target]
 
 
+def _change(r: InvestigationResult) -> float:
+    return r.observed.current - r.observed.baseline
+
+
+def pushes(r: InvestigationResult, c: Cause) -> bool:
+    """Whether a cause moved the target the way it moved (not against it)."""
+    change = _change(r)
+    return change != 0 and (c.contribution > 0) == (change > 0) and c.contribution != 0
+
+
+def share_of_change(r: InvestigationResult, c: Cause) -> float:
+    """A cause's contribution as a share of the observed change (contributions add up to it)."""
+    change = _change(r)
+    return c.contribution / change if change else 0.0
+
+
 def top_cause(r: InvestigationResult) -> Cause | None:
-    """The largest upstream cause that carries a noticeable share, if any."""
-    return next((c for c in upstream(r) if notable(c.share)), None)
+    """The first upstream cause (in the result's order) that pushed the target the way it moved
+    and carries a noticeable share or an unusual change of its own."""
+    return next((c for c in upstream(r) if pushes(r, c) and (notable(share_of_change(r, c)) or c.unusual)), None)
+
+
+def why_not_significant(c: Cause) -> str:
+    """The reason a cause is not significant, as the numbers say it; '' when it is significant."""
+    if c.significant:
+        return ""
+    if c.interval[0] <= 0 <= c.interval[1]:
+        return "its interval includes zero"
+    if not c.unusual:
+        return "its own change is within its normal variation"
+    return "its contribution is too small to tell apart"
 
 
 def cause_title(r: InvestigationResult, node: str) -> str:
@@ -101,9 +129,10 @@ def cause_title(r: InvestigationResult, node: str) -> str:
 
 
 def moved(r: InvestigationResult) -> str:
-    if r.observed.current > r.observed.baseline:
-        return "rose"
-    return "fell" if r.observed.current < r.observed.baseline else "held"
+    b, c = format_value(r.observed.baseline, r.observed.unit), format_value(r.observed.current, r.observed.unit)
+    if b == c:
+        return "held"
+    return "rose" if r.observed.current > r.observed.baseline else "fell"
 
 
 def verdict(r: InvestigationResult) -> str:
@@ -116,33 +145,96 @@ def change_text(r: InvestigationResult) -> str:
     return format_delta(r.observed.current - r.observed.baseline, r.observed.unit)
 
 
-def headline(r: InvestigationResult) -> str:
-    """One sentence: what moved, over when, and what most of it is attributed to."""
+def _first(r: InvestigationResult, where: str) -> str:
+    """What moved, how far and when, as the opening clause of a headline or an explanation."""
     name = r.title(r.target)
     name = name[:1].upper() + name[1:]
     b, c = format_value(r.observed.baseline, r.observed.unit), format_value(r.observed.current, r.observed.unit)
-    where = f" in {r.scope}" if r.scope else ""
     when = period(r)
     if r.kind == "anomaly":
-        first = f"{name}{where} was {c} {when}, against an expected {b}"
-    elif moved(r) == "held":
-        first = f"{name}{where} held at {c} {when}"
-    else:
-        first = f"{name}{where} {moved(r)} from {b} to {c} {when}"
-    top = top_cause(r)
+        return f"{name}{where} was {c} {when}, against an expected {b}"
+    if moved(r) == "held":
+        return f"{name}{where} held at about {c} {when}"
+    return f"{name}{where} {moved(r)} from {b} to {c} {when}"
+
+
+def _attributed(r: InvestigationResult, top: Cause) -> str:
+    """'62% of the rise is attributed to falling line coverage ratio (82% to 68%)'."""
+    word = {"rose": "rise", "fell": "fall"}.get(moved(r), "deviation")
+    share = share_of_change(r, top) * 100
+    if share >= 99.5:
+        return f"{cause_movement(r, top.node)} accounts for all of the {word}"
+    return f"{share:.0f}% of the {word} is attributed to {cause_movement(r, top.node)}"
+
+
+def headline(r: InvestigationResult) -> str:
+    """One sentence: what moved, over when, and what most of it is attributed to."""
+    first = _first(r, f" in {r.scope}" if r.scope else "")
     if not r.regression.detected:
         return f"{first}: within normal noise."
+    top = top_cause(r)
     if top is None:
         return first + "; no modelled cause explains it."
-    change = r.observed.current - r.observed.baseline
-    if not top.significant or (top.contribution > 0) != (change > 0):
-        return f"{first}; the largest attributed cause, {r.title(top.node)}, is not significant."
-    word = {"rose": "rise", "fell": "fall"}.get(moved(r), "deviation")
-    share = top.share * 100
-    cause = cause_movement(r, top.node)
-    if share >= 99.5:
-        return f"{first}; {cause} accounts for all of the {word} ({share:.0f}%)."
-    return f"{first}; {share:.0f}% of the {word} is attributed to {cause}."
+    if not top.significant:
+        return f"{first}; the largest attributed cause, {r.title(top.node)}, is not significant ({why_not_significant(top)})."
+    return f"{first}; {_attributed(r, top)}."
+
+
+def explanation(r: InvestigationResult) -> str:
+    """The result's plain-language paragraph (the JSON's ``explanation``); every sentence agrees
+    with the numbers beside it."""
+    parts = [_first(r, "") + "."]
+    if r.regression.detected:
+        parts.append(f"That is a regression beyond normal noise (score {r.regression.score:.1f}).")
+    elif r.regression.score < 0 and moved(r) != "held":
+        parts.append(f"It moved the good way (score {r.regression.score:.1f}): not a regression.")
+    else:
+        parts.append(f"That is within normal noise (score {r.regression.score:.1f}), so it is not flagged as a regression.")
+    top = top_cause(r)
+    if top is not None:
+        sentence = _attributed(r, top)
+        sentence = sentence[:1].upper() + sentence[1:]
+        reason = why_not_significant(top)
+        parts.append(sentence + (f" (not significant: {reason})." if reason else " (significant)."))
+        others = [c for c in upstream(r) if c is not top and pushes(r, c) and notable(share_of_change(r, c))][:2]
+        if others:
+            parts.append("Also contributing: " + ", ".join(
+                f"{r.title(c.node)} ({share_of_change(r, c) * 100:.0f}%)" for c in others) + ".")
+    against = [c for c in upstream(r) if not pushes(r, c) and c.contribution != 0
+               and notable(share_of_change(r, c))][:2]
+    if against and moved(r) != "held":
+        parts.append("Pulling the other way: " + ", ".join(
+            f"{r.title(c.node)} ({share_of_change(r, c) * 100:.0f}%)" for c in against) + ".")
+    own = r.unexplained.contribution
+    if moved(r) != "held" and abs(share_of_change_value(r, own)) >= 0.2:
+        parts.append(f"{share_of_change_value(r, own) * 100:.0f}% is not explained by the modelled causes of "
+                     f"{r.title(r.target)}.")
+    if top is None:
+        parts.append("No upstream node explains the change." + _fallback(r))
+    cf = counterfactual_text(r)
+    if cf and top is not None:
+        parts.append(cf)
+    return " ".join(parts)
+
+
+def share_of_change_value(r: InvestigationResult, value: float) -> float:
+    change = _change(r)
+    return value / change if change else 0.0
+
+
+def _fallback(r: InvestigationResult) -> str:
+    """When the model explains nothing: what the data support of the graph, and which nodes changed
+    most on their own (the candidates to look at first)."""
+    out = ""
+    check = r.model.quality.get("graph_check") if isinstance(r.model.quality, dict) else None
+    if isinstance(check, dict) and check.get("edges"):
+        out += f" The data support {check['supported']} of the {check['edges']} edges of graph {r.model.graph}."
+    moved_most = [c for c in upstream(r) if abs(c.evidence) >= 2.0][:3]
+    if moved_most:
+        out += (" The upstream nodes whose own values changed most unusually: "
+                + ", ".join(f"{r.title(c.node)} ({cause_movement(r, c.node)}, evidence {c.evidence:.1f})"
+                            for c in moved_most) + ".")
+    return out
 
 
 def cause_movement(r: InvestigationResult, node: str) -> str:
@@ -150,11 +242,12 @@ def cause_movement(r: InvestigationResult, node: str) -> str:
     if node not in r.levels or node == r.target:
         return f"changes in {r.title(node)}"
     before, now = r.levels[node]
-    if before == now:
-        return f"changes in {r.title(node)}"
     unit = r.unit(node)
+    b, n = format_value(before, unit), format_value(now, unit)
+    if b == n:
+        return f"changes in {r.title(node)}"
     verb = "rising" if now > before else "falling"
-    return f"{verb} {r.title(node)} ({format_value(before, unit)} to {format_value(now, unit)})"
+    return f"{verb} {r.title(node)} ({b} to {n})"
 
 
 def confidence(r: InvestigationResult) -> str:
@@ -171,18 +264,21 @@ def confidence(r: InvestigationResult) -> str:
     unit = r.observed.unit
     lo, hi = delta(top.interval[0], unit), delta(top.interval[1], unit)
     if top.significant:
-        return f"{reg} The top cause's contribution is significant: its interval ({lo} to {hi}) excludes zero."
-    return f"{reg} The top cause is not significant: its interval ({lo} to {hi}) includes zero."
+        return (f"{reg} The top cause's contribution is significant: its interval ({lo} to {hi}) excludes zero "
+                "and its own change is unusual.")
+    return f"{reg} The top cause is not significant: {why_not_significant(top)} (interval {lo} to {hi})."
 
 
 def counterfactual_text(r: InvestigationResult, index: int = 0) -> str:
-    """'Had X stayed at V, the target would have been about T (not C).'"""
+    """'Had X stayed at V, the target would have been about T, not C.' (or 'about the same')."""
     if index >= len(r.counterfactuals):
         return ""
     cf = r.counterfactuals[index]
     had = " and ".join(f"{r.title(k)} stayed at {format_value(v, r.unit(k))}" for k, v in cf.intervention.items())
-    return (f"Had {had}, {r.title(r.target)} would have been about "
-            f"{format_value(cf.target, r.observed.unit)}, not {format_value(r.observed.current, r.observed.unit)}.")
+    would, now = format_value(cf.target, r.observed.unit), format_value(r.observed.current, r.observed.unit)
+    if would == now:
+        return f"Had {had}, {r.title(r.target)} would have been about the same ({now})."
+    return f"Had {had}, {r.title(r.target)} would have been about {would}, not {now}."
 
 
 def overview(results: list[InvestigationResult]) -> list[OverviewRow]:

@@ -35,12 +35,19 @@ def make_result(target: str = "bug_fix_commit_ratio", scope: str = "acme/payment
         cov: [(t, 0.82 - (0.12 if i >= 39 else 0.0) + 0.01 * ((i * 3) % 4 - 1.5)) for i, t in enumerate(stamps)],
         intro: [(t, 0.10 + 0.01 * ((i * 5) % 3)) for i, t in enumerate(stamps)],
     }
+    # Contributions are shares of the observed change (0.11 -> 0.19, or -> 0.115), as the engine's add up.
+    change = (0.19 if detected else 0.115) - 0.11
+
+    def cause(node: str, share: float, lo: float, hi: float, significant: bool, direction: str, unusual: bool) -> Cause:
+        k = change / 0.08
+        return Cause(node=node, contribution=share * change, share=share, interval=(lo * k, hi * k),
+                     significant=significant, direction=direction, evidence=4.2 if unusual else 0.8, unusual=unusual)
+
     causes = [
-        Cause(node=cov, contribution=0.04, share=0.62, interval=(0.03, 0.07), significant=True, direction="worse"),
-        Cause(node=intro, contribution=0.015, share=0.23, interval=(-0.002, 0.03), significant=False, direction="worse"),
-        Cause(node=churn, contribution=-0.004, share=-0.06, interval=(-0.01, 0.001), significant=False,
-              direction="better"),
-        Cause(node=target, contribution=0.013, share=0.21, interval=(0.0, 0.02), significant=False, direction="worse"),
+        cause(cov, 0.62, 0.03, 0.07, True, "worse", True),
+        cause(intro, 0.23, -0.002, 0.03, False, "worse", False),
+        cause(churn, -0.06, -0.01, 0.001, False, "better", False),
+        cause(target, 0.21, 0.0, 0.02, False, "worse", False),
     ][: n_causes + 1]
     window = ({"baseline": [stamps[26], "2025-09-28T23:59:59Z"], "current": [stamps[39], "2025-12-28T23:59:59Z"]}
               if kind == "distribution_change" else {"at": stamps[-1]})

@@ -57,7 +57,7 @@ def test_closed_form_matches_dowhy_attribute_anomalies() -> None:
     scm = to_dowhy(prepare(ref, CHAIN).frame, CHAIN)
     s = linear.structure(scm.graph, "c")
     ours = attribution.linear_anomaly(
-        s, ref[list(s.columns)].to_numpy(), row[list(s.columns)].to_numpy(), draws=0, rng=rng, confidence=0.9
+        s, ref[list(s.columns)].to_numpy(), row[list(s.columns)].to_numpy(), draws=0, rng=rng
     ).point
     theirs = attribution.anomaly_contributions(scm, "c", row, num_samples=20000)
     for node in ("a", "b", "c"):

@@ -16,7 +16,7 @@ from tests.report_results import hostile_result, make_result
 
 pytest_plugins = ["tests.reports_fixtures"]  # its fixtures: engine_result, browser, artifacts
 
-CONTRACT_KEYS = {"target", "kind", "scope", "window", "observed", "regression", "causes", "counterfactuals",
+CONTRACT_KEYS = {"target", "kind", "scope", "window", "observed", "regression", "causes", "unexplained", "counterfactuals",
                  "explanation", "caveats", "model", "timings_s"}
 
 

@@ -30,6 +30,7 @@ import pandas as pd
 from scipy import stats
 
 from rca.engine import linear
+from rca.engine.evidence import Evidence
 from rca.engine.fitting import gcm
 
 
@@ -218,12 +219,30 @@ class Attribution:
 
     point: dict[str, float]
     draws: list[dict[str, float]]
-    typical: dict[str, float]  # |contribution| normal noise alone reaches (anomaly mode), else empty
     changed: dict[str, bool]
     p_values: dict[str, float]
     effects: np.ndarray | None = None  # (B+1, m) total effects, point first (linear anomaly path)
     structure: linear.Structure | None = None
     params: linear.Params | None = None  # (B+1) refits behind the point and the draws
+
+
+@dataclass(frozen=True)
+class Attributed:
+    """An attribution with what a reader needs beside it: per-node evidence, the method, its costs."""
+
+    att: Attribution
+    evidence: Evidence
+    method: str
+    timings: dict[str, float]
+    caveats: tuple[str, ...] = ()
+
+
+def weighted_mean(rows: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
+    """Column means of ``rows`` ``(..., n, m)``, weighted by ``weights`` ``(n,)`` when given (pooled ratios)."""
+    if weights is None:
+        return rows.mean(axis=-2)
+    w = np.asarray(weights, dtype=float)
+    return np.einsum("...nm,n->...m", rows, w) / w.sum()
 
 
 def _as_dicts(s: linear.Structure, rows: np.ndarray) -> list[dict[str, float]]:
@@ -237,30 +256,23 @@ def linear_anomaly(
     *,
     draws: int,
     rng: np.random.Generator,
-    confidence: float,
+    weights: np.ndarray | None = None,
 ) -> Attribution:
     """Exact Shapley contributions to ``mean(current[target]) - E[target]`` for a linear SCM.
 
     The target is ``sum_j T_j N_j`` plus a constant, so DoWhy's mean-deviation set function is
-    additive and node j's Shapley value is ``T_j (mean n_j - E[N_j])``. Bootstrap: refit on
-    resampled reference rows (all draws at once) and recompute.
+    additive and node j's Shapley value is ``T_j (mean n_j - E[N_j])``; with ``weights`` (the
+    current rows' denominators of a ratio target) the mean is the pooled one. Bootstrap: refit
+    on resampled reference rows (a few refits at a time) and recompute.
     """
     n = len(reference)
     resamples = np.vstack([np.arange(n)[None], rng.integers(0, n, (draws, n))])
     params = linear.fit_resampled(s, reference, resamples)
     effects = linear.total_effects(s, params)
-    contrib = effects * (linear.noise(s, params, current).mean(axis=1) - linear.noise_means(s, params))
-    # What one normal row's contribution reaches (the reference rows' own contributions), scaled to
-    # a window of len(current) rows: a contribution above it is unusual, not only nonzero.
-    own = effects[0] * (
-        linear.noise(s, linear.Params(params.intercept[:1], tuple(c[:1] for c in params.coef)), reference)[0]
-        - linear.noise_means(s, params)[0]
-    )
-    typical = np.quantile(np.abs(own), confidence, axis=0) / np.sqrt(len(current))
+    contrib = effects * (weighted_mean(linear.noise(s, params, current), weights) - linear.noise_means(s, params))
     return Attribution(
         point=_as_dicts(s, contrib[:1])[0],
         draws=_as_dicts(s, contrib[1:]),
-        typical=dict(zip(s.columns, map(float, typical), strict=True)),
         changed={},
         p_values={},
         effects=effects,
@@ -330,7 +342,6 @@ def sampled_anomaly(
     return Attribution(
         point=_as_dicts(s, out[:1])[0],
         draws=_as_dicts(s, out[1:]),
-        typical={},
         changed={},
         p_values={},
         structure=s,
@@ -374,6 +385,7 @@ def linear_change(
     draws: int,
     rng: np.random.Generator,
     alpha: float,
+    weights: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Attribution:
     """Exact Shapley contributions to ``mean(new[target]) - mean(old[target])`` for a linear SCM.
 
@@ -382,16 +394,19 @@ def linear_change(
     difference in the target's mean to the changed mechanisms by exact Shapley values (means of a
     linear SCM propagate exactly, so no sampling is needed). The small remainder between the
     model's and the observed difference (noise means of unchanged mechanisms in a finite window)
-    is given to the target, so the contributions add up to the observed change. Bootstrap:
+    is given to the target, so the contributions add up to the observed change (with ``weights``,
+    the old and new rows' denominators of a ratio target, the change in its pooled value). Bootstrap:
     resample both windows, refit, recompute, keeping the changed set of the point estimate.
     """
+    wo, wn = weights if weights is not None else (np.ones(len(old)), np.ones(len(new)))
     p_values = changed_mechanisms(s, old, new)
     flagged = benjamini_hochberg(p_values, alpha)
     use_new = np.array([flagged[c] for c in s.columns])
     players = np.flatnonzero(use_new)
 
     def one(
-        o: np.ndarray, n: np.ndarray, po: linear.Params, pn: linear.Params, pj: linear.Params, b: int
+        o: np.ndarray, n: np.ndarray, po: linear.Params, pn: linear.Params, pj: linear.Params, b: int,
+        w: tuple[np.ndarray, np.ndarray],
     ) -> tuple[np.ndarray, np.ndarray]:
         def pick(p: linear.Params) -> linear.Params:
             return linear.Params(p.intercept[b : b + 1], tuple(c[b : b + 1] for c in p.coef))
@@ -399,23 +414,23 @@ def linear_change(
         old_p = _select(s, pick(pj), pick(po), use_new)
         new_p = _select(s, pick(pj), pick(pn), use_new)
         phi = _change_shapley(s, old_p, new_p, players, rng)
-        phi[s.target] += (n[:, s.target].mean() - o[:, s.target].mean()) - phi.sum()
+        observed = np.average(n[:, s.target], weights=w[1]) - np.average(o[:, s.target], weights=w[0])
+        phi[s.target] += observed - phi.sum()
         return phi, linear.total_effects(s, new_p)[0]
 
     po, pn, pj = linear.fit(s, old), linear.fit(s, new), linear.fit(s, np.vstack([old, new]))
-    point, effect = one(old, new, po, pn, pj, 0)
+    point, effect = one(old, new, po, pn, pj, 0, (wo, wn))
     out: list[tuple[np.ndarray, np.ndarray]] = []
     if draws:
         oi = rng.integers(0, len(old), (draws, len(old)))
         ni = rng.integers(0, len(new), (draws, len(new)))
         po_b, pn_b = linear.fit_resampled(s, old, oi), linear.fit_resampled(s, new, ni)
         pj_b = linear.fit_resampled(s, np.vstack([old, new]), np.hstack([oi, ni + len(old)]))
-        out = [one(old[oi[b]], new[ni[b]], po_b, pn_b, pj_b, b) for b in range(draws)]
+        out = [one(old[oi[b]], new[ni[b]], po_b, pn_b, pj_b, b, (wo[oi[b]], wn[ni[b]])) for b in range(draws)]
     effects = np.vstack([effect] + [e for _, e in out])
     return Attribution(
         point=_as_dicts(s, point[None])[0],
         draws=_as_dicts(s, np.array([p for p, _ in out])),
-        typical={},
         changed=flagged,
         p_values=p_values,
         effects=effects,

@@ -117,6 +117,16 @@ class GraphCheck:
             )
         return tuple(out)
 
+    def summary(self) -> dict[str, Any]:
+        """The few figures a reader needs beside an investigation: how much of the graph the data support."""
+        return {
+            "edges": len(self.edges),
+            "supported": sum(e.supported for e in self.edges),
+            "unsupported": [[e.source, e.target] for e in self.edges if not e.supported],
+            "missing": [[m.other, m.node] for m in self.missing],
+            "confirms_structure": self.informative if self.tests >= _MIN_TESTS else None,
+        }
+
     def lines(self) -> list[str]:
         """A plain-text report: the verdict per edge, the missed dependencies, the fit per node, caveats."""
         out = [

@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 
 from graphs import CausalGraph
-from graphs.model import Edge, build_graph, unit_of, unrolled
+from graphs.model import unit_of, unrolled
 from rca.engine.errors import EngineInputError
 from rca.engine.fitting import node_kind
 from rca.engine.frames import Prepared, prepare
@@ -88,12 +88,7 @@ def observed_part(frame: pd.DataFrame, graph: CausalGraph, needed: tuple[str, ..
             f"the data has no column for {', '.join(map(repr, missing))}; collect it or choose another node"
         )
     latent = tuple(n for n in graph.nodes if n not in frame.columns)
-    if latent:
-        nodes = {k: v for k, v in graph.nodes.items() if k not in latent}
-        edges = [Edge(e.source, e.target, e.lag) for e in graph.edges if e.source in nodes and e.target in nodes]
-        sub = build_graph(graph.name, graph.unit, nodes, edges, graph.name)
-    else:
-        sub = graph
+    sub = graph.restricted(set(graph.nodes) - set(latent), denominators=False) if latent else graph
     return prepare(frame, sub), latent
 
 

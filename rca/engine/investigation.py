@@ -9,13 +9,15 @@ graph, question and seed give the same result.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
 
 from graphs import CausalGraph
-from rca.engine import attribution, detection, linear
+from graphs.model import lagged_name
+from rca.engine import anomaly, attribution, change, detection, linear, ranking
 from rca.engine.counterfactuals import (
     clip_to_kind,
     counterfactual_mean,
@@ -25,7 +27,6 @@ from rca.engine.counterfactuals import (
     sample_intervention,
 )
 from rca.engine.errors import EngineInputError
-from rca.engine.explanation import explain
 from rca.engine.fitting import Fitted, ModelCache, fit, seed_everything
 from rca.engine.frames import Prepared, prepare
 from rca.engine.question import Options, Question, Window, iso
@@ -38,6 +39,7 @@ from results import (
     WhatIf,
     notable,
     package_versions,
+    wording,
 )
 
 
@@ -96,256 +98,208 @@ def investigate(
     opts = options or Options()
     _check_question(graph, question)
     target = question.target
-    prepared = prepare(data, graph)
-    frame = prepared.frame
-    caveats = list(prepared.caveats)
     node = graph.nodes[target]
-    unit = node.unit
-    titles = {n: graph.nodes[n].title for n in graph.nodes}
-    units = {n: graph.nodes[n].unit for n in graph.nodes}
+    prepared = prepare(data, graph)
+    caveats = list(prepared.caveats)
     needed = rows_needed(graph, opts.min_rows)
     seed_everything(opts.seed)
     timings: dict[str, float] = {}
-
     if question.kind == "anomaly":
-        assert question.at is not None
-        current = _window_rows(frame, question.at, "anomaly (at)")
-        if question.baseline is not None:
-            reference = _window_rows(frame, question.baseline, "baseline")
-        else:
-            reference = frame[frame.index < question.at.start]
-        if len(reference) < needed:
-            raise EngineInputError(
-                f"only {len(reference)} complete row(s) to fit on before {iso(question.at.start)}; graph "
-                f"{graph.name!r} needs at least {needed} (give more history or a wider baseline window)"
-            )
-        window = (
-            {"at": iso(question.at.start)}
-            if question.at.point
-            else {"at": iso(question.at.start), "until": question.at.label(current.index.max())[1]}
-        )
+        reference, current, window = _anomaly_rows(prepared.frame, graph, question, needed)
     else:
-        assert question.baseline is not None and question.current is not None
-        reference = _window_rows(frame, question.baseline, "baseline")
-        current = _window_rows(frame, question.current, "current")
-        per_window = max(5, needed // 2)
-        for name, rows in (("baseline", reference), ("current", current)):
-            if len(rows) < per_window:
-                raise EngineInputError(
-                    f"only {len(rows)} complete row(s) in the {name} window; graph {graph.name!r} "
-                    f"needs at least {per_window} per window to compare (widen the window)"
-                )
-        window = {
-            "baseline": question.baseline.label(reference.index.max()),
-            "current": question.current.label(current.index.max()),
-        }
-
-    reference = _bounded(reference, opts, "fit window", caveats)
-    if question.kind == "distribution_change":
+        reference, current, window = _change_rows(prepared.frame, graph, question, needed)
         current = _bounded(current, opts, "current window", caveats)
+    reference = _bounded(reference, opts, "fit window", caveats)
+    shared = reference.index.intersection(current.index)
+    if len(shared):
+        caveats.append(f"the windows overlap in {len(shared)} row(s) ({iso(shared.min())} to {iso(shared.max())}): "
+                       "those rows count on both sides, so the change looks smaller than it is")
     _constant_caveats(prepared, reference, target, caveats)
-    n_columns = len(prepared.columns)
-    if len(reference) < 5 * n_columns:
-        caveats.append(
-            f"only {len(reference)} rows to fit {n_columns} model columns: intervals are wide and small "
-            "effects may be missed"
-        )
+    if len(reference) < 5 * len(prepared.columns):
+        caveats.append(f"only {len(reference)} rows to fit {len(prepared.columns)} model columns: intervals are "
+                       "wide and small effects may be missed")
 
     t0 = time.perf_counter()
     fitted = (cache if cache is not None else ModelCache(capacity=1)).fit(reference, graph)
     timings["fit"] = time.perf_counter() - t0
+    check = None
     if opts.graph_check:
         t0 = time.perf_counter()
-        caveats.extend(_graph_caveats(reference, graph, fitted, opts))
+        check = _graph_check(reference, graph, fitted, opts)
+        caveats.extend(check.caveats() if check is not None else ())
         timings["graph_check"] = time.perf_counter() - t0
-    log_columns = frozenset(c for c, m in fitted.mechanisms.items() if m == "loglinear")
-    s = linear.structure(fitted.dag, target, log_columns)
-    exact = all(fitted.mechanisms[c] in ("linear", "loglinear", "empirical") for c in s.columns)
+    s = linear.structure(fitted.dag, target, fitted.log_columns)
+    weights = _denominators(graph, s, prepared.columns, reference, current)
+    target_w = weights.get(s.target)
     observed = Observed(
-        baseline=float(reference[target].mean()), current=float(current[target].mean()), unit=unit
+        baseline=_mean(reference[target], target_w[0] if target_w else None),
+        current=_mean(current[target], target_w[1] if target_w else None),
+        unit=node.unit,
     )
     if question.kind == "anomaly":
-        regression = detection.anomaly_regression(
-            reference[target].to_numpy(), current[target].to_numpy(), node.higher_is_worse
-        )
+        regression = detection.anomaly_regression(reference[target].to_numpy(), current[target].to_numpy(),
+                                                   node.higher_is_worse, weights=target_w)
+        done = anomaly.attribute(fitted, graph, s, reference, current, opts, weights)
     else:
-        regression = detection.change_regression(
-            reference[target].to_numpy(),
-            current[target].to_numpy(),
-            node.higher_is_worse,
-            opts.regression_alpha,
-        )
-
-    ref_x, cur_x = reference[list(s.columns)].to_numpy(float), current[list(s.columns)].to_numpy(float)
-    if exact:
-
-        def run(draws: int) -> attribution.Attribution:
-            # A fresh generator per call: the point estimate is the same with or without resamples.
-            gen = np.random.default_rng(opts.seed)
-            if question.kind == "anomaly" and s.additive:
-                return attribution.linear_anomaly(
-                    s, ref_x, cur_x, draws=draws, rng=gen, confidence=opts.confidence
-                )
-            if question.kind == "anomaly":
-                big = len(s.columns) > 20  # fewer samples and orderings keep 40 players within seconds
-                return attribution.sampled_anomaly(
-                    s,
-                    ref_x,
-                    cur_x,
-                    draws=min(draws, _LOG_DRAWS // 2 if big else _LOG_DRAWS),
-                    rng=gen,
-                    samples=128 if big else 256,
-                    permutations=32 if big else 64,
-                )
-            # Means propagate exactly through linear mechanisms only: a change is attributed with
-            # every child linear (log-linear durations refitted as linear ones).
-            flat = linear.Structure(s.columns, s.parents, s.target)
-            return attribution.linear_change(
-                flat, ref_x, cur_x, draws=draws, rng=gen, alpha=opts.change_alpha
-            )
-
-        t0 = time.perf_counter()
-        att = run(0)
-        timings["attribute"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        if opts.bootstrap:
-            att = run(opts.bootstrap)
-        timings["intervals"] = time.perf_counter() - t0
-        if question.kind == "anomaly" and not s.additive:
-            method = (
-                "Shapley values of DoWhy's set function, Monte Carlo with common random numbers "
-                f"(log-linear: {', '.join(sorted(log_columns))})"
-            )
-            if opts.bootstrap > _LOG_DRAWS:
-                caveats.append(f"log-linear mechanisms: intervals rest on {_LOG_DRAWS} resamples")
-        else:
-            method = "exact Shapley values of DoWhy's set function, closed form for the linear SCM"
-            if log_columns and question.kind != "anomaly":
-                method += f" (log-linear {', '.join(sorted(log_columns))} refitted as linear for the change)"
-    else:
-        att, sampled_timings = _sampled_attribution(
-            fitted, graph, target, reference, current, prepared, opts, question.kind
-        )
-        timings.update(sampled_timings)
-        method = "DoWhy gcm Shapley estimation by sampling (nonlinear mechanisms)"
-        if opts.bootstrap > _SAMPLED_DRAWS:
-            caveats.append(
-                f"nonlinear mechanisms: intervals rest on {_SAMPLED_DRAWS} resamples, not {opts.bootstrap}"
-            )
-    draws = [attribution.fold_lags(d, prepared.columns) for d in att.draws]
-    point = attribution.fold_lags(att.point, prepared.columns)
-    typical = attribution.fold_lags(att.typical, prepared.columns) if att.typical else {}
-    changed_nodes = {prepared.columns.get(c, (c, 0))[0] for c, v in att.changed.items() if v}
+        regression = detection.change_regression(reference[target].to_numpy(), current[target].to_numpy(),
+                                                  node.higher_is_worse, opts.regression_alpha, weights=target_w)
+        done = change.attribute(fitted, s, reference, current, opts, weights)
+    timings.update(done.timings)
+    caveats.extend(done.caveats)
+    if target_w is not None:
+        caveats.extend(_few_events(target, target_w[1]))
     if not opts.bootstrap:
         caveats.append("intervals are off (bootstrap: 0): significance is not assessed")
-    elif len(draws) < min(opts.bootstrap, _SAMPLED_DRAWS):
-        caveats.append(
-            f"{opts.bootstrap - len(draws)} of {opts.bootstrap} bootstrap resamples could not be fitted"
-        )
+    elif len(done.att.draws) < min(opts.bootstrap, anomaly.SAMPLED_DRAWS):
+        caveats.append(f"{opts.bootstrap - len(done.att.draws)} of {opts.bootstrap} bootstrap resamples could not be fitted")
 
     total = observed.current - observed.baseline
     scale = max(abs(total), float(reference[target].std(ddof=0) or 0.0), 1e-12)
-    explained = sum(point.values())
-    causes = []
-    for name, value in point.items():
-        interval = _interval([d.get(name, 0.0) for d in draws], value, opts.confidence)
-        significant = bool(draws) and (interval[0] > 0 or interval[1] < 0) and abs(value) > 1e-6 * scale
-        if typical and name != target:
-            # A nonzero contribution is not yet an unusual one: it must exceed what the node's
-            # normal variation contributes to an ordinary row.
-            significant = significant and abs(value) > typical.get(name, 0.0)
-        if att.changed and name != target:
-            significant = significant and name in changed_nodes
-        share = value / explained if abs(explained) > 1e-12 else 0.0
-        causes.append(
-            Cause(
-                node=name,
-                contribution=value,
-                share=share,
-                interval=interval,
-                significant=significant,
-                direction=_direction(value, node.higher_is_worse, scale),
-            )
-        )
-    causes.sort(key=lambda c: (-abs(c.contribution), c.node))
-    gap = total - explained
-    if abs(gap) > 0.05 * scale:
-        caveats.append(
-            f"the contributions add up to {explained:.4g}, not the observed {total:.4g}: the model does "
-            "not reproduce the whole change"
-        )
+    causes = _causes(done, prepared.columns, target, node.higher_is_worse, scale, opts.confidence)
+    explained = sum(c.contribution for c in causes)
+    if abs(total - explained) > 0.05 * scale:
+        caveats.append(f"the contributions add up to {explained:.4g}, not the observed {total:.4g}: the model does "
+                       "not reproduce the whole change")
+    ordered, unexplained = ranking.rank(causes, target, [(e.source, e.target) for e in graph.edges])
 
     t0 = time.perf_counter()
-    if exact and (att.effects is not None or att.params is not None):
-        counterfactuals = _linear_counterfactuals(
-            att, cur_x, reference, prepared, causes, fitted, opts, target, question
-        )
-    else:
-        counterfactuals = _counterfactuals(
-            fitted if question.kind == "anomaly" else fit(current, graph),
-            target,
-            reference,
-            current,
-            prepared,
-            causes,
-            draws,
-            opts,
-            question,
-        )
+    counterfactuals = _counterfactuals(done.att, fitted, graph, s, reference, current, prepared, list(ordered),
+                                       opts, question)
     timings["counterfactuals"] = time.perf_counter() - t0
-
-    when = (
-        f"at {window['at'][:10]}"
-        if question.kind == "anomaly"
-        else f"between {window['baseline'][0][:10]}..{window['baseline'][1][:10]} and "
-        f"{window['current'][0][:10]}..{window['current'][1][:10]}"
-    )
-    text = explain(
-        target, question.kind, observed, regression, tuple(causes), counterfactuals, titles, units, when
-    )
     if question.kind == "distribution_change" and len(current) < 8:
-        caveats.append(
-            f"the current window has only {len(current)} rows: the verdict rests on little evidence"
-        )
+        caveats.append(f"the current window has only {len(current)} rows: the verdict rests on little evidence")
 
-    return InvestigationResult(
+    quality: dict[str, object] = {"r2": fitted.quality, "kinds": fitted.kinds, "attribution": done.method}
+    if done.att.p_values:
+        quality["mechanism_change_p"] = {k: round(v, 6) for k, v in done.att.p_values.items()}
+    if check is not None:
+        quality["graph_check"] = check.summary()
+    result = InvestigationResult(
         target=target,
         kind=question.kind,
         scope=scope,
         window=window,
         observed=observed,
         regression=regression,
-        causes=tuple(causes),
+        causes=ordered,
         counterfactuals=counterfactuals,
-        explanation=text,
+        explanation="",
         caveats=tuple(caveats),
         model=ModelInfo(
             graph=graph.name,
             fitted_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             rows=fitted.rows,
-            quality={
-                "r2": fitted.quality,
-                "kinds": fitted.kinds,
-                "attribution": method,
-                **(
-                    {"mechanism_change_p": {k: round(v, 6) for k, v in att.p_values.items()}}
-                    if att.p_values
-                    else {}
-                ),
-            },
+            quality=quality,
             mechanisms=fitted.mechanisms,
             seed=opts.seed,
         ),
         timings_s=timings,
-        series=_series(data, target, causes, current.index),
+        unexplained=unexplained,
+        series=_series(data, target, list(ordered), current.index),
         higher_is_worse=node.higher_is_worse,
-        titles=titles,
-        units=units,
+        titles={n: graph.nodes[n].title for n in graph.nodes},
+        units={n: graph.nodes[n].unit for n in graph.nodes},
         edges=tuple((e.source, e.target, e.lag) for e in graph.edges),
         graph_unit=graph.unit,
         versions=package_versions(),
         levels={n: (float(reference[n].mean()), float(current[n].mean())) for n in graph.nodes},
     )
+    return replace(result, explanation=wording.explanation(result))
+
+
+def _anomaly_rows(frame: pd.DataFrame, graph: CausalGraph, question: Question, needed: int
+                  ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, object]]:
+    """The fit window (before the anomaly, or the given baseline), the anomalous rows, their labels."""
+    assert question.at is not None
+    current = _window_rows(frame, question.at, "anomaly (at)")
+    if question.baseline is not None:
+        reference = _window_rows(frame, question.baseline, "baseline")
+    else:
+        reference = frame[frame.index < question.at.start]
+    if len(reference) < needed:
+        raise EngineInputError(
+            f"only {len(reference)} complete row(s) to fit on before {iso(question.at.start)}; graph "
+            f"{graph.name!r} needs at least {needed} (give more history or a wider baseline window)"
+        )
+    window: dict[str, object] = {"at": iso(question.at.start)}
+    if not question.at.point:
+        window["until"] = question.at.label(current.index.max())[1]
+    return reference, current, window
+
+
+def _change_rows(frame: pd.DataFrame, graph: CausalGraph, question: Question, needed: int
+                 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, object]]:
+    """The baseline and current windows' rows and their labels."""
+    assert question.baseline is not None and question.current is not None
+    reference = _window_rows(frame, question.baseline, "baseline")
+    current = _window_rows(frame, question.current, "current")
+    per_window = max(5, needed // 2)
+    for name, rows in (("baseline", reference), ("current", current)):
+        if len(rows) < per_window:
+            raise EngineInputError(
+                f"only {len(rows)} complete row(s) in the {name} window; graph {graph.name!r} "
+                f"needs at least {per_window} per window to compare (widen the window)"
+            )
+    window = {"baseline": question.baseline.label(reference.index.max()),
+              "current": question.current.label(current.index.max())}
+    return reference, current, window
+
+
+def _mean(values: pd.Series, weights: np.ndarray | None) -> float:
+    return detection.pooled(values.to_numpy(float), weights) if weights is not None else float(values.mean())
+
+
+def _denominators(graph: CausalGraph, s: linear.Structure, columns: dict[str, tuple[str, int]],
+                  reference: pd.DataFrame, current: pd.DataFrame) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Per column of ``s`` whose node is a ratio with a denominator: that denominator's rows (lagged alike)."""
+    out = {}
+    for j, col in enumerate(s.columns):
+        name, lag = columns.get(col, (col, 0))
+        denom = graph.nodes[name].denominator
+        if denom is None:
+            continue
+        key = denom if lag == 0 else lagged_name(denom, lag)
+        if key in reference.columns:
+            out[j] = (np.maximum(reference[key].to_numpy(float), 0.0), np.maximum(current[key].to_numpy(float), 0.0))
+    return out
+
+
+def _few_events(target: str, events: np.ndarray) -> list[str]:
+    total = float(np.sum(events))
+    if total < 20:
+        return [f"{target} rests on only {total:g} event(s) in the rows asked about: its ratio can swing widely "
+                "by chance, and the verdict weighs it by those events"]
+    return []
+
+
+def _causes(done: attribution.Attributed, columns: dict[str, tuple[str, int]], target: str, higher_is_worse: bool,
+            scale: float, confidence: float) -> list[Cause]:
+    """One cause per node (lagged columns folded in): contribution, interval, evidence, significance."""
+    point = ranking.fold(done.att.point, columns)
+    draws = [ranking.fold(d, columns) for d in done.att.draws]
+    score = ranking.fold(done.evidence.score, columns, how="max")
+    unusual = {}
+    for col, flag in done.evidence.unusual.items():
+        name = columns.get(col, (col, 0))[0]
+        unusual[name] = unusual.get(name, False) or flag
+    explained = sum(point.values())
+    out = []
+    for name, value in point.items():
+        interval = _interval([d.get(name, 0.0) for d in draws], value, confidence)
+        excludes_zero = bool(draws) and (interval[0] > 0 or interval[1] < 0) and abs(value) > 1e-6 * scale
+        out.append(Cause(
+            node=name,
+            contribution=value,
+            share=value / explained if abs(explained) > 1e-12 else 0.0,
+            interval=interval,
+            # Significant: the contribution is surely not zero, and the node's own deviation is
+            # unusual (not only its normal variation passed down).
+            significant=excludes_zero and unusual.get(name, False),
+            direction=_direction(value, higher_is_worse, scale),
+            evidence=score.get(name, 0.0),
+            unusual=unusual.get(name, False),
+        ))
+    return out
 
 
 _ALWAYS = Window(pd.Timestamp.min.tz_localize("UTC"))
@@ -431,15 +385,13 @@ def _check_settings(settings: dict[str, float], fitted: Fitted, frame: pd.DataFr
     return notes
 
 
-def _graph_caveats(reference: pd.DataFrame, graph: CausalGraph, fitted: Fitted, opts: Options) -> list[str]:
+def _graph_check(reference: pd.DataFrame, graph: CausalGraph, fitted: Fitted, opts: Options):
+    """The graph tested on the fit window, or ``None`` when there are too few rows to test anything."""
     from rca.engine.checks import check_frame
 
     if len(reference) < len(reference.columns) + 5:
-        return []  # too few rows to test conditional independences; the row-count caveat says so
-    check = check_frame(
-        reference, graph, permutations=opts.check_permutations, seed=opts.seed, quality=fitted.quality
-    )
-    return list(check.caveats())
+        return None  # too few rows to test conditional independences; the row-count caveat says so
+    return check_frame(reference, graph, permutations=opts.check_permutations, seed=opts.seed, quality=fitted.quality)
 
 
 def _bounded(rows: pd.DataFrame, opts: Options, name: str, caveats: list[str]) -> pd.DataFrame:
@@ -480,112 +432,48 @@ def _held_at_baseline(
 
 
 def _counterfactuals(
-    model: Fitted,
-    target: str,
+    att: attribution.Attribution,
+    fitted: Fitted,
+    graph: CausalGraph,
+    s: linear.Structure,
     reference: pd.DataFrame,
     current: pd.DataFrame,
     prepared: Prepared,
     causes: list[Cause],
-    draws: list[dict[str, float]],
     opts: Options,
     question: Question,
 ) -> tuple[Counterfactual, ...]:
+    """The target had each top cause stayed at its baseline value, with an interval from the refits.
+
+    Linear models replay the fitted SCM on the observed rows' noise (an anomaly) or move the
+    target by the cause's total effect (a change), for every bootstrap refit at once; nonlinear
+    ones ask DoWhy for counterfactual samples and borrow the attribution's bootstrap spread.
+    """
+    chosen = _held_at_baseline(causes, question.target, reference, opts, question)
+    if not chosen:
+        return ()
+    kind = fitted.kinds.get(question.target, "continuous")
+    cur_x = current[list(s.columns)].to_numpy(float)
     out = []
-    for cause, settings in _held_at_baseline(causes, target, reference, opts, question):
-        estimate = counterfactual_mean(model.scm, target, current, prepared.columns, settings)
+    if fitted.exact and (att.params is not None or att.effects is not None):
+        for _cause, settings in chosen:
+            if att.params is not None:
+                raw = replay_counterfactual(s, att.params, cur_x, prepared.columns, settings)
+            else:
+                raw = linear_counterfactual(att.structure or s, att.effects, cur_x, prepared.columns, settings)
+            values = clip_to_kind(raw, kind)
+            out.append(Counterfactual(intervention=settings, target=float(values[0]),
+                                      interval=_interval(list(values[1:]), float(values[0]), opts.confidence)))
+        return tuple(out)
+    model = fitted if question.kind == "anomaly" else fit(current, graph)
+    draws = [ranking.fold(d, prepared.columns) for d in att.draws]
+    for cause, settings in chosen:
+        estimate = counterfactual_mean(model.scm, question.target, current, prepared.columns, settings)
         # The counterfactual moves the target by what the cause's own deviation passes down; its
         # uncertainty is the attribution's, so reuse the bootstrap spread of that cause.
         spread = [estimate - (d.get(cause.node, 0.0) - cause.contribution) for d in draws]
-        out.append(
-            Counterfactual(
-                intervention=settings, target=estimate, interval=_interval(spread, estimate, opts.confidence)
-            )
-        )
-    return tuple(out)
-
-
-_LOG_DRAWS = 30  # bootstrap refits for Monte Carlo attribution (each costs ~20 ms)
-_SAMPLED_DRAWS = 20  # bootstrap refits when DoWhy must sample (each one costs a full attribution)
-
-
-def _sampled_attribution(
-    fitted: Fitted,
-    graph: CausalGraph,
-    target: str,
-    reference: pd.DataFrame,
-    current: pd.DataFrame,
-    prepared: Prepared,
-    opts: Options,
-    kind: str,
-) -> tuple[attribution.Attribution, dict[str, float]]:
-    """DoWhy's own sampling estimators, for graphs with nonlinear mechanisms."""
-    seed_everything(opts.seed, dowhy=True)
-    timings: dict[str, float] = {}
-    t0 = time.perf_counter()
-    changed: dict[str, bool] = {}
-    if kind == "anomaly":
-        point = attribution.anomaly_contributions(fitted.scm, target, current, num_samples=opts.num_samples)
-
-        def once(rng: np.random.Generator) -> dict[str, float] | None:
-            sample = reference.iloc[rng.integers(0, len(reference), len(reference))]
-            refit = fit(sample, graph)
-            return attribution.anomaly_contributions(
-                refit.scm, target, current, num_samples=max(200, opts.num_samples // 2)
-            )
-    else:
-        point, changed = attribution.change_contributions(
-            fitted.scm, target, reference, current, num_samples=opts.num_samples * 3, alpha=opts.change_alpha
-        )
-
-        def once(rng: np.random.Generator) -> dict[str, float] | None:
-            old = reference.iloc[rng.integers(0, len(reference), len(reference))]
-            new = current.iloc[rng.integers(0, len(current), len(current))]
-            try:
-                contrib, _ = attribution.change_contributions(
-                    fitted.scm, target, old, new, num_samples=opts.num_samples, alpha=opts.change_alpha
-                )
-            except (ValueError, np.linalg.LinAlgError):
-                return None
-            return contrib
-
-    timings["attribute"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    draws = (
-        attribution.bootstrap(min(opts.bootstrap, _SAMPLED_DRAWS), opts.seed, once) if opts.bootstrap else []
-    )
-    timings["intervals"] = time.perf_counter() - t0
-    return attribution.Attribution(
-        point=point, draws=draws, typical={}, changed=changed, p_values={}
-    ), timings
-
-
-def _linear_counterfactuals(
-    att: attribution.Attribution,
-    cur_x: np.ndarray,
-    reference: pd.DataFrame,
-    prepared: Prepared,
-    causes: list[Cause],
-    fitted: Fitted,
-    opts: Options,
-    target: str,
-    question: Question,
-) -> tuple[Counterfactual, ...]:
-    assert att.structure is not None
-    out = []
-    kind = fitted.kinds.get(target, "continuous")
-    for _cause, settings in _held_at_baseline(causes, target, reference, opts, question):
-        if att.params is not None:  # anomaly: replay the fitted SCM on the observed rows' noise
-            raw = replay_counterfactual(att.structure, att.params, cur_x, prepared.columns, settings)
-        else:
-            raw = linear_counterfactual(att.structure, att.effects, cur_x, prepared.columns, settings)
-        values = clip_to_kind(raw, kind)
-        out.append(
-            Counterfactual(
-                intervention=settings,
-                target=float(values[0]),
-                interval=_interval(list(values[1:]), float(values[0]), opts.confidence),
-            )
-        )
+        out.append(Counterfactual(intervention=settings, target=estimate,
+                                  interval=_interval(spread, estimate, opts.confidence)))
     return tuple(out)
 
 

@@ -26,7 +26,6 @@ import numpy as np
 import pandas as pd
 
 from graphs import CausalGraph
-from graphs.model import build_graph
 from rca.engine import linear
 from rca.engine.counterfactuals import clip_to_kind, interventional_samples, sample_intervention
 from rca.engine.effects import amount, node_unit, span
@@ -52,10 +51,7 @@ def ancestral(graph: CausalGraph, target: str) -> CausalGraph:
     The target's interventional distribution depends on nothing else, and a smaller model is
     faster to refit and sample (and does not lose rows to gaps in unrelated columns).
     """
-    keep = graph.ancestors(target) | {target}
-    nodes = {k: v for k, v in graph.nodes.items() if k in keep}
-    edges = [e for e in graph.edges if e.source in keep and e.target in keep]
-    return build_graph(graph.name, graph.unit, nodes, edges, graph.name)
+    return graph.restricted(graph.ancestors(target) | {target})
 
 
 def _sampler(fitted: Fitted, data: pd.DataFrame, target: str, columns, samples: int, seed: int, kind: str):
