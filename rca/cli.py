@@ -48,10 +48,12 @@ def demo(
     from rich.console import Console
 
     from rca import pipeline
+    from results.effect_wording import top_lever
 
     console = Console(stderr=True)
     settings = _settings(config)
-    with console.status("Generating the sample, fitting the causal model, attributing the change..."):
+    with console.status("Generating the sample, fitting the causal model, attributing the change, "
+                        "estimating an effect and ranking the levers..."):
         outcome = pipeline.demo(settings, out)
     r = outcome.result
     top = next((c for c in r.causes if c.node != r.target), None)
@@ -61,8 +63,16 @@ def demo(
     if top is not None:
         typer.echo(f"top cause: {top.node} ({top.share * 100:.0f}% of the change"
                    f"{', significant' if top.significant else ''}); injected: {outcome.injected_cause}")
+    lever = top_lever(outcome.recommendations) if outcome.recommendations is not None else None
+    if lever is not None:
+        typer.echo(f"recommended lever: {lever.lever}: {lever.sentence}")
+    if outcome.effect is not None:
+        typer.echo(f"effect of {outcome.effect.treatment} on {outcome.effect.outcome}: {outcome.effect.answer}")
     typer.echo(f"time: fit {r.timings_s['fit']:.2f} s, attribution {r.timings_s['attribute']:.2f} s, "
-               f"intervals {r.timings_s['intervals']:.2f} s")
+               f"intervals {r.timings_s['intervals']:.2f} s"
+               + (f", effect {outcome.effect.timings_s.get('total', 0):.2f} s" if outcome.effect is not None else "")
+               + (f", recommendations {outcome.recommendations.timings_s.get('total', 0):.2f} s"
+                  if outcome.recommendations is not None else ""))
 
 
 @app.command()
