@@ -169,3 +169,32 @@ def test_cli_errors_are_one_line_and_exit_2(rca, tmp_path: Path, case: str, mess
     assert res.code == 2, (res.out, res.err)
     assert res.err.startswith(message), res.err
     assert res.err.count("\n") == 1 and res.out == ""
+
+
+def test_a_wide_table_with_a_scope_column_gives_scopes_and_features(rca, tmp_path: Path) -> None:
+    """Four teams whose effect grows with headcount, as one wide CSV with scope and feature columns."""
+    import numpy as np
+
+    from tests.effects_data import CONFOUNDED_YAML, weeks
+
+    rng = np.random.default_rng(1)
+    parts = []
+    for i, size in enumerate((4.0, 8.0, 12.0, 16.0)):
+        team = rng.normal(size, 2, 80)
+        cov = 0.5 + 0.02 * team + rng.normal(0, 0.05, 80)
+        bugs = 0.3 - 0.02 * size * cov + 0.01 * team + rng.normal(0, 0.01, 80)
+        parts.append(pd.DataFrame({"team_size": team, "review_hours": rng.normal(5, 1, 80), TREATMENT: cov,
+                                   OUTCOME: bugs, "scope": f"team-{i}", "headcount": size}, index=weeks(80)))
+    data = _wide_csv(tmp_path / "teams.csv", pd.concat(parts))
+    graph = tmp_path / "confounded.yaml"
+    graph.write_text(CONFOUNDED_YAML)
+    res = rca("effect", "--data", str(data), "--graph", str(graph), "-T", TREATMENT, "-y", OUTCOME, "--by-scope",
+              "--feature", "headcount")
+    assert res.code == 0, res.err
+    doc = json.loads(res.out)
+    assert [s["scope"] for s in doc["scopes"]] == ["team-3", "team-2", "team-1", "team-0"]
+    assert doc["features"][0]["feature"] == "headcount" and doc["features"][0]["interval"][1] < 0
+    res = rca("effect", "--data", str(data), "--graph", str(graph), "-T", TREATMENT, "-y", OUTCOME, "--scope", "team-0",
+              "--scope", "team-3", "--simulations", "5")
+    assert res.code == 0, res.err
+    assert json.loads(res.out)["rows"] == 160
