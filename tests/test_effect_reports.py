@@ -132,3 +132,16 @@ def test_hostile_recommendation_is_escaped_in_every_chat_payload() -> None:
             else:
                 assert not re.search(r"(?<!\\)[<>\[\]`]", text), (kind, text)
                 assert "@everyone" not in text, (kind, text)
+
+
+def test_an_unidentified_effect_renders_its_reason_and_no_estimate() -> None:
+    from results.effects import Identification
+
+    r = replace(make_effect(), identification=Identification(False, "none", (), "they share the hidden cause pressure"),
+                method="", effect=None, interval=None, estimates=(), refutations=(), sensitivity=None,
+                step_effect=None, step_interval=None, answer="The effect cannot be estimated from this graph.")
+    html = render([], "html", effects=[r])
+    assert "Not identifiable: they share the hidden cause pressure." in html and 'data-chart="estimates"' not in html
+    md = render([], "md", effects=[r])
+    assert "Not identifiable: they share the hidden cause pressure." in md and "Refutation checks" not in md
+    assert json.loads(render([], "json", effects=[r]))["effects"][0]["effect"] is None

@@ -35,7 +35,9 @@ class DemoOutcome:
 
 
 # The demo's effect question keeps the refutation checks but runs fewer re-estimations than a
-# question asked on its own (see README, "rca demo" timings): the demo should stay quick.
+# question asked on its own (20, not 50) and leaves out the double-ML check (EconML's import and
+# fit cost more than the rest of the question): the demo should stay quick. Most of what is
+# left is importing DoWhy for the identification step.
 DEMO_SIMULATIONS = 20
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -30,7 +31,6 @@ import pandas as pd
 from rca.config import Settings
 from rca.pipeline.data import Data, GraphRef, graph_of, stored_frames, wide_frames
 from rca.pipeline.errors import BadInput, faced
-from rca.pipeline.investigations import _now
 from results.effects import EffectResult, HeterogeneousEffects, Recommendations
 
 if TYPE_CHECKING:
@@ -50,6 +50,10 @@ class Answer:
     scopes: tuple[str, ...] = ()  # the scopes the data came from
     id: str | None = None
     rendered: Mapping[str, str] = field(default_factory=dict)  # format -> text
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _scopes(scopes: Scopes) -> tuple[str, ...]:
