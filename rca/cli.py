@@ -48,10 +48,12 @@ def demo(
     from rich.console import Console
 
     from rca import pipeline
+    from results.effect_wording import top_lever
 
     console = Console(stderr=True)
     settings = _settings(config)
-    with console.status("Generating the sample, fitting the causal model, attributing the change..."):
+    with console.status("Generating the sample, fitting the causal model, attributing the change, "
+                        "estimating an effect and ranking the levers..."):
         outcome = pipeline.demo(settings, out)
     r = outcome.result
     top = next((c for c in r.causes if c.node != r.target), None)
@@ -61,8 +63,16 @@ def demo(
     if top is not None:
         typer.echo(f"top cause: {top.node} ({top.share * 100:.0f}% of the change"
                    f"{', significant' if top.significant else ''}); injected: {outcome.injected_cause}")
+    lever = top_lever(outcome.recommendations) if outcome.recommendations is not None else None
+    if lever is not None:
+        typer.echo(f"recommended lever: {lever.lever}: {lever.sentence}")
+    if outcome.effect is not None:
+        typer.echo(f"effect of {outcome.effect.treatment} on {outcome.effect.outcome}: {outcome.effect.answer}")
     typer.echo(f"time: fit {r.timings_s['fit']:.2f} s, attribution {r.timings_s['attribute']:.2f} s, "
-               f"intervals {r.timings_s['intervals']:.2f} s")
+               f"intervals {r.timings_s['intervals']:.2f} s"
+               + (f", effect {outcome.effect.timings_s.get('total', 0):.2f} s" if outcome.effect is not None else "")
+               + (f", recommendations {outcome.recommendations.timings_s.get('total', 0):.2f} s"
+                  if outcome.recommendations is not None else ""))
 
 
 @app.command()
@@ -170,6 +180,97 @@ def _values(pairs: list[str]) -> dict[str, float]:
 
             raise BadInput(f"--set {pair!r} must be NODE=NUMBER, e.g. line_coverage_ratio=0.8") from None
     return out
+
+
+GraphOpt = Annotated[str, typer.Option("--graph", "-g", help="graph file (.yaml or .dot) or a shipped name")]
+DataOpt = Annotated[Path | None, typer.Option(
+    "--data", "-d", help="CSV or Parquet: wide (time, then nodes; a scope column for several scopes) or long")]
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="json, md or html")]
+OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="write here instead of stdout")]
+SeedOpt = Annotated[int | None, typer.Option("--seed", help="random seed (default from config: 0)")]
+ConfidenceOpt = Annotated[float, typer.Option("--confidence", help="coverage of the intervals")]
+
+
+def _emit(answer, fmt: Format, out: Path | None, what: str) -> None:
+    """Print (or write) an effect answer in ``fmt``; say on stderr where it went and whether it was kept."""
+    text = answer.rendered[fmt.value]
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        from results.io import write_text_atomic
+
+        write_text_atomic(out, text)
+        typer.echo(f"wrote {out}", err=True)
+    if answer.id:
+        typer.echo(f"{what} {answer.id} kept in the store", err=True)
+
+
+@app.command()
+def effect(
+    treatment: Annotated[str, typer.Option("--treatment", "-T", help="the node whose effect is asked (what you change)")],
+    outcome: Annotated[str, typer.Option("--outcome", "-y", help="the node it acts on")],
+    graph: GraphOpt = "delivery",
+    data: DataOpt = None,
+    scope: Annotated[list[str] | None, typer.Option(
+        "--scope", "-s", help="scope to read (repeatable: pooled, or compared with --by-scope); default: every one")] = None,
+    by_scope: Annotated[bool, typer.Option("--by-scope", help="one effect per scope (EconML LinearDML), not pooled")] = False,
+    feature: Annotated[list[str] | None, typer.Option(
+        "--feature", help="with --by-scope: a column of the data the effect may vary with (repeatable)")] = None,
+    fmt: FormatOpt = Format.json,
+    out: OutOpt = None,
+    seed: SeedOpt = None,
+    simulations: Annotated[int, typer.Option("--simulations", help="re-estimations per refutation check")] = 50,
+    bootstrap: Annotated[int, typer.Option("--bootstrap", help="resamples for bootstrap intervals")] = 200,
+    refute: Annotated[bool, typer.Option("--refute/--no-refute", help="run the refutation checks")] = True,
+    confidence: ConfidenceOpt = 0.95,
+    config: ConfigOpt = None,
+) -> None:
+    """What does TREATMENT do to OUTCOME? The average causal effect, identified, estimated and refuted."""
+    from rich.console import Console
+
+    from rca import pipeline
+
+    settings = _settings(config)
+    scopes = tuple(scope or ())
+    if feature and not by_scope:
+        raise pipeline.BadInput("--feature goes with --by-scope (features describe how scopes differ)")
+    with Console(stderr=True).status("Identifying, estimating and refuting the effect..."):
+        if by_scope:
+            answer = pipeline.effects_by_scope(treatment, outcome, settings, graph=graph, data=data, scopes=scopes,
+                                               features=tuple(feature or ()), seed=seed, confidence=confidence,
+                                               formats=[fmt.value])
+        else:
+            answer = pipeline.effect(treatment, outcome, settings, graph=graph, data=data, scopes=scopes, seed=seed,
+                                     confidence=confidence, simulations=simulations, bootstrap=bootstrap,
+                                     refute=refute, formats=[fmt.value])
+    _emit(answer, fmt, out, "effects by scope" if by_scope else "effect")
+
+
+@app.command()
+def recommend(
+    target: Annotated[str, typer.Option("--target", "-t", help="the node to improve")],
+    graph: GraphOpt = "delivery",
+    data: DataOpt = None,
+    scope: Annotated[str, typer.Option("--scope", "-s", help="the scope to read (default: the only one)")] = "",
+    lever: Annotated[list[str] | None, typer.Option(
+        "--lever", help="rank only these nodes (repeatable; default: every actionable node upstream)")] = None,
+    fmt: FormatOpt = Format.json,
+    out: OutOpt = None,
+    seed: SeedOpt = None,
+    bootstrap: Annotated[int, typer.Option("--bootstrap", help="refits behind the intervals")] = 100,
+    confidence: ConfidenceOpt = 0.95,
+    config: ConfigOpt = None,
+) -> None:
+    """What should we change? TARGET's levers ranked by what moving each to its good quartile would bring."""
+    from rich.console import Console
+
+    from rca import pipeline
+
+    settings = _settings(config)
+    with Console(stderr=True).status("Fitting the model and moving each lever..."):
+        answer = pipeline.recommendations(target, settings, graph=graph, data=data, scope=scope, levers=lever or None,
+                                          seed=seed, confidence=confidence, bootstrap=bootstrap, formats=[fmt.value])
+    _emit(answer, fmt, out, "recommendations")
 
 
 class Level(StrEnum):

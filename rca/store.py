@@ -4,8 +4,10 @@ Written with SQLAlchemy Core so the embedded default (a SQLite file under the da
 directory) and PostgreSQL share one code path. Every write is one transaction: the
 observations, any rows they replace, and the collector state that says how far a source
 has been read either all land or none do. Upserts are idempotent: an observation is keyed
-by ``(ts, scope, metric, source)`` and writing it again replaces its value. Investigations
-are kept with their question and JSON result so they can be served again later. The store
+by ``(ts, scope, metric, source)`` and writing it again replaces its value. Questions asked of
+the data are kept with their JSON result so they can be served again later: investigations,
+and effect questions (``kind``: ``investigation``, ``effect``, ``heterogeneity`` or
+``recommendations``), in one table and one id space. The store
 keeps the long table as it is; turning it into a graph's wide frame is the frame step's job
 (:mod:`rca.frames`). Credentials in a store URL never appear in a message (:func:`masked`).
 """
@@ -64,8 +66,14 @@ investigations_table = sa.Table(
     sa.Column("result", sa.Text),  # JSON: the investigation result (ARCHITECTURE.md's contract)
     sa.Column("report_path", sa.Text),
     sa.Column("error", sa.Text),
+    # What was asked: every kind has the same record (question, JSON result, status), so one table
+    # and one id space serve them all. Stores written before the column existed get it on open
+    # (:meth:`Store._add_kind`), their rows reading as investigations.
+    sa.Column("kind", sa.String(32), nullable=False, server_default="investigation"),
 )
 sa.Index("ix_investigations_created", investigations_table.c.created_at)
+
+KINDS = ("investigation", "effect", "heterogeneity", "recommendations")
 
 
 class StoreError(InputError):
@@ -102,6 +110,7 @@ class InvestigationRecord:
     report_path: str | None = None
     error: str | None = None
     finished_at: datetime | None = None
+    kind: str = "investigation"  # one of KINDS
 
 
 class Store:
@@ -122,11 +131,26 @@ class Store:
             self.engine: Engine = sa.create_engine(url, future=True, connect_args=connect_args)
             with self._guard("open"):
                 metadata.create_all(self.engine)
+                self._add_kind()
         except ModuleNotFoundError as exc:
             raise StoreError(f"the store at {self.shown} needs the Python package {exc.name!r}: "
                              "install whydunnit[postgres] (or the driver the URL names)") from None
         except sa.exc.ArgumentError as exc:
             raise StoreError(f"cannot open the store at {self.shown}: {str(exc).splitlines()[0]}") from None
+
+    def _add_kind(self) -> None:
+        """Give a store made before effect questions were kept its ``kind`` column (existing rows:
+        investigations). Idempotent; a second process adding it at the same moment is harmless."""
+        columns = {c["name"] for c in sa.inspect(self.engine).get_columns("investigations")}
+        if "kind" in columns:
+            return
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(sa.text("ALTER TABLE investigations ADD COLUMN kind VARCHAR(32) "
+                                     "NOT NULL DEFAULT 'investigation'"))
+        except sa.exc.SQLAlchemyError:
+            if "kind" not in {c["name"] for c in sa.inspect(self.engine).get_columns("investigations")}:
+                raise
 
     def __enter__(self) -> Store:
         return self
@@ -217,7 +241,7 @@ class Store:
         values = {"created_at": rec.created_at, "finished_at": rec.finished_at, "status": rec.status,
                   "scope": rec.scope, "target": rec.target, "question": json.dumps(rec.question),
                   "result": json.dumps(rec.result) if rec.result is not None else None,
-                  "report_path": rec.report_path, "error": rec.error}
+                  "report_path": rec.report_path, "error": rec.error, "kind": rec.kind}
         with self.transaction() as conn:
             updated = conn.execute(t.update().where(t.c.id == rec.id).values(**values)).rowcount
             if not updated:
@@ -228,12 +252,15 @@ class Store:
             row = conn.execute(sa.select(investigations_table).where(investigations_table.c.id == id_)).first()
         return _record(row) if row is not None else None
 
-    def investigations(self, *, limit: int = 50, status: str | None = None) -> list[InvestigationRecord]:
-        """The newest investigations first."""
+    def investigations(self, *, limit: int = 50, status: str | None = None,
+                       kind: str | None = None) -> list[InvestigationRecord]:
+        """The newest records first (of every kind, or of ``kind`` only)."""
         t = investigations_table
         q = sa.select(t).order_by(t.c.created_at.desc(), t.c.id).limit(limit)
         if status is not None:
             q = q.where(t.c.status == status)
+        if kind is not None:
+            q = q.where(t.c.kind == kind)
         with self._guard("read"), self.engine.connect() as conn:
             return [_record(r) for r in conn.execute(q).all()]
 
@@ -278,5 +305,5 @@ def _record(row: Any) -> InvestigationRecord:
     return InvestigationRecord(
         id=m["id"], created_at=m["created_at"], status=m["status"], scope=m["scope"], target=m["target"],
         question=json.loads(m["question"]), result=json.loads(m["result"]) if m["result"] else None,
-        report_path=m["report_path"], error=m["error"], finished_at=m["finished_at"],
+        report_path=m["report_path"], error=m["error"], finished_at=m["finished_at"], kind=m["kind"],
     )

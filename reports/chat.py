@@ -16,11 +16,12 @@ import html
 import json
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from reports.markdown import md_escape as markdown_escape
-from results import InvestigationResult, format_value, notable, wording
+from results import InvestigationResult, effect_wording, format_value, notable, wording
+from results.effects import Recommendations
 
 KINDS = ("slack", "teams", "discord", "mattermost", "googlechat", "generic")
 
@@ -63,6 +64,7 @@ class Item:
     causes: tuple[str, ...]
     counterfactual: str
     caveats: int
+    lever: str = ""  # "What to change: ..." from the target's top recommendation, when there is one
 
 
 def items(results: Sequence[InvestigationResult]) -> list[Item]:
@@ -87,6 +89,21 @@ def items(results: Sequence[InvestigationResult]) -> list[Item]:
             caveats=len(r.caveats),
         ))
     return out
+
+
+def with_levers(its: list[Item], ordered: Sequence[InvestigationResult],
+                recommendations: Sequence[Recommendations]) -> list[Item]:
+    """``its`` (in ``ordered``'s order) with each recommendation's chat line on its target's item."""
+    its = list(its)
+    for recs in recommendations:
+        line = effect_wording.chat_line(recs)
+        if not line or not its:
+            continue
+        i = next((k for k, r in enumerate(ordered) if r.target == recs.target and not its[k].lever),
+                 next((k for k, it in enumerate(its) if not it.lever), None))
+        if i is not None:
+            its[i] = replace(its[i], lever=line)
+    return its
 
 
 def cut(text: str, limit: int, tail: str = "") -> str:
@@ -146,6 +163,7 @@ def _slack(title: str, its: list[Item], hidden: int, url: str, lim: Limits) -> d
         body = "\n".join([f"*{slack_escape(it.title)}*: {slack_escape(it.verdict)}", slack_escape(it.headline)]
                          + [f"• {slack_escape(c)}" for c in it.causes]
                          + ([f"_{slack_escape(it.counterfactual)}_"] if it.counterfactual else [])
+                         + ([slack_escape(it.lever)] if it.lever else [])
                          + ([f"{it.caveats} caveat(s): see the report"] if it.caveats else []))
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": cut(body, lim.text, link)}})
     if hidden:
@@ -168,7 +186,9 @@ def _teams(title: str, its: list[Item], hidden: int, url: str, lim: Limits) -> d
              "color": "Attention" if it.regressed else "Good"},
             {"type": "TextBlock", "text": md_escape(it.headline), "wrap": True},
             {"type": "FactSet", "facts": [{"title": "Verdict", "value": md_escape(it.verdict)}]
-             + [{"title": f"Cause {i + 1}", "value": md_escape(c)} for i, c in enumerate(it.causes)]},
+             + [{"title": f"Cause {i + 1}", "value": md_escape(c)} for i, c in enumerate(it.causes)]
+             + ([{"title": "What to change", "value": md_escape(it.lever.removeprefix("What to change: "))}]
+                if it.lever else [])},
         ]
         if it.counterfactual:
             body.append({"type": "TextBlock", "text": md_escape(it.counterfactual), "wrap": True, "isSubtle": True})
@@ -186,7 +206,8 @@ def _discord(title: str, its: list[Item], hidden: int, url: str, lim: Limits) ->
     embeds = []
     for it in its:
         desc = "\n".join([md_escape(it.headline), "", f"**{md_escape(it.verdict)}**"]
-                         + ([f"*{md_escape(it.counterfactual)}*"] if it.counterfactual else []))
+                         + ([f"*{md_escape(it.counterfactual)}*"] if it.counterfactual else [])
+                         + ([md_escape(it.lever)] if it.lever else []))
         embed: dict[str, Any] = {
             "title": cut(md_escape(it.title), lim.title),
             "description": cut(desc, min(lim.embed_description, 1500)),
@@ -209,6 +230,8 @@ def _markdown_text(title: str, its: list[Item], hidden: int, url: str, escape: C
         lines += [f"- {escape(c)}" for c in it.causes]
         if it.counterfactual:
             lines.append(f"*{escape(it.counterfactual)}*")
+        if it.lever:
+            lines.append(escape(it.lever))
     if hidden:
         lines += ["", escape(_more(hidden))]
     if url:
@@ -228,7 +251,8 @@ def _googlechat(title: str, its: list[Item], hidden: int, url: str, lim: Limits)
     for it in its:
         html = "<br>".join([f"<b>{html_escape(it.verdict)}</b>", html_escape(it.headline)]
                            + [f"• {html_escape(c)}" for c in it.causes]
-                           + ([f"<i>{html_escape(it.counterfactual)}</i>"] if it.counterfactual else []))
+                           + ([f"<i>{html_escape(it.counterfactual)}</i>"] if it.counterfactual else [])
+                           + ([html_escape(it.lever)] if it.lever else []))
         sections.append({"header": html_escape(cut(it.title, 200)),
                          "widgets": [{"textParagraph": {"text": cut(html, lim.text)}}]})
     if hidden or url:
@@ -252,7 +276,8 @@ def _generic(title: str, its: list[Item], hidden: int, url: str, lim: Limits,
         "title": title,
         "report_url": url,
         "summary": [{"title": it.title, "headline": it.headline, "verdict": it.verdict, "regressed": it.regressed,
-                     "causes": list(it.causes), "counterfactual": it.counterfactual} for it in its],
+                     "causes": list(it.causes), "counterfactual": it.counterfactual,
+                     **({"what_to_change": it.lever} if it.lever else {})} for it in its],
         "more": hidden,
         "investigations": [r.to_dict() for r in results][: len(its)],
     }
@@ -299,16 +324,19 @@ def violations(kind: str, payload: dict[str, Any]) -> list[str]:
 
 
 def payload(kind: str, results: InvestigationResult | Sequence[InvestigationResult], report_url: str = "",
-            title: str | None = None, skipped: int = 0) -> dict[str, Any]:
+            title: str | None = None, skipped: int = 0,
+            recommendations: Sequence[Recommendations] = ()) -> dict[str, Any]:
     """The JSON body for ``kind`` summarising ``results``, within the platform's limits.
 
     Investigations that do not fit are dropped from the end (regressions come first) and
-    counted in an "…and N more" line; the link to the full report is always kept.
+    counted in an "…and N more" line; the link to the full report is always kept. Each of
+    ``recommendations`` with a lever that clearly helps adds one "What to change: ..." line to
+    the investigation of the same target (else to the first one).
     """
     if kind not in KINDS:
         raise ValueError(f"unknown chat kind {kind!r}; use one of {', '.join(KINDS)}")
     rs = [results] if isinstance(results, InvestigationResult) else list(results)
-    its = items(rs)
+    its = with_levers(items(rs), sorted(rs, key=lambda r: not r.regression.detected), recommendations)
     url = _safe_url(report_url)
     head = title or (wording.headline(rs[0]) if len(rs) == 1 else wording.multi_headline(rs).split(". ")[0].rstrip(".") + ".")
     if skipped:  # targets the job could not investigate: say so up front, details are in the report

@@ -18,7 +18,9 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from reports import charts
-from results import Cause, InvestigationResult, format_value, wording
+from reports.effect_views import views as effect_views
+from results import Cause, InvestigationResult, effect_wording, format_value, package_versions, wording
+from results.effect_wording import EffectItem
 
 
 @dataclass(frozen=True)
@@ -128,21 +130,33 @@ def view(r: InvestigationResult, ident: str) -> View:
 
 
 def render_html(results: InvestigationResult | list[InvestigationResult], *, report_url: str = "",
-                skipped: Sequence[str] = ()) -> str:
-    """The whole report page as a string: one investigation, or an overview and one section each."""
+                skipped: Sequence[str] = (), effects: Sequence[EffectItem] = ()) -> str:
+    """The whole report page as a string: one investigation, or an overview and one section each.
+
+    ``effects`` (effect questions, effects by scope, recommendations) make an "Effects and
+    recommendations" section after the investigations; a page may hold only that section.
+    """
     items = [results] if isinstance(results, InvestigationResult) else list(results)
-    if not items:
+    if not items and not effects:
         raise ValueError("a report needs at least one investigation result")
     # Regressions first, as in the overview; ids keep the input order so links stay stable.
     views = [view(r, f"inv{i}") for i, r in sorted(enumerate(items), key=lambda ir: not ir[1].regression.detected)]
+    if items:
+        title = wording.report_title(items)
+        head = wording.headline(items[0]) if len(items) == 1 else wording.multi_headline(items)
+        version = items[0].versions.get("whydunnit", "")
+    else:
+        title, head = effect_wording.report_title(list(effects)), effect_wording.headline(list(effects))
+        version = package_versions().get("whydunnit", "")
     return _env().get_template("report.html.j2").render(
         views=views,
         multi=len(views) > 1,
-        title=wording.report_title(items),
-        headline=wording.headline(items[0]) if len(items) == 1 else wording.multi_headline(items),
+        title=title,
+        headline=head,
         overview=wording.overview(items) if len(items) > 1 else [],
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        version=items[0].versions.get("whydunnit", ""),
+        version=version,
         report_url=report_url,
         skipped=list(skipped),
+        effects=effect_views(effects) if effects else [],
     )

@@ -97,17 +97,26 @@ def _section(r: InvestigationResult, level: int) -> list[str]:
 
 
 def render_markdown(results: InvestigationResult | Sequence[InvestigationResult], *, report_url: str = "",
-                    skipped: Sequence[str] = ()) -> str:
-    """The report as Markdown: one investigation, or an overview and a section per investigation."""
+                    skipped: Sequence[str] = (), effects: Sequence = ()) -> str:
+    """The report as Markdown: one investigation, or an overview and a section per investigation;
+    ``effects`` (effect results) add an "Effects and recommendations" section, or make the whole report."""
     items = [results] if isinstance(results, InvestigationResult) else list(results)
-    if not items:
+    if not items and not effects:
         raise ValueError("a report needs at least one investigation result")
+    from reports.effect_markdown import section as effects_section
+
     link = [f"Full report: <{report_url}>", ""] if report_url and "\n" not in report_url and ">" not in report_url else []
     if skipped:
         link += ["**Not investigated:**", ""] + [f"- {md_escape(line)}" for line in skipped] + [""]
+    if not items:
+        from results.effect_wording import headline as effects_headline
+
+        return "\n".join([f"# {md_escape(effects_headline(list(effects)))}", ""] + link
+                         + effects_section(effects, 2)[1:])
     if len(items) == 1:
         r = items[0]
-        return "\n".join([f"# {md_escape(wording.headline(r))}", ""] + link + _section(r, 2))
+        return "\n".join([f"# {md_escape(wording.headline(r))}", ""] + link + _section(r, 2)
+                         + effects_section(effects, 2))
     lines = [f"# {md_escape(wording.multi_headline(items))}", ""] + link + [
         "## Overview", "", "| metric | scope | before | now | change | verdict | top cause |",
         "|---|---|---:|---:|---:|---|---|"]
@@ -120,4 +129,4 @@ def render_markdown(results: InvestigationResult | Sequence[InvestigationResult]
         lines += ["", f"## {md_escape(name[:1].upper() + name[1:])}" + (f" in {md_escape(r.scope)}" if r.scope else ""), "",
                   f"**{md_escape(wording.headline(r))}**", ""]
         lines += _section(r, 3)
-    return "\n".join(lines)
+    return "\n".join(lines + effects_section(effects, 2))

@@ -262,6 +262,8 @@ class HeterogeneousEffects(_Json):
     rows: int
     seed: int
     timings_s: dict[str, float] = field(default_factory=dict)
+    step: float = 1.0  # the change of the treatment the answer speaks of (as in EffectResult)
+    units: dict[str, str] = field(default_factory=dict)  # treatment/outcome -> unit
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -281,6 +283,8 @@ class HeterogeneousEffects(_Json):
             "caveats": list(self.caveats),
             "rows": int(self.rows),
             "seed": self.seed,
+            "step": _num(self.step),
+            "units": dict(self.units),
             "timings_s": {k: round(float(v), 3) for k, v in self.timings_s.items()},
         }
 
@@ -330,6 +334,7 @@ class Recommendations(_Json):
     seed: int
     bootstrap: int
     timings_s: dict[str, float] = field(default_factory=dict)
+    units: dict[str, str] = field(default_factory=dict)  # target and levers -> unit
 
     @property
     def top(self) -> Recommendation | None:
@@ -348,5 +353,6 @@ class Recommendations(_Json):
             "graph": self.graph,
             "seed": self.seed,
             "bootstrap": int(self.bootstrap),
+            "units": dict(self.units),
             "timings_s": {k: round(float(v), 3) for k, v in self.timings_s.items()},
         }

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
 
 from rca.config import load_settings
 from rca.pipeline import demo
-from rca.sample import generate
+from rca.sample import INJECTED_CAUSE, generate
 
 
 def test_demo_command_writes_reports_and_names_the_injected_cause(rca, tmp_path: Path,
@@ -24,14 +25,31 @@ def test_demo_command_writes_reports_and_names_the_injected_cause(rca, tmp_path:
     assert html.is_file() and "<!doctype html>" in html.read_text()
     # The headline names the cause and the way it moved, from the result's own levels.
     assert "attributed to falling line coverage ratio (82% to 68%)" in html.read_text()
-    doc = json.loads(html.with_suffix(".json").read_text())
+    bundle = json.loads(html.with_suffix(".json").read_text())  # a report bundle: investigation and effects
+    doc = bundle["investigations"][0]
     assert doc["regression"]["detected"] is True
     assert doc["causes"][0]["node"] == "line_coverage_ratio"
     assert doc["causes"][0]["significant"] is True
     assert doc["scope"] == "acme/payments"
     assert "top cause: line_coverage_ratio" in res.out
-    # The sample went through the store: it exists under the default data dir.
-    assert (tmp_path / "whydunnit-data" / "demo.db").is_file()
+    # Effects and recommendations: the recommended lever is the one the generator made most effective, and
+    # the effect question comes with its refutation checks.
+    recs = bundle["recommendations"][0]["recommendations"]
+    assert recs[0]["lever"] == "line_coverage_ratio" == INJECTED_CAUSE and recs[0]["interval"][0] > 0
+    effect = bundle["effects"][0]
+    assert (effect["treatment"], effect["outcome"]) == ("line_coverage_ratio", "bug_fix_commit_ratio")
+    assert effect["effect"] < 0 and len(effect["refutations"]) == 3
+    assert all(r["passed"] for r in effect["refutations"])
+    page = html.read_text()
+    assert "<h2>Effects and recommendations</h2>" in page and 'data-chart="levers"' in page
+    assert "recommended lever: line_coverage_ratio: Raising line coverage ratio from 68% to 84%" in res.out
+    assert "effect of line_coverage_ratio on bug_fix_commit_ratio: Raising line coverage ratio by" in res.out
+    # The sample went through the store: it exists under the default data dir, with every answer kept.
+    db = tmp_path / "whydunnit-data" / "demo.db"
+    assert db.is_file()
+    with sqlite3.connect(db) as conn:
+        kinds = dict(conn.execute("SELECT kind, report_path FROM investigations").fetchall())
+    assert set(kinds) == {"investigation", "effect", "recommendations"} and set(kinds.values()) == {str(html)}
 
 
 def test_demo_without_injection_reports_no_regression(tmp_path: Path) -> None:

@@ -164,3 +164,79 @@ def test_narrow_screen_has_no_horizontal_overflow(browser, engine_result, tmp_pa
                                                          "mobile": True}, session=session)
     overflow = browser.evaluate(session, "document.documentElement.scrollWidth - document.documentElement.clientWidth")
     assert overflow <= 1
+
+
+EFFECTS_JS = """(() => {
+  const section = document.querySelector('section#effects');
+  if (!section) return null;
+  return {
+    heading: section.querySelector('h2').textContent.trim(),
+    articles: [...section.querySelectorAll('article.effect')].map(a => a.dataset.kind),
+    charts: [...section.querySelectorAll('svg.chart')].map(s => ({
+      kind: s.dataset.chart,
+      title: (s.querySelector('title') || {}).textContent || '',
+      desc: (s.querySelector('desc') || {}).textContent || '',
+      labelled: (s.getAttribute('aria-labelledby') || '').split(' ').every(id => !!document.getElementById(id)),
+      role: s.getAttribute('role'),
+      width: s.getBoundingClientRect().width,
+      marks: s.querySelectorAll('rect, circle').length,
+      whiskers: s.querySelectorAll('line.whisker').length,
+      labels: [...s.querySelectorAll('g.row text.label')].map(t => t.textContent),
+    })),
+    levers: [...section.querySelectorAll('table.levers-table tbody tr')].map(tr => tr.cells[1].textContent),
+    failed: section.querySelectorAll('tr.check-failed').length,
+  };
+})()"""
+
+
+@pytest.fixture(scope="module")
+def real_effects() -> list:
+    """A real effect question and real recommendations on the demo sample (small counts: a quick look)."""
+    from graphs import shipped_graph
+    from rca import sample
+    from rca.engine.effects import estimate_effect
+    from rca.engine.recommend import recommend
+
+    demo = sample.generate()
+    graph = shipped_graph("delivery")
+    return [estimate_effect(demo.wide, graph, "line_coverage_ratio", demo.target, simulations=5, dml=False),
+            recommend(demo.wide, graph, demo.target, bootstrap=20, samples=300)]
+
+
+def test_effects_section_in_chromium(browser, engine_result, real_effects, tmp_path, artifacts) -> None:
+    from tests.effect_results import make_heterogeneity
+
+    effects = [*real_effects, make_heterogeneity()]
+    path = tmp_path / "effects.html"
+    path.write_text(render(engine_result, "html", effects=effects), encoding="utf-8")
+    load, session = browser.load(path, screenshot=artifacts / "report-effects.png")
+    assert load.console_errors == [], load.console_errors
+    assert load.requests == [load.url] and load.failed_requests == []
+    assert browser.evaluate(session, "document.scripts.length") == 0
+    got = browser.evaluate(session, EFFECTS_JS)
+    assert got["heading"] == "Effects and recommendations"
+    assert got["articles"] == ["effect", "recommendations", "heterogeneity"]
+    assert [c["kind"] for c in got["charts"]] == ["estimates", "levers", "scope-effects"]
+    for c in got["charts"]:
+        assert c["role"] == "img" and c["labelled"] and c["title"].strip() and c["desc"].strip(), c
+        assert c["width"] > 100 and c["marks"] >= 2 and c["whiskers"] == 3 * c["marks"], c  # every mark has its interval
+        assert c["labels"] and all(label.strip() for label in c["labels"]), c
+    assert got["levers"][0] == "line_coverage_ratio"  # the demo's injected cause is the lever to pull
+    assert got["charts"][1]["labels"][0] == "line_coverage_ratio"
+    assert (artifacts / "report-effects.png").stat().st_size > 10_000
+
+
+def test_hostile_effects_section_runs_nothing_in_chromium(browser, tmp_path, artifacts) -> None:
+    from tests.effect_results import hostile_effects
+
+    path = tmp_path / "effects-hostile.html"
+    path.write_text(render([], "html", effects=hostile_effects()), encoding="utf-8")
+    load, session = browser.load(path, screenshot=artifacts / "report-effects-hostile.png")
+    assert load.console_errors == [], load.console_errors
+    assert load.requests == [load.url]
+    assert browser.evaluate(session, "typeof window.__pwned") == "undefined"
+    got = browser.evaluate(session, EFFECTS_JS)
+    assert got["failed"] == 1  # the failed placebo check is flagged
+    assert len(got["charts"]) == 3 and all(c["labelled"] and c["desc"] for c in got["charts"])
+    text = browser.evaluate(session, "document.body.innerText")
+    assert "<script>window.__pwned=1</script>" in text and "FAILS the placebo treatment check" in text

@@ -140,3 +140,31 @@ def test_unwritable_store_location_is_a_clear_error(tmp_path: Path) -> None:
     blocker.write_text("x")
     with pytest.raises(InputError, match="cannot"):
         Store(f"sqlite:///{blocker / 'sub' / 'rca.db'}")
+
+
+def test_a_store_from_before_effect_questions_gains_the_kind_column(tmp_path: Path) -> None:
+    """Opening an older SQLite file adds ``kind`` (old rows read as investigations); opening again is a no-op."""
+    import sqlite3
+    from dataclasses import replace
+    from datetime import datetime
+
+    from rca.store import InvestigationRecord
+
+    db = tmp_path / "old.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE investigations (id VARCHAR(36) PRIMARY KEY, created_at DATETIME NOT NULL, "
+                     "finished_at DATETIME, status VARCHAR(16) NOT NULL, scope VARCHAR(255) NOT NULL, "
+                     "target VARCHAR(255) NOT NULL, question TEXT NOT NULL, result TEXT, report_path TEXT, error TEXT)")
+        conn.execute("INSERT INTO investigations VALUES ('old', '2026-01-01 00:00:00', NULL, 'done', 'org/repo', "
+                     "'bugs', '{}', '{}', NULL, NULL)")
+    for _ in range(2):
+        with Store(f"sqlite:///{db}") as store:
+            assert store.investigation("old").kind == "investigation"
+    with Store(f"sqlite:///{db}") as store:
+        new = InvestigationRecord(id="new", created_at=datetime(2026, 2, 1), status="done", scope="org/repo",
+                                  target="bugs", question={"treatment": "coverage"}, kind="effect")
+        store.save_investigation(new)
+        store.save_investigation(replace(new, status="failed"))
+        assert [r.id for r in store.investigations(kind="effect")] == ["new"]
+        assert [r.id for r in store.investigations()] == ["new", "old"]
+        assert store.investigation("new").status == "failed"

@@ -39,6 +39,7 @@ import logging
 import math
 import time
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import networkx as nx
@@ -80,8 +81,15 @@ def check_pair(graph: CausalGraph, treatment: str, outcome: str) -> None:
         )
 
 
-def observed_part(frame: pd.DataFrame, graph: CausalGraph, needed: tuple[str, ...]) -> tuple[Prepared, tuple[str, ...]]:
-    """Prepare the columns the frame has; graph nodes without a column are unobserved (latent)."""
+def observed_part(frame: pd.DataFrame | Mapping[str, pd.DataFrame], graph: CausalGraph,
+                  needed: tuple[str, ...]) -> tuple[Prepared, tuple[str, ...]]:
+    """Prepare the columns the frame has; graph nodes without a column are unobserved (latent).
+
+    A mapping ``scope -> frame`` is pooled: each scope is prepared on its own (a lagged column
+    never reaches into another scope's rows) and the rows are stacked.
+    """
+    if isinstance(frame, Mapping):
+        return _pooled(frame, graph, needed)
     missing = [n for n in needed if n not in frame.columns]
     if missing:
         raise EngineInputError(
@@ -90,6 +98,30 @@ def observed_part(frame: pd.DataFrame, graph: CausalGraph, needed: tuple[str, ..
     latent = tuple(n for n in graph.nodes if n not in frame.columns)
     sub = graph.restricted(set(graph.nodes) - set(latent), denominators=False) if latent else graph
     return prepare(frame, sub), latent
+
+
+def _pooled(frames: Mapping[str, pd.DataFrame], graph: CausalGraph,
+            needed: tuple[str, ...]) -> tuple[Prepared, tuple[str, ...]]:
+    if not frames:
+        raise EngineInputError("no scope to pool: give at least one frame")
+    if len(frames) == 1:
+        return observed_part(next(iter(frames.values())), graph, needed)
+    # A node is observed only where every scope has its column; otherwise it is latent everywhere.
+    latent = [n for n in graph.nodes if any(n not in f.columns for f in frames.values())]
+    parts, caveats, columns = [], [], {}
+    for scope, f in frames.items():
+        missing = [n for n in needed if n not in f.columns]
+        if missing:
+            raise EngineInputError(f"scope {scope!r} has no column for {', '.join(map(repr, missing))}; "
+                                   "collect it there or leave that scope out")
+        prepared, _ = observed_part(f.drop(columns=[n for n in latent if n in f.columns]), graph, needed)
+        parts.append(prepared.frame)
+        columns = prepared.columns
+        caveats += [f"{scope}: {c}" for c in prepared.caveats]
+    names = ", ".join(list(frames)[:5]) + (", ..." if len(frames) > 5 else "")
+    caveats.append(f"pooled over {len(frames)} scopes ({names}): one average effect for all of them "
+                   "(effects by scope compare them)")
+    return Prepared(frame=pd.concat(parts), columns=columns, caveats=tuple(caveats)), tuple(latent)
 
 
 def treatment_columns(dag: nx.DiGraph, columns: dict[str, tuple[str, int]], treatment: str, outcome: str) -> list[str]:
@@ -640,7 +672,7 @@ def _durbin_watson(resid: np.ndarray) -> float:
 # --- the entry point ----------------------------------------------------------------------------
 
 def estimate_effect(
-    frame: pd.DataFrame,
+    frame: pd.DataFrame | Mapping[str, pd.DataFrame],
     graph: CausalGraph,
     treatment: str,
     outcome: str,
@@ -656,8 +688,9 @@ def estimate_effect(
     """The average causal effect of ``treatment`` on ``outcome`` in ``frame`` under ``graph``.
 
     ``frame`` is wide (a time index, one column per graph node; a node without a column is treated
-    as unobserved). ``simulations`` is the number of re-estimations per refuter, ``bootstrap`` the
-    resamples behind bootstrap intervals (binary, front-door and IV estimates). Raises
+    as unobserved), or a mapping ``scope -> frame`` to pool several scopes (each prepared on its
+    own). ``simulations`` is the number of re-estimations per refuter, ``bootstrap`` the resamples
+    behind bootstrap intervals (binary, front-door and IV estimates). Raises
     :class:`EngineInputError` for an unknown node, a treatment that is the outcome or not upstream
     of it, a missing, constant or near-empty column, or too few complete rows. A graph that does
     not identify the effect gives a result with ``identification.identified`` false.

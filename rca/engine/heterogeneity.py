@@ -189,6 +189,7 @@ def heterogeneous_effects(
         confidence=confidence,
         answer=_answer(graph, treatment, outcome, best, worst, separated, step, units, confidence, binary),
         caveats=tuple(caveats), rows=len(pooled), seed=seed, timings_s={"total": time.perf_counter() - t_start},
+        step=step, units=units,
     )
 
 

@@ -189,6 +189,7 @@ def recommend(
         target=target, items=tuple(items), skipped=skipped, current_rows=k, confidence=confidence,
         answer=_answer(graph, target, items, confidence), caveats=tuple(caveats), rows=len(data), graph=full.name,
         seed=seed, bootstrap=bootstrap, timings_s=timings,
+        units={n: _unit(graph, n, data) for n in (target, *plans)},
     )
 
 

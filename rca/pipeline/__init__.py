@@ -8,9 +8,10 @@ result object, and raises only :class:`PipelineError` (one line, no face's wordi
 Inputs: :func:`settings` (``rca.yaml`` with overrides), :func:`request` (a question) and
 :func:`graph`. Jobs: :func:`collect` and :func:`export_git` (sources into the store, or one
 repository into a file); :func:`investigate`, :func:`what_if` and :func:`check_graph`
-(questions); :func:`report` (the scheduled report with chat posts); :func:`demo` (the bundled
-sample). Each job's module loads when the job is first asked for, so a face pays at start-up
-only for the jobs it runs.
+(questions); :func:`effect`, :func:`effects_by_scope` and :func:`recommendations` (effect
+questions: what X does to Y, per scope, and which lever to move); :func:`report` (the scheduled
+report with chat posts); :func:`demo` (the bundled sample). Each job's module loads when the job
+is first asked for, so a face pays at start-up only for the jobs it runs.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from rca.pipeline.errors import BadInput, JobFailed, PipelineError
 if TYPE_CHECKING:
     from rca.pipeline.collection import CollectorRun, CollectOutcome, TableOutcome, collect, export_git
     from rca.pipeline.demos import DemoOutcome, demo
+    from rca.pipeline.effects import Answer, effect, effects_by_scope, recommendations
     from rca.pipeline.inputs import graph, request, settings
     from rca.pipeline.investigations import Investigation, Request, check_graph, investigate, what_if
     from rca.pipeline.reporting import ReportOutcome, report
@@ -30,15 +32,17 @@ if TYPE_CHECKING:
 _LAZY = {
     **dict.fromkeys(("CollectOutcome", "CollectorRun", "TableOutcome", "collect", "export_git"), "collection"),
     **dict.fromkeys(("DemoOutcome", "demo"), "demos"),
+    **dict.fromkeys(("Answer", "effect", "effects_by_scope", "recommendations"), "effects"),
     **dict.fromkeys(("graph", "request", "settings"), "inputs"),
     **dict.fromkeys(("Investigation", "Request", "check_graph", "investigate", "what_if"), "investigations"),
     **dict.fromkeys(("ReportOutcome", "report"), "reporting"),
 }
 
 __all__ = [
-    "BadInput", "CollectOutcome", "CollectorRun", "DemoOutcome", "Investigation", "JobFailed", "PipelineError",
-    "ReportOutcome", "Request", "TableOutcome", "check_graph", "collect", "demo", "export_git", "graph",
-    "investigate", "report", "request", "settings", "what_if",
+    "Answer", "BadInput", "CollectOutcome", "CollectorRun", "DemoOutcome", "Investigation", "JobFailed",
+    "PipelineError", "ReportOutcome", "Request", "TableOutcome", "check_graph", "collect", "demo", "effect",
+    "effects_by_scope", "export_git", "graph", "investigate", "recommendations", "report", "request", "settings",
+    "what_if",
 ]
 
 

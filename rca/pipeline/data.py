@@ -2,13 +2,15 @@
 a table file (wide or long) or the store's observations for a scope.
 
 Whatever the source, the result is the engine's input: a graph and a wide frame indexed by
-time with one column per node. Long observation tables (the store's, or a file written by
+time with one column per node (or, for questions over several scopes, one such frame per scope:
+:func:`wide_frames`, :func:`stored_frames`). Long observation tables (the store's, or a file written by
 ``rca collect --git --out``) go through the frame step (:mod:`rca.frames`), which buckets each
 node by the graph's unit and its own aggregation.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -86,3 +88,57 @@ def _fitting_graph_hint(metrics: list[str], current: str) -> str:
     fits = [n for n in shipped_names() if n != current
             and {node.metric for node in shipped_graph(n).nodes.values()} <= set(metrics)]
     return f"; use graph {' or '.join(map(repr, fits))}, which the stored metrics fill" if fits else ""
+
+
+def _chosen(have: list[str], scopes: Sequence[str], where: str) -> list[str]:
+    """The scopes asked for (every one ``where`` holds when none is named); an unknown one is an error."""
+    unknown = [s for s in scopes if s not in have]
+    if unknown:
+        raise BadInput(f"{where} has no scope {', '.join(map(repr, unknown))}; it has {', '.join(have[:10])}")
+    return list(dict.fromkeys(scopes)) if scopes else have
+
+
+def wide_frames(data: Data, graph: CausalGraph, scopes: Sequence[str] = ()) -> dict[str, pd.DataFrame]:
+    """One wide, time-indexed frame per scope of a table given in memory or as a file.
+
+    A long (observation) table, or a wide one with a ``scope`` column, gives the scopes named in
+    ``scopes`` (every scope it holds when none is named). A wide table without a ``scope`` column
+    is one scope: labelled ``scopes[0]`` when given, else by the file's name. Columns that are
+    not graph nodes (features such as team size) stay in a wide table's frames.
+    """
+    where = "the data" if isinstance(data, pd.DataFrame) else f"data file {str(data)!r}"
+    raw = data if isinstance(data, pd.DataFrame) else files.read(data)
+    if files.is_observation_table(raw):
+        long = observations.validate(raw.assign(source="file") if "source" not in raw.columns else raw)
+        chosen = _chosen(sorted(set(long["scope"])), scopes, where)
+        return {s: to_wide(long[long["scope"] == s], graph) for s in chosen}
+    if "scope" in raw.columns:
+        chosen = _chosen(sorted(set(raw["scope"].astype(str))), scopes, where)
+        out = {}
+        for s in chosen:
+            rows = raw[raw["scope"].astype(str) == s].drop(columns=["scope"])
+            out[s] = rows.sort_index() if isinstance(rows.index, pd.DatetimeIndex) else files.index_by_time(
+                rows, f"{where}, scope {s!r}")
+        return out
+    if len(scopes) > 1:
+        raise BadInput(f"{where} is one wide table without a scope column, so it holds one scope; "
+                       f"name at most one (scopes), not {len(scopes)}")
+    frame, label = wide_frame(raw, graph, scopes[0] if scopes else "")
+    return {label or ("data" if isinstance(data, pd.DataFrame) else Path(str(data)).stem): frame}
+
+
+def stored_frames(store: Store, graph: CausalGraph, scopes: Sequence[str] = ()) -> dict[str, pd.DataFrame]:
+    """The wide frame of each scope named in ``scopes``; with none named, of every scope of the store
+    that holds all of the graph's metrics (an error when there is none)."""
+    if scopes:
+        return {s: stored_frame(store, graph, s) for s in dict.fromkeys(scopes)}
+    known = store.scopes()
+    if not known:
+        raise BadInput("the store is empty: collect first (rca collect), or give a data table")
+    metrics = sorted({n.metric for n in graph.nodes.values()})
+    held = store.read(metrics=metrics)
+    full = [s for s in known if set(metrics) <= set(held.loc[held["scope"] == s, "metric"])]
+    if not full:
+        raise BadInput(f"no scope of the store holds every metric of graph {graph.name!r} "
+                       f"(scopes: {', '.join(known[:10])}); say which scope(s) to read")
+    return {s: to_wide(held[held["scope"] == s], graph) for s in full}

@@ -1,0 +1,231 @@
+"""Effect questions: "what does X do to Y?", "for which scope?", "what should we change?".
+
+Three jobs, each a request in and a result (and its renderings) out, like an investigation:
+
+- :func:`effect`: the average causal effect of a treatment node on an outcome node
+  (:func:`rca.engine.effects.estimate_effect`: identified, estimated, refuted), over one scope
+  or pooled over several (each scope's lags stay within its own rows);
+- :func:`effects_by_scope`: the effect in each scope, with intervals
+  (:func:`rca.engine.heterogeneity.heterogeneous_effects`);
+- :func:`recommendations`: a target's levers ranked by what a realistic move of each would
+  bring (:func:`rca.engine.recommend.recommend`), for one scope.
+
+The graph is an object, a file or a shipped name; the data a frame or a table file (wide, wide
+with a ``scope`` column, or long), else the store's observations for the named scopes (every
+scope that holds the graph's metrics when none is named). Answers from the store are kept in it
+like investigations (``kind``: ``effect``, ``heterogeneity``, ``recommendations``), failures
+too. A question the graph cannot identify is an error here (the message says why, and the kept
+record holds the full answer), unless the caller asks for the unidentified result.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from rca.config import Settings
+from rca.pipeline.data import Data, GraphRef, graph_of, stored_frames, wide_frames
+from rca.pipeline.errors import BadInput, faced
+from results.effects import EffectResult, HeterogeneousEffects, Recommendations
+
+if TYPE_CHECKING:
+    from graphs import CausalGraph
+    from rca.store import Store
+
+EffectItem = EffectResult | HeterogeneousEffects | Recommendations
+Scopes = str | Sequence[str]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One answered effect question: the result, its id in the store (if kept), its renderings."""
+
+    result: EffectItem
+    kind: str  # effect | heterogeneity | recommendations
+    scopes: tuple[str, ...] = ()  # the scopes the data came from
+    id: str | None = None
+    rendered: Mapping[str, str] = field(default_factory=dict)  # format -> text
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _scopes(scopes: Scopes) -> tuple[str, ...]:
+    items = (scopes,) if isinstance(scopes, str) else tuple(scopes)
+    return tuple(s for s in items if s)
+
+
+def render_answer(result: EffectItem, formats: Sequence[str]) -> dict[str, str]:
+    """The result in each format asked for: json is its own object; md and html a report of it."""
+    out = {}
+    for fmt in formats:
+        if fmt == "json":
+            out[fmt] = result.to_json() + "\n"
+        else:
+            from reports import render
+
+            out[fmt] = render([], fmt, effects=[result])
+    return out
+
+
+def _ask(kind: str, target: str, question: dict[str, Any], g: CausalGraph, settings: Settings, data: Data | None,
+         scopes: tuple[str, ...], store: Store | None, keep: bool | None, formats: Sequence[str],
+         compute: Callable[[dict[str, pd.DataFrame]], EffectItem],
+         problem: Callable[[EffectItem], str | None] = lambda _: None, *, min_scopes: int = 1,
+         max_scopes: int | None = None) -> Answer:
+    """Resolve the frames, run ``compute`` and keep the record (done, or failed with the error)."""
+    from rca.store import InvestigationRecord
+    from rca.store import Store as StoreType
+
+    keep = data is None if keep is None else keep
+    own = store is None and (data is None or keep)
+    store = StoreType(settings.store_url) if own else store
+    try:
+        frames = wide_frames(data, g, scopes) if data is not None else stored_frames(store, g, scopes)
+        _count_scopes(kind, frames, min_scopes, max_scopes)
+        label = ", ".join(frames)
+        record = InvestigationRecord(
+            id=str(uuid.uuid4()), created_at=_now(), status="running", scope=label if len(label) <= 255 else
+            label[:254] + "…", target=target, question={**question, "graph": g.name, "scopes": list(frames)}, kind=kind)
+        result: EffectItem | None = None
+        try:
+            result = compute(frames)
+            why = problem(result)
+            if why:
+                raise BadInput(why)
+        except Exception as exc:
+            if keep:
+                store.save_investigation(_finished(record, "failed", result=result, error=str(exc)))
+            raise
+        if keep:
+            store.save_investigation(_finished(record, "done", result=result))
+    finally:
+        if own:
+            store.close()
+    return Answer(result, kind, tuple(frames), record.id if keep else None, render_answer(result, formats))
+
+
+def _finished(record, status: str, *, result: EffectItem | None = None, error: str | None = None):
+    from dataclasses import replace
+
+    return replace(record, status=status, result=result.to_dict() if result is not None else None, error=error,
+                   finished_at=_now())
+
+
+def _pooled(frames: dict[str, pd.DataFrame]) -> pd.DataFrame | dict[str, pd.DataFrame]:
+    return next(iter(frames.values())) if len(frames) == 1 else frames
+
+
+def _seed(settings: Settings, seed: int | None) -> int:
+    return settings.engine.seed if seed is None else seed
+
+
+@faced
+def effect(treatment: str, outcome: str, settings: Settings, *, graph: GraphRef = "delivery", data: Data | None = None,
+           scopes: Scopes = (), seed: int | None = None, confidence: float = 0.95, simulations: int = 50,
+           bootstrap: int = 200, refute: bool = True, dml: bool = True, require_identified: bool = True,
+           formats: Sequence[str] = (), keep: bool | None = None, store: Store | None = None) -> Answer:
+    """The average causal effect of ``treatment`` on ``outcome``, over one scope or pooled over several.
+
+    ``simulations`` re-estimations per refutation check, ``bootstrap`` resamples behind bootstrap
+    intervals (binary, front-door and IV estimates); ``dml`` adds the double-ML check. A graph
+    that does not identify the effect raises :class:`BadInput` (with the reason) unless
+    ``require_identified`` is false, when the unidentified result is returned.
+    """
+    from rca.engine.effects import estimate_effect
+
+    g = graph_of(graph)
+    _check_counts(confidence, simulations=simulations, bootstrap=bootstrap)
+    s = _seed(settings, seed)
+    question = {"treatment": treatment, "outcome": outcome, "confidence": confidence, "simulations": simulations,
+                "refute": refute, "seed": s}
+
+    def compute(frames: dict[str, pd.DataFrame]) -> EffectResult:
+        return estimate_effect(_pooled(frames), g, treatment, outcome, seed=s, confidence=confidence, refute=refute,
+                               simulations=simulations, dml=dml, bootstrap=bootstrap)
+
+    def problem(r: EffectItem) -> str | None:
+        if require_identified and isinstance(r, EffectResult) and not r.identified:
+            return (f"the effect of {treatment!r} on {outcome!r} is not identifiable from graph {g.name!r}: "
+                    f"{r.identification.reason}")
+        return None
+
+    return _ask("effect", outcome, question, g, settings, data, _scopes(scopes), store, keep, formats, compute, problem)
+
+
+@faced
+def effects_by_scope(treatment: str, outcome: str, settings: Settings, *, graph: GraphRef = "delivery",
+                     data: Data | None = None, scopes: Scopes = (), features: Sequence[str] = (),
+                     seed: int | None = None, confidence: float = 0.95, min_rows_per_scope: int = 10,
+                     formats: Sequence[str] = (), keep: bool | None = None, store: Store | None = None) -> Answer:
+    """The effect of ``treatment`` on ``outcome`` in each scope (at least two), best-helped first.
+
+    ``features`` name columns of a wide table that describe a scope or a row (team size,
+    repository age, language): the effect is then modelled as varying with them.
+    """
+    from rca.engine.heterogeneity import heterogeneous_effects
+
+    g = graph_of(graph)
+    _check_counts(confidence)
+    s = _seed(settings, seed)
+    question = {"treatment": treatment, "outcome": outcome, "features": list(features), "confidence": confidence,
+                "seed": s}
+
+    def compute(frames: dict[str, pd.DataFrame]) -> HeterogeneousEffects:
+        return heterogeneous_effects(frames, g, treatment, outcome, features=features, seed=s, confidence=confidence,
+                                     min_rows_per_scope=min_rows_per_scope)
+
+    return _ask("heterogeneity", outcome, question, g, settings, data, _scopes(scopes), store, keep, formats, compute,
+                min_scopes=2)
+
+
+@faced
+def recommendations(target: str, settings: Settings, *, graph: GraphRef = "delivery", data: Data | None = None,
+                    scope: Scopes = (), levers: Sequence[str] | None = None, seed: int | None = None,
+                    confidence: float = 0.95, bootstrap: int = 100, samples: int = 1000,
+                    current_rows: int | None = None, formats: Sequence[str] = (), keep: bool | None = None,
+                    store: Store | None = None) -> Answer:
+    """``target``'s levers (``levers``, default: every actionable ancestor in the graph) ranked by the
+    improvement of moving each from where it is now to its good quartile, for one scope."""
+    from rca.engine.recommend import recommend
+
+    g = graph_of(graph)
+    _check_counts(confidence, bootstrap=bootstrap)
+    chosen = _scopes(scope)
+    if len(chosen) > 1:
+        raise BadInput(f"recommendations are for one scope at a time (where is 'now' for {len(chosen)} scopes?); "
+                       f"name one scope, not {', '.join(chosen)}")
+    s = _seed(settings, seed)
+    question = {"target": target, "levers": list(levers) if levers is not None else None, "confidence": confidence,
+                "bootstrap": bootstrap, "seed": s}
+
+    def compute(frames: dict[str, pd.DataFrame]) -> Recommendations:
+        return recommend(next(iter(frames.values())), g, target, seed=s, confidence=confidence, bootstrap=bootstrap,
+                         samples=samples, current_rows=current_rows, levers=list(levers) if levers else None)
+
+    return _ask("recommendations", target, question, g, settings, data, chosen, store, keep, formats, compute,
+                max_scopes=1)
+
+
+def _check_counts(confidence: float, **counts: int) -> None:
+    if not 0.5 <= confidence < 1:
+        raise BadInput(f"confidence must be in [0.5, 1), not {confidence}")
+    for name, n in counts.items():
+        if n < 2:
+            raise BadInput(f"{name} must be at least 2, not {n}")
+
+
+def _count_scopes(kind: str, frames: dict[str, pd.DataFrame], least: int, most: int | None) -> None:
+    names = ", ".join(list(frames)[:5]) + (", ..." if len(frames) > 5 else "")
+    if len(frames) < least:
+        raise BadInput(f"effects by scope need at least {least} scopes; the data gives {len(frames)} ({names}): "
+                       "name more scopes, or give a table that holds several")
+    if most is not None and len(frames) > most:
+        raise BadInput(f"{kind} are for one scope at a time, and the data holds {len(frames)} ({names}): "
+                       "say which one (scope)")
