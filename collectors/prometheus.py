@@ -455,9 +455,12 @@ class Client:
         s = self.settings
         said = f"HTTP {status}" + (f" {etype}: {emsg}" if etype else f" {emsg}" if emsg else "")
         tries = f" after {attempt} retries" if attempt else ""
-        if status in (400, 422):
+        # A query that runs out of time can also come back as 422 "context deadline exceeded", depending
+        # on where the deadline strikes: that is a timeout, not a bad query.
+        timed_out = etype == "timeout" or "deadline exceeded" in emsg or "timed out" in emsg
+        if status in (400, 422) and not timed_out:
             return f"Prometheus rejected the query ({said}); the query was: {_oneline(q.promql)}", False
-        if etype == "timeout":
+        if timed_out:
             return (f"the query timed out on the server ({said}){tries} reading {_iso(start)}..{_iso(end)}; "
                     f"use a coarser bucket (now {q.bucket}), lower max_points (now {s.max_points}) to split the range "
                     "into smaller requests, or a cheaper expression (a recording rule)"), False
