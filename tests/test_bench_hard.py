@@ -156,3 +156,17 @@ def test_baselines_score_a_planted_case():
     assert z[c.cause] > 3
     assert bench_hard.run_traversal(c).rank is not None
     assert bench_hard.run_zscore(c, robust=True).rank is not None
+
+
+def test_the_generator_and_the_baselines_do_not_import_the_engine():
+    """The cases are built without the engine's modelling code; the CLI is the only way in."""
+    import ast
+    from pathlib import Path
+
+    folder = Path(__file__).parent / "bench"
+    for name in ("hard_scenarios.py", "bench_hard.py", "dowhy_plain.py"):
+        tree = ast.parse((folder / name).read_text(encoding="utf-8"))
+        imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        imported |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        ours = sorted(m for m in imported if m.split(".")[0] in {"rca", "graphs", "collectors", "reports"})
+        assert not ours, f"{name} imports {ours}"
