@@ -25,8 +25,8 @@ def _ids(cases: list[HardCase]) -> list[str]:
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_same_seed_same_cases_other_seed_other_cases(family):
-    again = family_cases(family, 2, 2, seed=3)
-    for a, b in zip(CASES[family], again, strict=True):
+    again = family_cases(family, 2, 0, seed=3)  # the injected two again (the nulls follow the same path)
+    for a, b in zip(CASES[family][:2], again, strict=True):
         assert a.name == b.name and a.cause == b.cause and a.graph_yaml() == b.graph_yaml()
         pd.testing.assert_frame_equal(a.data, b.data)
         assert a.question_args() == b.question_args()
