@@ -235,6 +235,7 @@ class Attributed:
     method: str
     timings: dict[str, float]
     caveats: tuple[str, ...] = ()
+    explained: tuple[tuple[str, str], ...] = ()  # (Y, X): X's own change is Y's, seen through a missing edge
 
 
 def weighted_mean(rows: np.ndarray, weights: np.ndarray | None) -> np.ndarray:

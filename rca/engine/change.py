@@ -64,7 +64,57 @@ def attribute(
         p_values = attribution.changed_mechanisms(flat, ref_x, cur_x)
         flagged = attribution.benjamini_hochberg(p_values, opts.change_alpha)
     ev = evidence.change(s.columns, p_values, flagged, _noise_shift(flat, ref_x, cur_x))
-    return attribution.Attributed(att, ev, method, timings, tuple(caveats))
+    explained = explained_by(flat, ref_x, cur_x, flagged)
+    return attribution.Attributed(att, ev, method, timings, tuple(caveats), explained)
+
+
+def explained_by(s: linear.Structure, old: np.ndarray, new: np.ndarray, flagged: dict[str, bool],
+                 share: float = 0.5) -> tuple[tuple[str, str], ...]:
+    """Pairs (Y, X) of changed columns where Y accounts for most of the shift in X's own noise.
+
+    A graph that misses the edge Y -> X (or models it too simply) shows Y's change again in X's
+    mechanism. Regressing X on its parents and Y over both windows tells the two apart: if the
+    shift of X's residual between the windows shrinks below ``share`` of what it is without Y,
+    X's change is mostly Y's. Only a Y that is not downstream of X is tried.
+    """
+    changed = [j for j, c in enumerate(s.columns) if flagged.get(c)]
+    if len(changed) < 2:
+        return ()
+    joint = np.vstack([old, new])
+    new_rows = np.r_[np.zeros(len(old), dtype=bool), np.ones(len(new), dtype=bool)]
+    down = _descendants(s)
+    out = []
+    for x in changed:
+        base = _residual_shift(joint[:, x], joint[:, list(s.parents[x])], new_rows)
+        if base == 0:
+            continue
+        for y in changed:
+            if y == x or y in down[x] or y in s.parents[x]:
+                continue
+            with_y = _residual_shift(joint[:, x], joint[:, [*s.parents[x], y]], new_rows)
+            if abs(with_y) < share * abs(base):
+                out.append((s.columns[y], s.columns[x]))
+    return tuple(out)
+
+
+def _residual_shift(y: np.ndarray, parents: np.ndarray, new_rows: np.ndarray) -> float:
+    """Mean residual of ``y`` on ``parents`` (one fit over both windows) in the new rows minus the old."""
+    z = np.column_stack([np.ones(len(y)), parents])
+    coef, *_ = np.linalg.lstsq(z, y, rcond=None)
+    r = y - z @ coef
+    return float(r[new_rows].mean() - r[~new_rows].mean())
+
+
+def _descendants(s: linear.Structure) -> list[set[int]]:
+    children: list[set[int]] = [set() for _ in s.columns]
+    for j, pa in enumerate(s.parents):
+        for p in pa:
+            children[p].add(j)
+    out: list[set[int]] = [set() for _ in s.columns]
+    for j in range(len(s.columns) - 1, -1, -1):  # topological order: children come later
+        for k in children[j]:
+            out[j] |= {k} | out[k]
+    return out
 
 
 def _noise_shift(s: linear.Structure, old: np.ndarray, new: np.ndarray) -> dict[str, float]:

@@ -57,7 +57,7 @@ def _is_ratio(*arrays: np.ndarray) -> bool:
 
 def anomaly_regression(
     reference: np.ndarray, current: np.ndarray, higher_is_worse: bool, z_threshold: float = 3.5,
-    weights: tuple[np.ndarray, np.ndarray] | None = None,
+    weights: tuple[np.ndarray, np.ndarray] | None = None, tail: float = 0.01,
 ) -> Regression:
     ref = np.asarray(reference, dtype=float)
     if weights is not None and _is_ratio(ref, np.asarray(current, dtype=float)) and np.sum(weights[1]) > 0:
@@ -83,12 +83,29 @@ def anomaly_regression(
         z = (cur - centre) / (scale / np.sqrt(max(1, len(np.atleast_1d(current)))))
     signed = z if higher_is_worse else -z
     p = float(stats.norm.sf(signed))
+    # Heavy tails (latencies, durations) make large robust z-scores common on ordinary rows: the
+    # window must also lie beyond all but ``tail`` of the fit window's own windows of its length.
+    k = max(1, len(np.atleast_1d(current)))
+    tail_p = _tail_p(ref, cur, k, higher_is_worse)
+    if tail_p is not None and tail_p > tail:
+        signed = min(signed, float(stats.norm.isf(tail_p)))
+        p = max(p, tail_p)
     return Regression(
-        detected=bool(signed > z_threshold),
+        detected=bool(signed > z_threshold and (tail_p is None or tail_p <= tail)),
         score=float(signed),
-        method=f"robust z-score of the window mean vs the fit window (median/MAD), threshold {z_threshold}",
+        method=(f"robust z-score of the window mean vs the fit window (median/MAD), threshold {z_threshold}, "
+                f"and beyond all but {tail:.0%} of the fit window's own values"),
         p_value=p,
     )
+
+
+def _tail_p(ref: np.ndarray, value: float, k: int, higher_is_worse: bool) -> float | None:
+    """The share of the fit window's ``k``-row means at least as bad as ``value`` (None: too few rows)."""
+    if len(ref) < max(20, 3 * k):
+        return None
+    means = np.convolve(ref, np.ones(k) / k, mode="valid") if k > 1 else ref
+    worse = means >= value if higher_is_worse else means <= value
+    return float((1 + np.sum(worse)) / (len(means) + 1))
 
 
 def change_regression(

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from graphs import CausalGraph
-from graphs.model import lagged_name
+from graphs.model import kind_of, lagged_name
 from rca.engine import anomaly, attribution, change, detection, linear, ranking
 from rca.engine.counterfactuals import (
     clip_to_kind,
@@ -160,7 +160,20 @@ def investigate(
     if abs(total - explained) > 0.05 * scale:
         caveats.append(f"the contributions add up to {explained:.4g}, not the observed {total:.4g}: the model does "
                        "not reproduce the whole change")
-    ordered, unexplained = ranking.rank(causes, target, [(e.source, e.target) for e in graph.edges])
+    # The graph check's missing dependencies are correlations with no direction: only the tested
+    # "Y's change explains X's" pairs (a change question) count as paths the graph lacks.
+    suspected = _fold_pairs(done.explained, prepared.columns)
+    # An edge into or out of a column that never varied in the fit window cannot be tested: untested is
+    # not unsupported.
+    flat = {c for c in reference.columns if reference[c].nunique() <= 1}
+    unsupported = [(e.source, e.target) for e in check.edges if not e.supported
+                   and e.source not in flat and e.target not in flat] if check is not None else []
+    own_worse = {c.node: (c.evidence > 0) == graph.nodes[c.node].higher_is_worse for c in causes if c.evidence}
+    moved = {n: float(current[n].mean() - reference[n].median()) for n in graph.nodes}
+    ordered, unexplained = ranking.rank(causes, target, [(e.source, e.target) for e in graph.edges],
+                                        kind=question.kind, suspected=suspected, unsupported=unsupported,
+                                        own_worse=own_worse, deviation=moved,
+                                        units={n: graph.nodes[n].unit for n in graph.nodes})
 
     t0 = time.perf_counter()
     counterfactuals = _counterfactuals(done.att, fitted, graph, s, reference, current, prepared, list(ordered),
@@ -245,17 +258,52 @@ def _change_rows(frame: pd.DataFrame, graph: CausalGraph, question: Question, ne
     return reference, current, window
 
 
+def _fold_pairs(pairs: tuple[tuple[str, str], ...], columns: dict[str, tuple[str, int]]) -> list[tuple[str, str]]:
+    return [(columns.get(a, (a, 0))[0], columns.get(b, (b, 0))[0]) for a, b in pairs]
+
+
 def _mean(values: pd.Series, weights: np.ndarray | None) -> float:
     return detection.pooled(values.to_numpy(float), weights) if weights is not None else float(values.mean())
 
 
+def infer_denominator(frame: pd.DataFrame, graph: CausalGraph, node: str) -> str | None:
+    """The count node a ratio node is events over, read off the data when the graph does not say.
+
+    A ratio of events is a multiple of ``1 / n`` in every row (fixes / commits): a count column
+    ``n`` for which ``ratio * n`` is a whole number in (nearly) every row with ``n > 0`` is its
+    denominator. A continuous ratio passes that test by chance in no realistic history.
+    """
+    values = frame[node].to_numpy(float)
+    if kind_of(graph.nodes[node].metric, graph.nodes[node].kind) != "ratio" or np.any((values < 0) | (values > 1)):
+        return None
+    best: tuple[float, str] | None = None
+    for other in graph.nodes:
+        if other == node or other not in frame.columns:
+            continue
+        n = frame[other].to_numpy(float)
+        if np.any(n < 0) or np.any(n != np.round(n)) or np.median(n) < 1 or np.max(n) < 2:
+            continue
+        rows = n > 0
+        if rows.sum() < 10:
+            continue
+        events = values[rows] * n[rows]
+        # Ratios are often stored rounded (0.1379 for 4/29): allow that rounding's share of one event.
+        whole = np.abs(events - np.round(events)) <= np.maximum(0.02, 1e-3 * n[rows])
+        share = float(whole.mean())
+        if share >= 0.95 and (best is None or share > best[0]):
+            best = (share, other)
+    return best[1] if best else None
+
+
 def _denominators(graph: CausalGraph, s: linear.Structure, columns: dict[str, tuple[str, int]],
                   reference: pd.DataFrame, current: pd.DataFrame) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """Per column of ``s`` whose node is a ratio with a denominator: that denominator's rows (lagged alike)."""
+    """Per column of ``s`` whose node is a ratio with a denominator (declared, else read off the
+    data): that denominator's rows, lagged alike."""
     out = {}
+    both = pd.concat([reference, current])
     for j, col in enumerate(s.columns):
         name, lag = columns.get(col, (col, 0))
-        denom = graph.nodes[name].denominator
+        denom = graph.nodes[name].denominator or infer_denominator(both, graph, name)
         if denom is None:
             continue
         key = denom if lag == 0 else lagged_name(denom, lag)

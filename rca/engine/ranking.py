@@ -3,17 +3,21 @@
 Contributions (how much of the target's deviation each node's noise carries) and evidence
 (how unusual each node's own deviation is, :mod:`rca.engine.evidence`) are combined into tiers:
 
-1. upstream nodes whose own deviation is unusual and whose contribution pushes the target the
-   bad way, significant ones first;
+1. upstream nodes whose own deviation is unusual (its change is significant) and whose
+   contribution pushes the target the bad way: the significant causes in the bad direction;
 2. the target itself, when its own deviation is unusual (the fault is in the target, or in
    something the graph does not model);
-3. upstream nodes whose own deviation is unusual but that pull the other way;
-4. everything else, the target last.
+3. the other upstream nodes, by their evidence (a graph that explains nothing still ranks the
+   candidates by how much each changed on its own, not by a column of zeros);
+4. upstream nodes whose own deviation is unusual but that pulled the target the other way
+   (they answer "why did it get better", not the question asked);
+5. the target, when its own deviation is ordinary.
 
-Within tiers 1 and 3, a node with an unusual ancestor in the same tier comes after the nodes
-without one: when a callee and its caller both look unusual, the callee's deviation usually
-explains the caller's (a misfit mechanism leaves some of it in the caller's noise), so the
-fault starts at the callee. Then by evidence, then by contribution. An ancestor of an unusual
+Within tiers 1 and 4, a node with an unusual ancestor in the same tier that explains it comes
+after the nodes without one: when a callee and its caller both look unusual, the callee's
+deviation usually explains the caller's (a misfit mechanism leaves some of it in the caller's
+noise), so the fault starts at the callee. Then by evidence or contribution (see :func:`rank`),
+then a significant contribution first. An ancestor of an unusual
 node that deviates moderately (``MODERATE``) in the same bad direction and carries at least as
 much of the target's deviation joins the first tier too: a model that cannot extrapolate (a
 boosted tree past its training range) shows the deviation in the child's noise, not in the
@@ -32,31 +36,99 @@ import networkx as nx
 from results import Cause, Unexplained
 
 MODERATE = 2.5  # |evidence| of an ancestor that may have started an unusual node's deviation
+AMPLIFICATION = 0.25  # a callee's move explains a caller's up to 4x its size (retries, pools, fan-out)
 
 
-def rank(causes: list[Cause], target: str, graph_edges: list[tuple[str, str]]) -> tuple[tuple[Cause, ...], Unexplained]:
-    """The causes in reading order and the target's own (unexplained) part."""
+def rank(causes: list[Cause], target: str, graph_edges: list[tuple[str, str]], *, kind: str = "anomaly",
+         suspected: list[tuple[str, str]] = (), unsupported: list[tuple[str, str]] = (),
+         own_worse: Mapping[str, bool] | None = None, deviation: Mapping[str, float] | None = None,
+         units: Mapping[str, str] | None = None) -> tuple[tuple[Cause, ...], Unexplained]:
+    """The causes in reading order and the target's own (unexplained) part.
+
+    ``kind`` decides what orders a tier: an anomaly's causes by their evidence (how far outside
+    its range each node's own noise is: where the fault sits), a change's by their contribution
+    (several mechanisms may drift at once, a trend in a root among them; the one that moved the
+    target most is the answer). ``suspected`` are dependencies the data show and the graph lacks
+    (Y's change explains X's), as (source, node): they count as paths when deciding which of two
+    unusual nodes comes first, since a missing edge leaves its deviation in the child's noise;
+    ``unsupported`` edges (the graph claims them, the data deny them) do not. ``own_worse`` says,
+    per node, whether its own deviation went its bad way: it decides the side of an unusual node
+    the model gives no contribution (one constant all through the fit window, say, a service at
+    100% availability until it failed: the model cannot learn an effect it never saw vary).
+    ``deviation`` and ``units`` (each node's raw move at the rows asked about, in its own unit)
+    let an anomaly's blocking rule compare like with like: a callee that slowed by 5 ms does not
+    explain a caller that slowed by 300 ms, even though both are unusual.
+    """
     g = nx.DiGraph(graph_edges)
     g.add_nodes_from(c.node for c in causes)
     causes = _promote(causes, target, g)
+    g.remove_edges_from(unsupported)
+    for src, dst in suspected:
+        if src in g and dst in g and src not in nx.descendants(g, dst) and src != dst:
+            g.add_edge(src, dst)
     own = next((c for c in causes if c.node == target), None)
-    unusual_bad = {c.node for c in causes if c.node != target and c.unusual and c.direction == "worse"}
-    unusual_good = {c.node for c in causes if c.node != target and c.unusual and c.direction != "worse"}
+    worse = own_worse or {}
+    unusual_bad = {c.node for c in causes if c.node != target and c.unusual
+                   and (c.direction == "worse" or (c.direction == "neutral" and worse.get(c.node, False)))}
+    unusual_good = {c.node for c in causes if c.node != target and c.unusual and c.node not in unusual_bad}
 
-    def blocked(node: str, tier: set[str]) -> bool:
-        return bool(nx.ancestors(g, node) & tier) if node in g else False
+    by_node = {c.node: c for c in causes}
+
+    def blockers(node: str, group: set[str]) -> set[str]:
+        # An anomaly at a few rows is rare by chance: an unusual ancestor at the same rows is where it
+        # started (a callee's latency passes up to every caller, amplified past what a model of
+        # normal days predicts). A change between windows is not: a root may drift (a trend) while
+        # another mechanism changes, so an unusual ancestor explains this node's change only if it
+        # carries a comparable part of the target's, or if its own change is far the surer of the
+        # two (a huge upstream shift shows up as a small apparent change in a misfit mechanism).
+        if node not in g:
+            return set()
+        ups = nx.ancestors(g, node) & group
+        if kind == "anomaly":
+            dev, unit = deviation or {}, units or {}
+            mine = abs(dev.get(node, 0.0))
+
+            def can_explain(a: str) -> bool:
+                if not unit.get(a) or unit.get(a) != unit.get(node) or a not in dev:
+                    return True  # different units: nothing to compare, the path decides
+                return abs(dev[a]) >= AMPLIFICATION * mine
+
+            return {a for a in ups if can_explain(a)}
+        mine, sure = abs(by_node[node].contribution), abs(by_node[node].evidence)
+        return {a for a in ups if a in by_node
+                and (abs(by_node[a].contribution) >= 0.5 * mine or abs(by_node[a].evidence) >= 2 * sure)}
+
+    blocked = {n: blockers(n, unusual_bad) for n in unusual_bad} | {n: blockers(n, unusual_good) for n in unusual_good}
+    # A node that explains blocked ones answers for their part too: their contribution (and their
+    # significance) is its change seen through an edge the model has wrong or lacks.
+    credit = {n: abs(by_node[n].contribution) for n in by_node}
+    inherited = {n: by_node[n].significant for n in by_node}
+    for node, ups in blocked.items():
+        for up in ups:
+            if not blocked.get(up):
+                credit[up] += abs(by_node[node].contribution)
+                inherited[up] = inherited[up] or by_node[node].significant
+
+    # Ties (nodes flat all through the fit window score alike): the one whose unusual descendants
+    # are more explains more of what went wrong.
+    flagged = unusual_bad | unusual_good
+    reach = {n: len(nx.descendants(g, n) & flagged) for n in flagged if n in g}
 
     def key(c: Cause) -> tuple:
         if c.node == target:
-            tier = 2 if c.unusual else 5
+            tier = 1 if c.unusual else 4
         elif c.node in unusual_bad:
-            tier = 0 if c.significant else 1
+            tier = 0
         elif c.node in unusual_good:
             tier = 3
         else:
-            tier = 4
-        group = unusual_bad if tier in (0, 1) else unusual_good if tier == 3 else set()
-        return (tier, blocked(c.node, group), -abs(c.evidence) if tier < 5 else 0.0, -abs(c.contribution), c.node)
+            tier = 2
+        strength = (-abs(c.evidence), -credit[c.node]) if kind == "anomaly" or tier == 2 else (
+            -credit[c.node], -abs(c.evidence))
+        # A node that moved its own good way (a service that got faster) is a less likely start.
+        own_good = tier == 0 and c.node in worse and not worse[c.node]
+        return (tier, bool(blocked.get(c.node)), own_good, *strength, -reach.get(c.node, 0),
+                not inherited[c.node], c.node)
 
     ordered = tuple(sorted(causes, key=key))
     unexplained = Unexplained(own.contribution, own.share) if own is not None else Unexplained(0.0, 0.0)
