@@ -1,0 +1,103 @@
+"""Every branch of the explanation and the headline, each sentence checked against the numbers beside it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+from results import Cause, Counterfactual, Observed, Regression, Unexplained, wording
+from tests.report_results import make_result
+
+COV, INTRO, CHURN, TARGET = "line_coverage_ratio", "bug_introducing_commit_ratio", "test_churn_ratio", "bug_fix_commit_ratio"
+
+
+def _with(causes: list[Cause], **kw):
+    r = make_result()
+    own = next((c for c in causes if c.node == TARGET), None)
+    unexplained = Unexplained(own.contribution, own.share) if own else Unexplained(0.0, 0.0)
+    return replace(r, causes=tuple(causes), unexplained=unexplained, **kw)
+
+
+def _cause(node: str, contribution: float, *, significant: bool = True, unusual: bool = True,
+           interval: tuple[float, float] | None = None, direction: str = "worse") -> Cause:
+    return Cause(node=node, contribution=contribution, share=contribution / 0.08,
+                 interval=interval or (contribution * 0.6, contribution * 1.4), significant=significant,
+                 direction=direction, evidence=5.0 if unusual else 0.5, unusual=unusual)
+
+
+def _percents(text: str) -> list[int]:
+    return [int(x) for x in re.findall(r"(-?\d+)% of the", text)]
+
+
+def test_a_significant_top_cause_is_named_with_its_share_of_the_observed_change() -> None:
+    r = _with([_cause(COV, 0.05), _cause(INTRO, 0.018, significant=False, unusual=False), _cause(TARGET, 0.012)])
+    text = wording.explanation(r)
+    assert text.startswith("Bug fix commit ratio rose from 11% to 19%")
+    assert "That is a regression beyond normal noise (score 4.2)." in text
+    assert "62% of the rise is attributed to" in text and "(significant)" in text
+    assert _percents(text) == [round(0.05 / 0.08 * 100)]
+    assert "Also contributing: bug introducing commit ratio (22%)." in text
+    assert "Had line coverage ratio stayed at 81%, bug fix commit ratio would have been about 13%, not 19%." in text
+    assert "not explained" not in text  # 15% is below the bar for saying so
+
+
+def test_a_cause_that_lowered_the_target_is_never_said_to_explain_its_rise() -> None:
+    r = _with([_cause(CHURN, -0.03, direction="better"), _cause(COV, 0.07), _cause(TARGET, 0.04)])
+    text = wording.explanation(r)
+    assert "88% of the rise is attributed to" in text
+    assert "Pulling the other way: test churn ratio (-38%)." in text
+    assert not re.search(r"\(-\d+%\) is attributed", text) and "of the rise (-" not in text
+    assert wording.top_cause(r).node == COV  # not the first listed, which pulled the other way
+
+
+def test_not_significant_says_the_reason_the_numbers_give() -> None:
+    includes_zero = _with([_cause(COV, 0.05, significant=False, interval=(-0.01, 0.1)), _cause(TARGET, 0.03)])
+    assert "(not significant: its interval includes zero)" in wording.explanation(includes_zero)
+    assert "includes zero" in wording.headline(includes_zero)
+    ordinary = _with([_cause(COV, 0.05, significant=False, unusual=False, interval=(0.03, 0.07)), _cause(TARGET, 0.03)])
+    text = wording.explanation(ordinary)
+    assert "(not significant: its own change is within its normal variation)" in text
+    assert "includes zero" not in text  # its interval (+3.0 to +7.0 pp) excludes zero
+    assert "excludes zero" not in wording.confidence(ordinary) and "normal variation" in wording.confidence(ordinary)
+
+
+def test_a_large_unexplained_part_is_said_and_a_model_that_explains_nothing_says_what_the_data_support() -> None:
+    r = _with([_cause(COV, 0.0, significant=False, unusual=False), _cause(TARGET, 0.08)])
+    r = replace(r, model=replace(r.model, quality={"graph_check": {"edges": 8, "supported": 1}}),
+                causes=(replace(r.causes[0], evidence=3.1), r.causes[1]))
+    text = wording.explanation(r)
+    assert "100% is not explained by the modelled causes of bug fix commit ratio." in text
+    assert "No upstream node explains the change. The data support 1 of the 8 edges of graph" in text
+    assert "changed most unusually: line coverage ratio" in text and "evidence 3.1" in text
+    assert "Had " not in text  # no counterfactual for a cause that explains nothing
+    assert "no modelled cause explains it" in wording.headline(r)
+
+
+def test_a_counterfactual_that_changes_nothing_visible_says_about_the_same() -> None:
+    r = _with([_cause(COV, 0.05), _cause(TARGET, 0.03)])
+    r = replace(r, counterfactuals=(Counterfactual(intervention={COV: 0.81}, target=0.1896, interval=(0.18, 0.2)),))
+    text = wording.explanation(r)
+    assert "would have been about the same (19%)" in text and "about 19%, not 19%" not in text
+
+
+def test_within_noise_and_the_good_way_are_worded_apart() -> None:
+    calm = _with([_cause(COV, 0.004, significant=False), _cause(TARGET, 0.001)], regression=Regression(False, 0.8))
+    calm = replace(calm, observed=Observed(0.11, 0.115, "ratio"))
+    assert "within normal noise (score 0.8), so it is not flagged" in wording.explanation(calm)
+    assert wording.headline(calm).endswith("within normal noise.")
+    better = replace(calm, observed=Observed(0.19, 0.11, "ratio"), regression=Regression(False, -4.0))
+    text = wording.explanation(better)
+    assert text.startswith("Bug fix commit ratio fell from 19% to 11%") and "moved the good way" in text
+
+
+def test_a_change_too_small_to_show_reads_as_held() -> None:
+    r = replace(_with([_cause(COV, 0.0001), _cause(TARGET, 0.0)]), observed=Observed(0.1901, 0.1903, "ratio"),
+                regression=Regression(False, 0.1))
+    text = wording.explanation(r)
+    assert "held at about 19%" in text and "rose from 19% to 19%" not in text
+
+
+def test_an_anomaly_is_worded_against_its_expected_value() -> None:
+    r = make_result(kind="anomaly")
+    text = wording.explanation(replace(r, explanation=""))
+    assert re.match(r"Bug fix commit ratio was 19% on \d{4}-\d\d-\d\d, against an expected 11%\.", text)
