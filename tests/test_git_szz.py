@@ -25,6 +25,15 @@ CASES = [
     ("Add debug logging; prefix and suffix", False, "", None),
     ("Use UTF-8 and SHA-256 everywhere", False, "", None),
     ("Implement GH-77 export", False, "", "GH-77"),
+    # Only the known Conventional Commits types decide alone; any other "word:" prefix is a
+    # scope-like prefix and the keyword rules read the message.
+    ("cookies: Fix bugs found during CI", True, "keyword", None),
+    ("adapters(http): handle a bug in retries", True, "keyword", None),
+    ("cookies: add a jar", False, "", None),
+    ("Docs: fix the README", False, "", None),
+    ("build(deps): bump urllib3 to fix CVE-2024-1", False, "", None),
+    ("revert: drop the cache fix", False, "", None),
+    ("Bugfix: null check", True, "conventional", None),
 ]
 
 
@@ -32,6 +41,20 @@ CASES = [
 def test_fix_rules(message: str, is_fix: bool, kind: str, issue: str | None) -> None:
     v = Classifier(GitRules()).message(message, is_merge=False)
     assert (v.is_fix, v.kind, v.issue) == (is_fix, kind, issue)
+
+
+def test_configured_conventional_types_decide_alone() -> None:
+    default = Classifier(GitRules())
+    assert GitRules().conventional_types == ("feat", "fix", "docs", "chore", "refactor", "test", "build", "ci",
+                                             "perf", "style", "revert")
+    assert default.message("deps: fix the lock file", is_merge=False).kind == "keyword"
+    own = Classifier(GitRules(conventional_types=(*GitRules().conventional_types, "deps")))
+    assert not own.message("deps: fix the lock file", is_merge=False).is_fix
+    assert own.message("Deps(npm): bump", is_merge=False) == default.message("chore: bump", is_merge=False)
+    # a fix type is a type, known or not: "hotfix:" is a fix without being listed
+    assert own.message("hotfix: restore login", is_merge=False).kind == "conventional"
+    with pytest.raises(ValueError, match="conventional_types"):
+        GitRules(conventional_types=("feat", "not a type"))
 
 
 def test_merges_are_never_fixes_and_reverts_name_their_commit() -> None:
