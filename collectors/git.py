@@ -207,11 +207,13 @@ def _szz(repo: git.Repo, recs: list[CommitRecord], records: dict[str, CommitReco
         if not v.is_fix or r.is_merge or not r.parents:
             continue
         if v.kind == "revert":
-            if v.reverts:
-                bug = _resolve(repo, v.reverts, records)
-                if bug is not None:
-                    known = records.get(bug)
-                    links.append(BlameLink(r.sha, bug, known.author_ts if known else -1))
+            # the commit it names is bug-introducing only if it is in the revert's own history
+            # (so on the followed branch): a squash merge may quote the revert of a commit of its
+            # pull request, which never landed
+            bug = _resolve(repo, v.reverts, records) if v.reverts else None
+            if bug is not None and bug != r.sha and _is_ancestor(repo, bug, r.sha):
+                known = records.get(bug)
+                links.append(BlameLink(r.sha, bug, known.author_ts if known else -1))
             continue
         if r.files > rules.szz_max_files:
             large += 1
@@ -302,7 +304,7 @@ def _collect(repo: git.Repo, spec: RepoSpec, label: str, rules: GitRules, classi
     summaries: gb.Summaries = st["buckets"] if plan.full else copy.deepcopy(st["buckets"])  # caller's stays
     touched: set[tuple[str, str]] = set()
     _add_records(summaries, touched, recs, experience, leads, label, rules)
-    bic_info = _add_bugs(repo, summaries, touched, links, records, set(st["bic"]), spec, label, rules)
+    bic_info = _add_bugs(repo, summaries, touched, links, records, set(st["bic"]), spec, label, rules, plan.full)
     new_state = {**st, "head": tip, "branch": branch, "scopes": current, "authors": dict(authors), "buckets": summaries,
                  "bic": sorted(set(st["bic"]) | bic_info.counted), "commits": st["commits"] + len(recs)}
     commits = _commit_frame(_commit_rows(recs, label, experience, leads, bic_info.first_fix, rules), label)
@@ -344,10 +346,17 @@ class _Bugs:
 
 
 def _add_bugs(repo: git.Repo, summaries: gb.Summaries, touched: set[tuple[str, str]], links: list[BlameLink],
-              records: dict[str, CommitRecord], already: set[str], spec: RepoSpec, label: str, rules: GitRules
-              ) -> _Bugs:
-    """Count each bug-introducing commit once, in its own bucket; time-to-fix goes to the fix's bucket."""
-    looked = _lookup(repo, {lk.bug for lk in links if lk.bug not in records}, rules, spec.scopes)
+              records: dict[str, CommitRecord], already: set[str], spec: RepoSpec, label: str, rules: GitRules,
+              full: bool) -> _Bugs:
+    """Count each bug-introducing commit once, in its own bucket; time-to-fix goes to the fix's bucket.
+
+    Only commits read from the followed branch count, so a bucket never counts more
+    bug-introducing commits than it counted commits: this run's (``records``) or, on an
+    incremental run, earlier runs' (the old head's ancestors, which is where a blamed commit
+    not read now must be). A full read looks nothing up: what it did not read (older than
+    ``since``) is not counted.
+    """
+    looked = {} if full else _lookup(repo, {lk.bug for lk in links if lk.bug not in records}, rules, spec.scopes)
     since_ts = int(spec.since.timestamp()) if spec.since is not None else None
     counted: set[str] = set()
     first_fix: dict[str, int] = {}
