@@ -13,13 +13,15 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import pandas as pd
 from pydantic import Field, field_validator, model_validator
 
 from collectors.base import Section
 from collectors.observations import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # Test files: a pattern without "/" matches the file name, one with "/" the whole path;
 # "**" spans folders, "*" does not, "{a,b}" is either.
@@ -293,6 +295,8 @@ class GitRepoSettings(Section):
     def spec(self) -> RepoSpec:
         since = None
         if self.since is not None:
+            import pandas as pd
+
             t = pd.Timestamp(self.since)
             since = t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
         return RepoSpec(self.path, self.label, self.branch, since, self.scopes)

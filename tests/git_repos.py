@@ -160,7 +160,7 @@ def messy_history(path: Path, steps: int = 40, seed: int = 0) -> Repo:
     rng = random.Random(seed)
     r = Repo(path)
     people = [("Ann", "ann@example.com"), ("Bo", "bo@example.com"), ("Cy", "cy@example.com"),
-              ("Di", "di@example.com"), ("Ed", "ed@example.com")]
+              ("Di", "di@example.com"), ('Zoë "Z", Ng', "Zoe@Example.com")]  # quotes, comma, not ASCII
     files = {f"src/m{i}.py": [f"v{i}_{j} = {j}\n" for j in range(12)] for i in range(4)}
     files["tests/test_m.py"] = [f"def test_{j}(): assert {j}\n" for j in range(8)]
     clock = [datetime(2024, 1, 1, 9, tzinfo=UTC)]
