@@ -109,8 +109,9 @@ def open_repo(path: str | Path) -> Repo:
         raise InputError(f"{where} does not exist; give the path of a Git repository")
     probe = Repo(p, p, False, p)
     try:
-        out = probe.text("rev-parse", "--is-bare-repository", "--is-shallow-repository", "--git-path", "shallow",
-                         "--absolute-git-dir", "--show-cdup").split("\n")
+        raw = probe.run("rev-parse", "--is-bare-repository", "--is-shallow-repository", "--git-path", "shallow",
+                        "--absolute-git-dir", "--show-cdup")
+        out = [os.fsdecode(line) for line in raw.rstrip(b"\n").split(b"\n")]  # paths may not be UTF-8
     except (GitError, NotADirectoryError):
         raise InputError(f"{where} is not a Git repository (no .git found); give the path of a clone") from None
     bare, shallow, shallow_file, git_dir = out[:4]

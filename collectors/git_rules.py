@@ -264,8 +264,10 @@ def in_prefix(path: str, prefix: str) -> bool:
 
 
 def repo_label(path: str | Path) -> str:
-    """A repository's default scope label: its folder's name."""
-    return Path(path).resolve().name or "repo"
+    """A repository's default scope label: its folder's name (undecodable bytes as U+FFFD, since a
+    label is text that lands in CSV, JSON and the store)."""
+    name = Path(path).resolve().name
+    return os.fsencode(name).decode("utf-8", "replace") if name else "repo"
 
 
 @dataclass(frozen=True)

@@ -100,6 +100,14 @@ def test_shallow_clone_says_what_it_did(small: Repo, tmp_path: Path, rca) -> Non
     assert df.lines_added.tolist() == [small.numstat()[s][0] for s in df.sha]
 
 
+def test_a_folder_name_that_is_not_utf8_gives_a_readable_label(tmp_path: Path, rca) -> None:
+    r = Repo(tmp_path / os.fsdecode(b"caf\xe9"))
+    r.commit("fix: one", {"a.py": "a\n"}, when=day(0))
+    res = rca("collect", "--git", str(r.path), "--out", str(tmp_path / "o.csv"))
+    assert res.code == 0, res.err
+    assert set(pd.read_csv(tmp_path / "o.csv").scope) == {"caf\ufffd"}
+
+
 def test_submodule_and_non_utf8_paths(small: Repo, tmp_path: Path, rca) -> None:
     r = Repo(tmp_path / "super")
     r.commit("feat: base", {"a.txt": "a\n"}, when=day(0))
