@@ -13,12 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from collectors import observations
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Progress = Callable[[str, int, "int | None"], None]
 """``(stage, done, total)``: how far a long step is; the faces draw it (total ``None``: unknown)."""

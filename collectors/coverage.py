@@ -29,14 +29,15 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-import pandas as pd
 from pydantic import Field, field_validator, model_validator
 
 from collectors import observations
 from collectors.base import Collected, Collector, Progress, Replace, Section
 from collectors.observations import InputError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # pandas loads when rows are made: reading rca.yaml's settings needs none
+    import pandas as pd
+
     from collectors.coverage_formats import Figures, Report
 
 __all__ = ["COLLECTOR", "METRICS", "CoverageSettings", "CoverageSourceSettings", "collect", "report_rows"]
@@ -212,6 +213,8 @@ def report_rows(report: Report, ts: pd.Timestamp, scope: str, *, roots: tuple[st
 
 
 def _frame(rows: list[tuple[pd.Timestamp, str, str, float]]) -> pd.DataFrame:
+    import pandas as pd
+
     if not rows:
         return observations.empty()
     ts, scope, metric, value = zip(*rows, strict=True)
@@ -222,12 +225,16 @@ def _frame(rows: list[tuple[pd.Timestamp, str, str, float]]) -> pd.DataFrame:
 # --- times -----------------------------------------------------------------------------------------
 
 def _utc(value: datetime | pd.Timestamp, zone: tzinfo) -> pd.Timestamp:
+    import pandas as pd
+
     ts = pd.Timestamp(value)
     return ts.tz_localize(zone).tz_convert("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
 def _parse_time(text: str, fmt: str | None, zone: tzinfo) -> pd.Timestamp:
     """A time written in a file name or a sidecar; raise ValueError if it is none."""
+    import pandas as pd
+
     text = str(text).strip()
     if fmt:
         return _utc(datetime.strptime(text, fmt), zone)
@@ -266,9 +273,8 @@ class _Commits:
         if not _HEX.fullmatch(sha):
             return None, f"{sha!r} is not a commit sha"
         if self.repo is None and self.error is None:
-            from collectors.git import open_repo
             try:
-                self.repo = open_repo(self.path)
+                self.repo = _open_repo(self.path)
             except InputError as exc:
                 self.error = str(exc)
         if self.error is not None:
@@ -283,7 +289,24 @@ class _Commits:
             self.repo.close()
 
 
+def _open_repo(path: Path) -> Any:
+    """The repository at ``path`` through GitPython (its ``cat-file --batch`` reads many blobs fast),
+    or :class:`InputError` saying why not."""
+    import git
+
+    if not Path(path).exists():
+        raise InputError(f"{str(path)!r} does not exist; give the path of a Git repository")
+    try:
+        return git.Repo(path)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise InputError(f"{str(path)!r} is not a Git repository (no .git found); give the path of a clone") from None
+    except git.GitCommandNotFound:
+        raise InputError("the `git` program is not installed or not on PATH") from None
+
+
 def _commit_time(repo: Any, rev: str) -> pd.Timestamp | None:
+    import pandas as pd
+
     try:
         _, kind, _, data = repo.git.get_object_data(f"{rev}^{{commit}}")
     except ValueError:  # missing or ambiguous
@@ -468,16 +491,16 @@ def _add_reports(run: _Run, src: CoverageSourceSettings, got: Iterable[tuple[pd.
 def _collect_git(src: CoverageSourceSettings, old: Mapping[str, Any] | None, progress: Progress | None
                  ) -> tuple[_Run, dict[str, Any], str]:
     import git
+    import pandas as pd
 
     from collectors.coverage_formats import ReportError, parse_bytes
-    from collectors.git import open_repo
 
     assert src.repo is not None and src.file is not None
     run = _Run()
     fp = src.fingerprint()
     file = src.file.strip("/")
     label = src.repo.resolve().name
-    repo = open_repo(src.repo)
+    repo = _open_repo(src.repo)
     try:
         if not repo.head.is_valid():
             raise InputError(f"{src.scope}: {src.repo} has no commits yet")

@@ -13,14 +13,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from pydantic import Field
 
 from collectors import observations
 from collectors.base import Collected, Collector, Progress, Replace, Section
 from collectors.observations import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _LONG = frozenset({"ts", "scope", "metric", "value"})
 _PARQUET = frozenset({".parquet", ".pq"})
@@ -28,6 +30,8 @@ _PARQUET = frozenset({".parquet", ".pq"})
 
 def read(path: str | Path) -> pd.DataFrame:
     """Read a CSV or Parquet table (chosen by suffix) or say in one line why it cannot be read."""
+    import pandas as pd  # here, not at import: the configuration reads this module's settings
+
     p = Path(path)
     if p.is_dir():
         raise InputError(f"data file {str(path)!r} is a folder; give a .csv or .parquet file")
@@ -50,6 +54,8 @@ def is_observation_table(df: pd.DataFrame) -> bool:
 
 def index_by_time(df: pd.DataFrame, where: str = "data") -> pd.DataFrame:
     """A wide table indexed by its first column as UTC time (ISO 8601 or Unix seconds)."""
+    import pandas as pd
+
     first = df.columns[0]
     col = df[first]
     try:
@@ -71,6 +77,8 @@ def index_by_time(df: pd.DataFrame, where: str = "data") -> pd.DataFrame:
 
 def to_observations(df: pd.DataFrame, scope: str, where: str = "data") -> pd.DataFrame:
     """Either table format as observation rows (source ``file``); a wide table's rows get ``scope``."""
+    import pandas as pd
+
     if is_observation_table(df):
         long = df.assign(source="file")
     else:
@@ -99,6 +107,8 @@ class FilesSettings(Section):
 
 def collect(settings: FilesSettings, state: Mapping[str, Any], progress: Progress | None = None) -> Collected:
     """Read every configured table; one that cannot be read is a failure, the others still land."""
+    import pandas as pd
+
     frames, replaces, lines, failures = [], [], [], []
     for i, t in enumerate(settings.tables):
         if progress is not None:

@@ -9,6 +9,9 @@ to its merge, and returns the per-commit table, the bucketed observation table
 that state back, it reads only the new commits; if the history was rewritten (the old head
 is no longer an ancestor of the branch) or the rules changed, it re-reads everything and
 says so, so the caller can replace what it stored. It knows nothing of the store.
+
+The tables come as plain rows (what a CSV export needs, without pandas) and as DataFrames
+made on first use (:attr:`GitResult.commits`, :attr:`GitResult.observations`).
 """
 
 from __future__ import annotations
@@ -17,20 +20,23 @@ import copy
 import os
 import tempfile
 from collections import Counter
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
-from typing import Any
-
-import git
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from collectors import git_buckets as gb
 from collectors.base import Collected, Collector, Progress, Replace
+from collectors.git_cmd import GitError, Repo, open_repo
 from collectors.git_log import CommitRecord, stream_log
 from collectors.git_rules import Classifier, GitRepoSettings, GitRules, GitSettings, RepoSpec, identity, repo_label
 from collectors.git_szz import BlameLink, FixInput, commit_graph_env, ignore_revs_file, run_szz
 from collectors.observations import InputError, bucket_of
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["COLLECTOR", "COMMIT_COLUMNS", "GitRepoSettings", "GitResult", "GitRules", "GitSettings", "RepoSpec",
            "collect", "collect_repo", "commit_table", "open_repo", "repo_label"]
@@ -46,73 +52,89 @@ COMMIT_COLUMNS: tuple[str, ...] = (
 )
 
 
+_TIME_COLUMNS = (COMMIT_COLUMNS.index("author_time"), COMMIT_COLUMNS.index("committer_time"))
+
+
+def _utc(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
 @dataclass(frozen=True)
 class GitResult:
     label: str
     branch: str
     head: str
-    commits: pd.DataFrame        # one row per commit read in this run (COMMIT_COLUMNS)
-    observations: pd.DataFrame   # the buckets this run touched (the observation table)
+    commits_read: int            # commits read in this run
+    observation_rows: list[tuple[int, str, str, float]]  # the buckets this run touched: (start s, scope, metric, value)
     state: dict[str, Any]        # give it back next time to read only new commits
     full_read: bool              # True: everything was (re-)read; replace what was stored
     scopes: tuple[str, ...]      # every scope this repository's observations use
     notes: tuple[str, ...]       # things the user should know (shallow clone, rewritten history...)
+    make_commit_rows: Callable[[], list[tuple]] = field(default=list, repr=False, compare=False)
+
+    @cached_property
+    def commit_rows(self) -> list[tuple]:
+        """One row per commit read in this run, oldest first (COMMIT_COLUMNS; times in Unix seconds),
+        made when first asked for (an export of buckets never needs them)."""
+        return self.make_commit_rows()
+
+    @cached_property
+    def commits(self) -> pd.DataFrame:
+        """The per-commit table (COMMIT_COLUMNS, typed)."""
+        return _commit_frame(self.commit_rows)
+
+    @cached_property
+    def observations(self) -> pd.DataFrame:
+        """The observation table of the buckets this run touched."""
+        return gb.frame(self.observation_rows)
+
+    def commit_records(self) -> Iterator[tuple]:
+        """The per-commit rows as plain values, times as UTC datetimes (what :attr:`commits` holds)."""
+        a, c = _TIME_COLUMNS
+        for row in self.commit_rows:
+            out = list(row)
+            out[a], out[c] = _utc(row[a]), _utc(row[c])
+            yield tuple(out)
+
+    def observation_records(self) -> Iterator[tuple]:
+        """The observation rows as plain values in the columns of :data:`collectors.observations.COLUMNS`
+        (ts as a UTC datetime)."""
+        for ts, scope, metric, value in self.observation_rows:
+            yield _utc(ts), scope, metric, value, "git"
 
 
-def open_repo(path: str | Path) -> git.Repo:
-    """Open a repository or raise :class:`InputError` saying why not."""
-    p = Path(path)
-    if not p.exists():
-        raise InputError(f"{str(p)!r} does not exist; give the path of a Git repository")
-    try:
-        return git.Repo(p)
-    except git.InvalidGitRepositoryError:
-        raise InputError(f"{str(p)!r} is not a Git repository (no .git found); "
-                         "give the path of a clone") from None
-    except git.NoSuchPathError:
-        raise InputError(f"{str(p)!r} does not exist; give the path of a Git repository") from None
-    except git.GitCommandNotFound:
-        raise InputError("the `git` program is not installed or not on PATH") from None
-
-
-def _resolve_branch(repo: git.Repo, branch: str | None, where: str) -> tuple[str, str]:
-    if not repo.head.is_valid():
-        raise InputError(f"{where} is an empty repository (no commits yet); nothing to collect")
+def _resolve_branch(repo: Repo, branch: str | None, where: str) -> tuple[str, str]:
     if branch is None:
-        branch = "HEAD" if repo.head.is_detached else repo.active_branch.name
+        try:
+            branch = repo.text("symbolic-ref", "--quiet", "HEAD").removeprefix("refs/heads/")
+        except GitError:
+            branch = "HEAD"  # detached
     try:
-        tip = repo.git.rev_parse("--verify", "--quiet", f"{branch}^{{commit}}")
-    except git.GitCommandError:
-        names = ", ".join([h.name for h in repo.heads][:10])
+        tip = repo.text("rev-parse", "--verify", "--quiet", f"{branch}^{{commit}}")
+    except GitError:
+        if not repo.ok("rev-parse", "--verify", "--quiet", "HEAD^{commit}"):
+            raise InputError(f"{where} is an empty repository (no commits yet); nothing to collect") from None
+        names = ", ".join(repo.text("for-each-ref", "--count=10", "--format=%(refname:short)", "refs/heads").split())
         raise InputError(f"branch {branch!r} not found in {where}; branches: {names or 'none'}") from None
     return branch, tip
 
 
-def _is_shallow(repo: git.Repo) -> bool:
-    return repo.git.rev_parse("--is-shallow-repository").strip() == "true"
-
-
-def _shallow_boundary(repo: git.Repo) -> frozenset[str]:
-    f = Path(repo.git_dir) / "shallow"
+def _shallow_boundary(repo: Repo) -> frozenset[str]:
+    f = repo.shallow_file
     return frozenset(f.read_text().split()) if f.is_file() else frozenset()
 
 
-def _is_ancestor(repo: git.Repo, old: str, new: str) -> bool:
-    try:
-        repo.git.merge_base("--is-ancestor", old, new)
-    except git.GitCommandError:
-        return False
-    return True
+def _is_ancestor(repo: Repo, old: str, new: str) -> bool:
+    return repo.ok("merge-base", "--is-ancestor", old, new)
 
 
 def _since_arg(since: pd.Timestamp | None) -> tuple[str, ...]:
     return () if since is None else (f"--since={since.isoformat()}",)
 
 
-def _seed_authors(repo: git.Repo, tip: str, since: pd.Timestamp) -> Counter[str]:
+def _seed_authors(repo: Repo, tip: str, since: pd.Timestamp) -> Counter[str]:
     """Commit counts per author before ``since``: experience counts the whole history."""
-    out = repo.git.log("--no-show-signature", "--format=%aN%x00%aE", f"--until={since.isoformat()}", tip,
-                       stdout_as_string=False)
+    out = repo.run("log", "--no-show-signature", "--format=%aN%x00%aE", f"--until={since.isoformat()}", tip)
     counts: Counter[str] = Counter()
     for line in out.split(b"\n"):
         if line:
@@ -129,7 +151,7 @@ class _Plan:
     notes: tuple[str, ...]
 
 
-def _plan(repo: git.Repo, spec: RepoSpec, branch: str, tip: str, rules: GitRules, shallow: bool,
+def _plan(repo: Repo, spec: RepoSpec, branch: str, tip: str, rules: GitRules, shallow: bool,
           state: Mapping[str, Any] | None) -> _Plan:
     since = spec.since.isoformat() if spec.since is not None else None
     fresh = {"version": STATE_VERSION, "branch": branch, "head": None, "rules": rules.fingerprint(spec.scopes),
@@ -187,16 +209,16 @@ def _lead_times(records: dict[str, CommitRecord], tip: str, prefixes: tuple[str,
     return out
 
 
-def _resolve(repo: git.Repo, short: str, records: dict[str, CommitRecord]) -> str | None:
+def _resolve(repo: Repo, short: str, records: dict[str, CommitRecord]) -> str | None:
     if len(short) == 40 and short in records:
         return short
     try:
-        return repo.git.rev_parse("--verify", "--quiet", f"{short}^{{commit}}")
-    except git.GitCommandError:
+        return repo.text("rev-parse", "--verify", "--quiet", f"{short}^{{commit}}")
+    except GitError:
         return None
 
 
-def _szz(repo: git.Repo, recs: list[CommitRecord], records: dict[str, CommitRecord], rules: GitRules,
+def _szz(repo: Repo, recs: list[CommitRecord], records: dict[str, CommitRecord], rules: GitRules,
          tip: str, label: str, progress: Progress | None) -> tuple[list[BlameLink], list[str]]:
     notes: list[str] = []
     links: list[BlameLink] = []
@@ -207,11 +229,13 @@ def _szz(repo: git.Repo, recs: list[CommitRecord], records: dict[str, CommitReco
         if not v.is_fix or r.is_merge or not r.parents:
             continue
         if v.kind == "revert":
-            if v.reverts:
-                bug = _resolve(repo, v.reverts, records)
-                if bug is not None:
-                    known = records.get(bug)
-                    links.append(BlameLink(r.sha, bug, known.author_ts if known else -1))
+            # the commit it names is bug-introducing only if it is in the revert's own history
+            # (so on the followed branch): a squash merge may quote the revert of a commit of its
+            # pull request, which never landed
+            bug = _resolve(repo, v.reverts, records) if v.reverts else None
+            if bug is not None and bug != r.sha and _is_ancestor(repo, bug, r.sha):
+                known = records.get(bug)
+                links.append(BlameLink(r.sha, bug, known.author_ts if known else -1))
             continue
         if r.files > rules.szz_max_files:
             large += 1
@@ -229,7 +253,7 @@ def _szz(repo: git.Repo, recs: list[CommitRecord], records: dict[str, CommitReco
     return links + found, notes
 
 
-def _lookup(repo: git.Repo, shas: Iterable[str], rules: GitRules, prefixes: tuple[str, ...]) -> dict[str, CommitRecord]:
+def _lookup(repo: Repo, shas: Iterable[str], rules: GitRules, prefixes: tuple[str, ...]) -> dict[str, CommitRecord]:
     todo = sorted(set(shas))
     if not todo:
         return {}
@@ -249,18 +273,16 @@ def collect_repo(spec: RepoSpec, rules: GitRules | None = None, state: Mapping[s
     repo = open_repo(spec.path)
     try:
         return _collect(repo, spec, label, rules, Classifier(rules), state, progress)
-    except git.GitCommandError as exc:
-        detail = (exc.stderr or "").strip().replace("\n", " ").removeprefix("stderr: ").strip("' ")
+    except GitError as exc:
+        detail = exc.stderr.replace("\n", " ").strip()
         raise InputError(f"git failed on {label!r}: {detail or exc}") from None
-    finally:
-        repo.close()
 
 
-def _collect(repo: git.Repo, spec: RepoSpec, label: str, rules: GitRules, classifier: Classifier,
+def _collect(repo: Repo, spec: RepoSpec, label: str, rules: GitRules, classifier: Classifier,
              state: Mapping[str, Any] | None, progress: Progress | None) -> GitResult:
     where = repr(str(spec.path))
     branch, tip = _resolve_branch(repo, spec.branch, where)
-    shallow = _is_shallow(repo)
+    shallow = repo.shallow
     plan = _plan(repo, spec, branch, tip, rules, shallow, state)
     notes = list(plan.notes)
     st = plan.state
@@ -269,8 +291,7 @@ def _collect(repo: git.Repo, spec: RepoSpec, label: str, rules: GitRules, classi
     # a full re-read replaces the scopes earlier runs wrote too (e.g. a prefix since removed)
     all_scopes = tuple(dict.fromkeys([*current, *(state or {}).get("scopes", [])]))
     if not plan.revs:
-        return GitResult(label, branch, tip, _commit_frame([], label), gb.observations({}, [], szz=False), st,
-                         False, all_scopes, tuple(notes))
+        return GitResult(label, branch, tip, 0, [], st, False, all_scopes, tuple(notes))
     boundary = _shallow_boundary(repo) if shallow else frozenset()
     if shallow:
         notes.append(f"{label}: shallow clone: SZZ and author experience need the full history, so they "
@@ -283,7 +304,7 @@ def _collect(repo: git.Repo, spec: RepoSpec, label: str, rules: GitRules, classi
         authors = _seed_authors(repo, tip, spec.since)
     total = None
     if progress is not None:
-        total = int(repo.git.rev_list("--count", *since_args, *plan.revs))
+        total = int(repo.text("rev-list", "--count", *since_args, *plan.revs))
         progress(f"log {label}", 0, total)
     on_record = (lambda n: progress(f"log {label}", n, total)) if progress else None
     recs = [r for r in stream_log(repo, plan.revs, classifier, prefixes, since_args, on_record)
@@ -302,12 +323,12 @@ def _collect(repo: git.Repo, spec: RepoSpec, label: str, rules: GitRules, classi
     summaries: gb.Summaries = st["buckets"] if plan.full else copy.deepcopy(st["buckets"])  # caller's stays
     touched: set[tuple[str, str]] = set()
     _add_records(summaries, touched, recs, experience, leads, label, rules)
-    bic_info = _add_bugs(repo, summaries, touched, links, records, set(st["bic"]), spec, label, rules)
+    bic_info = _add_bugs(repo, summaries, touched, links, records, set(st["bic"]), spec, label, rules, plan.full)
     new_state = {**st, "head": tip, "branch": branch, "scopes": current, "authors": dict(authors), "buckets": summaries,
                  "bic": sorted(set(st["bic"]) | bic_info.counted), "commits": st["commits"] + len(recs)}
-    commits = _commit_frame(_commit_rows(recs, label, experience, leads, bic_info.first_fix, rules), label)
-    obs = gb.observations(summaries, touched, szz=do_szz)
-    return GitResult(label, branch, tip, commits, obs, new_state, plan.full, all_scopes, tuple(notes))
+    obs = gb.observation_rows(summaries, touched, szz=do_szz)
+    return GitResult(label, branch, tip, len(recs), obs, new_state, plan.full, all_scopes, tuple(notes),
+                     lambda: _commit_rows(recs, label, experience, leads, bic_info.first_fix, rules))
 
 
 def _add_records(summaries: gb.Summaries, touched: set[tuple[str, str]], recs: list[CommitRecord],
@@ -343,11 +364,18 @@ class _Bugs:
     first_fix: dict[str, int]        # bug sha -> seconds to its first fix (per-commit table)
 
 
-def _add_bugs(repo: git.Repo, summaries: gb.Summaries, touched: set[tuple[str, str]], links: list[BlameLink],
-              records: dict[str, CommitRecord], already: set[str], spec: RepoSpec, label: str, rules: GitRules
-              ) -> _Bugs:
-    """Count each bug-introducing commit once, in its own bucket; time-to-fix goes to the fix's bucket."""
-    looked = _lookup(repo, {lk.bug for lk in links if lk.bug not in records}, rules, spec.scopes)
+def _add_bugs(repo: Repo, summaries: gb.Summaries, touched: set[tuple[str, str]], links: list[BlameLink],
+              records: dict[str, CommitRecord], already: set[str], spec: RepoSpec, label: str, rules: GitRules,
+              full: bool) -> _Bugs:
+    """Count each bug-introducing commit once, in its own bucket; time-to-fix goes to the fix's bucket.
+
+    Only commits read from the followed branch count, so a bucket never counts more
+    bug-introducing commits than it counted commits: this run's (``records``) or, on an
+    incremental run, earlier runs' (the old head's ancestors, which is where a blamed commit
+    not read now must be). A full read looks nothing up: what it did not read (older than
+    ``since``) is not counted.
+    """
+    looked = {} if full else _lookup(repo, {lk.bug for lk in links if lk.bug not in records}, rules, spec.scopes)
     since_ts = int(spec.since.timestamp()) if spec.since is not None else None
     counted: set[str] = set()
     first_fix: dict[str, int] = {}
@@ -397,7 +425,9 @@ def _commit_rows(recs: list[CommitRecord], label: str, experience: dict[str, int
     return rows
 
 
-def _commit_frame(rows: list[tuple], label: str) -> pd.DataFrame:
+def _commit_frame(rows: list[tuple]) -> pd.DataFrame:
+    import pandas as pd
+
     df = pd.DataFrame(rows, columns=list(COMMIT_COLUMNS))
     for col in ("author_time", "committer_time"):
         df[col] = pd.to_datetime(df[col].astype("int64"), unit="s", utc=True)
@@ -444,11 +474,15 @@ def collect(settings: GitSettings, state: Mapping[str, Any], progress: Progress 
             replaces.extend(Replace(scope, "git") for scope in res.scopes)
         new_state[key] = res.state
         how = "full read" if res.full_read else "incremental"
-        lines.append(f"{res.label} ({res.branch} @ {res.head[:12]}): {len(res.commits)} new commits, {how}")
-        units[key] = {"commits_read": len(res.commits), "full_read": res.full_read, "head": res.head,
+        lines.append(f"{res.label} ({res.branch} @ {res.head[:12]}): {res.commits_read} new commits, {how}")
+        units[key] = {"commits_read": res.commits_read, "full_read": res.full_read, "head": res.head,
                       "branch": res.branch}
         notes.extend(res.notes)
-    table = pd.concat([f for f in frames if not f.empty] or frames[:1], ignore_index=True) if frames else None
+    table = None
+    if frames:
+        import pandas as pd
+
+        table = pd.concat([f for f in frames if not f.empty] or frames[:1], ignore_index=True)
     return Collected(**({"observations": table} if table is not None else {}), replaces=tuple(replaces),
                      state=new_state, lines=tuple(lines), units=units, notes=tuple(notes), failures=tuple(failures))
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 Summary = dict[str, Any]
 Summaries = dict[str, dict[str, Summary]]  # scope -> str(bucket start, Unix seconds) -> summary
@@ -74,22 +75,26 @@ def _metrics(s: Summary, szz: bool) -> Iterable[tuple[str, float]]:
         yield "time_to_fix_seconds", statistics.median(s["ttf"])
 
 
-def observations(summaries: Summaries, keys: Iterable[tuple[str, str]], *, szz: bool) -> pd.DataFrame:
-    """The observation rows (source ``git``) for the given (scope, bucket) keys."""
-    ts: list[int] = []
-    scope: list[str] = []
-    metric: list[str] = []
-    value: list[float] = []
-    for sc, key in sorted(keys):
-        for name, v in _metrics(summaries[sc][key], szz):
-            ts.append(int(key))
-            scope.append(sc)
-            metric.append(name)
-            value.append(float(v))
+def observation_rows(summaries: Summaries, keys: Iterable[tuple[str, str]], *, szz: bool
+                     ) -> list[tuple[int, str, str, float]]:
+    """The observation rows ``(bucket start in Unix seconds, scope, metric, value)`` (source ``git``)
+    for the given (scope, bucket) keys, in order."""
+    return [(int(key), sc, name, float(v)) for sc, key in sorted(keys) for name, v in _metrics(summaries[sc][key], szz)]
+
+
+def frame(rows: list[tuple[int, str, str, float]]) -> pd.DataFrame:
+    """Observation rows as the observation table."""
+    import pandas as pd
+
     return pd.DataFrame({
-        "ts": pd.to_datetime(pd.Series(ts, dtype="int64"), unit="s", utc=True),
-        "scope": pd.Series(scope, dtype="object"),
-        "metric": pd.Series(metric, dtype="object"),
-        "value": pd.Series(value, dtype="float64"),
-        "source": pd.Series(["git"] * len(ts), dtype="object"),
+        "ts": pd.to_datetime(pd.Series([r[0] for r in rows], dtype="int64"), unit="s", utc=True),
+        "scope": pd.Series([r[1] for r in rows], dtype="object"),
+        "metric": pd.Series([r[2] for r in rows], dtype="object"),
+        "value": pd.Series([r[3] for r in rows], dtype="float64"),
+        "source": pd.Series(["git"] * len(rows), dtype="object"),
     })
+
+
+def observations(summaries: Summaries, keys: Iterable[tuple[str, str]], *, szz: bool) -> pd.DataFrame:
+    """The observation table (source ``git``) for the given (scope, bucket) keys."""
+    return frame(observation_rows(summaries, keys, szz=szz))

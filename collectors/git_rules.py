@@ -13,13 +13,15 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import pandas as pd
 from pydantic import Field, field_validator, model_validator
 
 from collectors.base import Section
 from collectors.observations import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # Test files: a pattern without "/" matches the file name, one with "/" the whole path;
 # "**" spans folders, "*" does not, "{a,b}" is either.
@@ -48,10 +50,18 @@ DEFAULT_ISSUE_PATTERNS: tuple[str, ...] = (
     r"\b(?!(?:UTF|SHA|ISO|PEP|RFC|CVE|MD|TLS|SSL|X|PR)-)([A-Z][A-Z0-9]+-\d+)\b",  # Jira: ABC-123
 )
 
-# Conventional Commits types that make a commit a fix; any other type (feat, docs, chore...)
-# makes it not a fix, whatever words follow.
+# Conventional Commits types that make a commit a fix; any other known type (feat, docs,
+# chore...) makes it not a fix, whatever words follow.
 DEFAULT_FIX_TYPES: tuple[str, ...] = ("fix", "bugfix", "hotfix")
 
+# The known Conventional Commits types: only these (and the fix types) decide alone. Any other
+# "word:" prefix ("cookies: Fix bugs found during CI") names a part of the code, not a type,
+# and the keyword rules read the message.
+DEFAULT_CONVENTIONAL_TYPES: tuple[str, ...] = (
+    "feat", "fix", "docs", "chore", "refactor", "test", "build", "ci", "perf", "style", "revert",
+)
+
+_TYPE = re.compile(r"[A-Za-z][\w-]*")
 _CONVENTIONAL = re.compile(r"^\s*([A-Za-z][\w-]*)(?:\([^)\n]*\))?!?:\s")
 _REVERT_SHA = re.compile(r"This reverts commit ([0-9a-f]{7,40})")
 _REVERT_SUBJECT = re.compile(r'^\s*Revert\s+"', re.IGNORECASE)
@@ -65,6 +75,7 @@ class GitRules(Section):
     fix_patterns: tuple[str, ...] = DEFAULT_FIX_PATTERNS
     issue_patterns: tuple[str, ...] = DEFAULT_ISSUE_PATTERNS
     fix_types: tuple[str, ...] = DEFAULT_FIX_TYPES
+    conventional_types: tuple[str, ...] = DEFAULT_CONVENTIONAL_TYPES
     newcomer_threshold: int = Field(default=5, ge=0, description="fewer prior commits than this: a newcomer")
     szz: bool = True
     szz_max_files: int = Field(default=20, ge=1, description="SZZ skips fixes touching more files than this")
@@ -81,10 +92,18 @@ class GitRules(Section):
                 raise ValueError(f"invalid regular expression {p!r}: {exc}") from None
         return v
 
+    @field_validator("fix_types", "conventional_types")
+    @classmethod
+    def _valid_types(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [t for t in v if not _TYPE.fullmatch(t)]
+        if bad:
+            raise ValueError(f"{bad[0]!r} is not a commit type (a word: letters, digits, '-', '_')")
+        return v
+
     def fingerprint(self, scopes: tuple[str, ...]) -> str:
         """What, if changed, makes earlier results incomparable (a full re-read follows)."""
         return repr((self.test_patterns, self.fix_patterns, self.issue_patterns, self.fix_types,
-                     self.newcomer_threshold, self.szz, self.szz_max_files, self.bucket, scopes))
+                     self.conventional_types, self.newcomer_threshold, self.szz, self.szz_max_files, self.bucket, scopes))
 
 
 @dataclass(frozen=True)
@@ -164,6 +183,7 @@ class Classifier:
         self._fix = _compile(rules.fix_patterns, "fix", re.IGNORECASE)
         self._issue, self._issue_groups = _issue_regex(rules.issue_patterns)
         self._fix_types = frozenset(t.lower() for t in rules.fix_types)
+        self._types = self._fix_types | {t.lower() for t in rules.conventional_types}
         self._test_cache: dict[str, bool] = {}
         self._paths: dict[bytes, tuple[str, bool]] = {}
         self._people: dict[tuple[bytes, bytes], tuple[str, str]] = {}
@@ -212,7 +232,7 @@ class Classifier:
         if rev or _REVERT_SUBJECT.match(subject):
             return MessageVerdict(True, "revert", issue, rev.group(1) if rev else None)
         conv = _CONVENTIONAL.match(subject)
-        if conv:
+        if conv and conv.group(1).lower() in self._types:  # another "word:" is a scope-like prefix
             is_fix = conv.group(1).lower() in self._fix_types
             if not is_fix:
                 return MessageVerdict(False, "", issue, None) if issue else _NOT_FIX
@@ -244,8 +264,10 @@ def in_prefix(path: str, prefix: str) -> bool:
 
 
 def repo_label(path: str | Path) -> str:
-    """A repository's default scope label: its folder's name."""
-    return Path(path).resolve().name or "repo"
+    """A repository's default scope label: its folder's name (undecodable bytes as U+FFFD, since a
+    label is text that lands in CSV, JSON and the store)."""
+    name = Path(path).resolve().name
+    return os.fsencode(name).decode("utf-8", "replace") if name else "repo"
 
 
 @dataclass(frozen=True)
@@ -275,6 +297,8 @@ class GitRepoSettings(Section):
     def spec(self) -> RepoSpec:
         since = None
         if self.since is not None:
+            import pandas as pd
+
             t = pd.Timestamp(self.since)
             since = t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
         return RepoSpec(self.path, self.label, self.branch, since, self.scopes)

@@ -17,8 +17,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-import git
-
+from collectors.git_cmd import GitError, Repo
 from collectors.git_rules import is_comment_or_blank
 
 _HUNK = re.compile(rb"^@@ -(\d+)(?:,(\d+))? \+\d+(?:,(\d+))? @@")
@@ -110,11 +109,11 @@ def parse_porcelain(text: bytes) -> dict[str, int]:
     return found
 
 
-def _run(repo: git.Repo, args: list[str | bytes], env: dict[str, str] | None = None) -> bytes:
-    return repo.git.execute(["git", *args], stdout_as_string=False, with_extended_output=False, env=env)
+def _run(repo: Repo, args: list[str | bytes], env: dict[str, str] | None = None) -> bytes:
+    return repo.run(*args, env=env)
 
 
-def commit_graph_env(repo: git.Repo, dest_dir: str) -> dict[str, str] | None:
+def commit_graph_env(repo: Repo, dest_dir: str) -> dict[str, str] | None:
     """Write a commit-graph (with changed-path filters) to a scratch object directory.
 
     Blame walks the history of each file; a commit-graph makes that walk several times
@@ -127,12 +126,12 @@ def commit_graph_env(repo: git.Repo, dest_dir: str) -> dict[str, str] | None:
     os.makedirs(os.path.join(dest_dir, "pack"), exist_ok=True)
     try:
         _run(repo, ["commit-graph", "write", "--reachable", "--changed-paths", f"--object-dir={dest_dir}"], env)
-    except git.GitCommandError:
+    except GitError:
         return None
     return env
 
 
-def _blame_fix(repo: git.Repo, fix: FixInput, ignore_file: str | None, env: dict[str, str] | None
+def _blame_fix(repo: Repo, fix: FixInput, ignore_file: str | None, env: dict[str, str] | None
                ) -> tuple[list[BlameLink], int]:
     diff = _run(repo, ["-c", "core.quotePath=false", "diff", "-U0", "-w", "--ignore-blank-lines", "-M",
                        "--no-color", "--no-ext-diff", "--no-textconv", "--src-prefix=a/", "--dst-prefix=b/",
@@ -148,18 +147,18 @@ def _blame_fix(repo: git.Repo, fix: FixInput, ignore_file: str | None, env: dict
         args += [fix.parent, "--", os.fsdecode(path)]
         try:
             blamed = parse_porcelain(_run(repo, args, env))
-        except git.GitCommandError:
+        except GitError:
             failures += 1
             continue
         links.extend(BlameLink(fix.sha, sha, ts) for sha, ts in blamed.items() if 0 <= ts < fix.author_ts)
     return links, failures
 
 
-def ignore_revs_file(repo: git.Repo, tip: str, dest_dir: str) -> str | None:
+def ignore_revs_file(repo: Repo, tip: str, dest_dir: str) -> str | None:
     """Write the tip's ``.git-blame-ignore-revs`` (if any) to a file and return its path."""
     try:
         content = _run(repo, ["show", f"{tip}:.git-blame-ignore-revs"])
-    except git.GitCommandError:
+    except GitError:
         return None
     path = os.path.join(dest_dir, "blame-ignore-revs")
     with open(path, "wb") as fh:
@@ -167,7 +166,7 @@ def ignore_revs_file(repo: git.Repo, tip: str, dest_dir: str) -> str | None:
     return path
 
 
-def run_szz(repo: git.Repo, fixes: Iterable[FixInput], *, ignore_file: str | None, workers: int = 0,
+def run_szz(repo: Repo, fixes: Iterable[FixInput], *, ignore_file: str | None, workers: int = 0,
             env: dict[str, str] | None = None, progress: Callable[[int, int], None] | None = None
             ) -> tuple[list[BlameLink], int]:
     """Blame every fix (in parallel) and return the links found and the number of failed blames."""

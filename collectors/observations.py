@@ -7,15 +7,18 @@ that shape or says, in one line, what is wrong with it. The time rules every par
 live here too: :func:`parse_time` (the one reader of user-given times) and :func:`bucket_of`
 (where an hour, day, week or month starts). :class:`InputError` is the root of every "your
 input is wrong, here is what to do" error of the sources, so a face can turn any of them into
-one clear line.
+one clear line. pandas and numpy load only when a frame is made: the schema, the errors and
+:func:`bucket_of` on plain integers cost no imports.
 """
 
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
 
 COLUMNS: tuple[str, ...] = ("ts", "scope", "metric", "value", "source")
 SOURCES: frozenset[str] = frozenset({"git", "prometheus", "coverage", "file", "sample"})
@@ -27,6 +30,8 @@ class InputError(ValueError):
 
 def empty() -> pd.DataFrame:
     """An observation table with no rows and the right dtypes."""
+    import pandas as pd
+
     return pd.DataFrame(
         {
             "ts": pd.Series([], dtype="datetime64[ns, UTC]"),
@@ -45,6 +50,8 @@ def validate(frame: pd.DataFrame) -> pd.DataFrame:
     not), and rows without a value are dropped: an observation that was not made is not
     an observation of zero.
     """
+    import pandas as pd
+
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
         raise InputError(f"observation table lacks column(s) {', '.join(missing)}; expected {', '.join(COLUMNS)}")
@@ -69,6 +76,8 @@ def validate(frame: pd.DataFrame) -> pd.DataFrame:
 
 def parse_time(text: object) -> pd.Timestamp:
     """A user-given time as UTC: ISO 8601 (a bare date means midnight UTC), a datetime, or Unix seconds."""
+    import pandas as pd
+
     raw = str(text).strip()
     try:
         if isinstance(text, int | float) or raw.replace(".", "", 1).lstrip("-").isdigit():
@@ -101,6 +110,8 @@ def bucket_of(seconds: int | np.ndarray, unit: str) -> int | np.ndarray:
     if unit == "week":
         return day - ((day // _DAY + 3) % 7) * _DAY  # 1970-01-01 was a Thursday
     if unit == "month":
+        import numpy as np
+
         months = np.asarray(seconds, dtype="int64").astype("datetime64[s]").astype("datetime64[M]")
         out = months.astype("datetime64[s]").astype("int64")
         return int(out) if np.ndim(out) == 0 else out
@@ -109,6 +120,8 @@ def bucket_of(seconds: int | np.ndarray, unit: str) -> int | np.ndarray:
 
 def bucket_start(ts: pd.Series, unit: str) -> pd.Series:
     """The UTC start of each timestamp's bucket (see :func:`bucket_of`)."""
+    import pandas as pd
+
     ts = pd.to_datetime(ts, utc=True)
     seconds = ts.to_numpy(dtype="datetime64[s]").astype("int64")
     return pd.Series(pd.to_datetime(bucket_of(seconds, unit), unit="s", utc=True), index=ts.index)

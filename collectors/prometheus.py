@@ -42,15 +42,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from hashlib import sha256
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
-import pandas as pd
 from pydantic import Field, field_validator, model_validator
 
 from collectors import observations
 from collectors.base import Collected, Collector, Progress, Replace, Section
 from collectors.observations import InputError, bucket_of
+
+if TYPE_CHECKING:  # pandas loads when rows are made: reading rca.yaml's settings needs none
+    import pandas as pd
 
 __all__ = ["COLLECTOR", "AuthSettings", "PrometheusSettings", "QuerySettings", "collect"]
 
@@ -553,6 +555,8 @@ class QueryResult:
 
 def read_query(client: Client, q: QuerySettings, p: Plan, max_points: int) -> QueryResult:
     """Every chunk of one query as observation rows; raises :class:`QueryError` naming what went wrong."""
+    import pandas as pd
+
     ts: list[int] = []
     scopes: list[str] = []
     values: list[float] = []
@@ -616,6 +620,8 @@ def _collision(q: QuerySettings, scope: str, a: dict[str, str], b: dict[str, str
 
 def collect(settings: PrometheusSettings, state: Mapping[str, Any], progress: Progress | None = None) -> Collected:
     """Run every configured query; one that fails is a line in ``failures`` and the others still land."""
+    import pandas as pd
+
     client = Client(settings)  # an unusable credential source is an InputError: nothing can run
     now = int(time.time())
     frames, replaces, lines, notes, failures = [], [], [], list(client.notes), []

@@ -8,7 +8,8 @@ Validation rejects unknown nodes, self-loops and cycles among same-bucket edges 
 line each; an edge lagged by ``k >= 1`` buckets points into the past, so it may close a
 loop (``bugs -> coverage, lag: 1`` beside ``coverage -> bugs``) and may even be a node's
 own autoregression. :func:`unrolled` turns lagged edges into extra columns
-(``node[t-k]``) so that the engine sees a plain DAG.
+(``node[t-k]``) so that the engine sees a plain DAG. networkx loads when a graph is built,
+not when this module is imported (the configuration reads YAML through :func:`load_yaml`).
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ from __future__ import annotations
 import importlib.resources
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import networkx as nx
 import yaml
 
 from collectors.observations import InputError
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 UNITS: tuple[str, ...] = ("commit", "hour", "day", "week", "month")
 AGGREGATIONS: tuple[str, ...] = ("sum", "mean", "median", "last", "rate", "max", "min", "count")
@@ -106,6 +109,8 @@ class CausalGraph:
 
     def ancestors(self, node: str) -> set[str]:
         """Every node with a directed path (any lag) into ``node``."""
+        import networkx as nx
+
         g = nx.DiGraph()
         g.add_nodes_from(self.nodes)
         g.add_edges_from((e.source, e.target) for e in self.edges if e.source != e.target)
@@ -161,6 +166,8 @@ def unrolled(graph: CausalGraph) -> tuple[nx.DiGraph, dict[str, tuple[str, int]]
     Returns the DAG and a map from each column to ``(node, lag)``. A new object is built on
     every call because DoWhy stores fitted mechanisms on the graph it is given.
     """
+    import networkx as nx
+
     dag = nx.DiGraph()
     columns: dict[str, tuple[str, int]] = {}
     for name in graph.nodes:
@@ -223,6 +230,8 @@ def _lag(value: Any, where: str) -> int:
 
 def build_graph(name: str, unit: str, nodes: dict[str, Node], edges: list[Edge], where: str) -> CausalGraph:
     """Validate the parts and assemble a :class:`CausalGraph`."""
+    import networkx as nx
+
     if unit not in UNITS:
         raise GraphError(f"{where}: unit {unit!r} is not one of {', '.join(UNITS)}")
     if not nodes:

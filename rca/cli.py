@@ -279,12 +279,17 @@ class Level(StrEnum):
     commit = "commit"
 
 
-def _progress_bar(console):
-    """A rich progress bar and the ``(stage, done, total)`` callback the pipeline drives (none off a terminal)."""
+def _progress_bar():
+    """A rich progress bar on stderr and the ``(stage, done, total)`` callback the pipeline drives
+    (none off a terminal, where rich is not even loaded)."""
     import contextlib
 
+    if not sys.stderr.isatty():
+        return contextlib.nullcontext(), None
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    console = Console(stderr=True)
     if not console.is_terminal:
         return contextlib.nullcontext(), None
 
@@ -308,28 +313,30 @@ def collect(
     branch: Annotated[str | None, typer.Option("--branch", help="with --git: branch to follow")] = None,
     since: Annotated[str | None, typer.Option("--since", help="with --git: first commit date (UTC)")] = None,
     scope: Annotated[list[str] | None, typer.Option("--scope", help="with --git: a path prefix")] = None,
+    szz: Annotated[bool | None, typer.Option(
+        "--szz/--no-szz", help="with --git: find bug-introducing commits (default: the config's git.szz)")] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Run the configured collectors into the store, or write one repository's table (--git, --out)."""
-    from rich.console import Console
-
     from rca import pipeline
 
-    console = Console(stderr=True)
     settings = _settings(config)
-    bar, update = _progress_bar(console)
     if git_path is not None:
         if out is None:
             raise pipeline.BadInput("--git needs --out FILE (.csv or .parquet)")
+        bar, update = _progress_bar()
         with bar:
             res = pipeline.export_git(git_path, out, level.value, settings=settings, branch=branch,
-                                      since=since, scopes=tuple(scope or ()), progress=update)
+                                      since=since, scopes=tuple(scope or ()), szz=szz, progress=update)
         for note in res.notes:
             typer.echo(f"rca: note: {note}", err=True)
         typer.echo(f"wrote {res.path}: {res.rows} rows from {res.commits_read} commits")
         return
     if out is not None:
         raise pipeline.BadInput("--out only goes with --git PATH; `rca collect` alone writes to the store")
+    if szz is not None:
+        raise pipeline.BadInput("--szz/--no-szz only go with --git PATH; for the store, set git.szz in rca.yaml")
+    bar, update = _progress_bar()
     with bar:
         outcome = pipeline.collect(settings, progress=update)
     for run in outcome.runs:

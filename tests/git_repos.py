@@ -136,3 +136,111 @@ def fast_import(path: Path, n_commits: int, *, n_files: int = 50, seed: int = 1,
         chunks.append(b"\n")
     git(path, "fast-import", "--quiet", input=b"".join(chunks))
     git(path, "checkout", "-q", "main")
+
+
+_FIXES = ("fix: off-by-one in {f}", "cookies: Fix bugs found in {f}", "Fixes #{n}: crash in {f}",
+          "hotfix(api): restore {f}", "Bug in {f}")
+_OTHERS = ("feat: extend {f}", "docs: fix typo in {f}", "cookies: add a jar to {f}", "Refactor {f}",
+           "chore(deps): bump {f}", "Update {f} (GH-{n})")
+
+
+def messy_history(path: Path, steps: int = 40, seed: int = 0) -> Repo:
+    """A history with what real ones have, for invariants that must hold on any history.
+
+    On ``main``: commits of several authors with fixes of every kind, clock skew (committer
+    times that go back, author times days before commit times), reverts of earlier commits,
+    merges of branches (some forked long ago), squash merges whose bodies quote the branch's
+    commits and a revert of one of them (as GitHub writes them), and reverts of commits of
+    abandoned branches. Branch commits that never land stay in the clone under ``pull-N``
+    (as fetched pull requests do), so ``git rev-parse`` finds them but ``main`` does not reach them.
+    """
+    import random
+    from datetime import UTC, datetime, timedelta
+
+    rng = random.Random(seed)
+    r = Repo(path)
+    people = [("Ann", "ann@example.com"), ("Bo", "bo@example.com"), ("Cy", "cy@example.com"),
+              ("Di", "di@example.com"), ('Zoë "Z", Ng', "Zoe@Example.com")]  # quotes, comma, not ASCII
+    files = {f"src/m{i}.py": [f"v{i}_{j} = {j}\n" for j in range(12)] for i in range(4)}
+    files["tests/test_m.py"] = [f"def test_{j}(): assert {j}\n" for j in range(8)]
+    clock = [datetime(2024, 1, 1, 9, tzinfo=UTC)]
+
+    def stamps() -> tuple[str, str]:
+        clock[0] += timedelta(hours=rng.uniform(1, 40))
+        committed = clock[0]
+        if rng.random() < 0.1:  # a skewed clock: earlier than its parent
+            committed -= timedelta(hours=rng.uniform(1, 240))
+        authored = committed - timedelta(hours=rng.uniform(0, 120) if rng.random() < 0.3 else 0)
+        return authored.isoformat(), committed.isoformat()
+
+    def edit(names: list[str]) -> dict[str, str]:
+        out = {}
+        for name in rng.sample(names, min(len(names), rng.choice((1, 1, 2)))):
+            lines = files[name]
+            for _ in range(rng.choice((1, 2))):
+                lines[rng.randrange(len(lines))] = f"{name.split('/')[-1][:-3]}_{rng.randrange(10**6)} = 1\n"
+            if rng.random() < 0.3:
+                lines.insert(rng.randrange(len(lines)), f"extra_{rng.randrange(10**6)} = 2\n")
+            out[name] = "".join(lines)
+        return out
+
+    def commit(message: str, changes: dict[str, str] | None, **kw) -> str:
+        a, c = stamps()
+        return r.commit(message, changes, author=rng.choice(people), when=a, committed=c, **kw)
+
+    def message(fix: bool, what: str) -> str:
+        return rng.choice(_FIXES if fix else _OTHERS).format(f=what, n=rng.randrange(1, 999))
+
+    def branch(n: int, k: int) -> list[tuple[str, str]]:
+        """Commits on a new branch forked k first-parent steps back, each on the branch's own file."""
+        r.git("checkout", "-q", "-b", f"b{n}", f"main~{k}")
+        own = f"feature/b{n}.py"
+        lines = [f"b{n}_{j} = {j}\n" for j in range(6)]
+        made = []
+        for i in range(rng.randint(1, 3)):
+            lines[rng.randrange(len(lines))] = f"b{n}_{i}_{rng.randrange(10**6)} = 3\n"
+            msg = message(rng.random() < 0.3, own)
+            made.append((commit(msg, {own: "".join(lines)}), msg))
+        if rng.random() < 0.5:  # the branch reverts its own first commit (and keeps its file)
+            sha, msg = made[0]
+            lines.append(f"undo_{n} = 0\n")
+            rev = f'Revert "{msg}"\n\nThis reverts commit {sha}.\n'
+            made.append((commit(rev, {own: "".join(lines)}), rev.split("\n")[0]))
+        files[own] = lines
+        r.git("checkout", "-q", "main")
+        return made
+
+    landed = [commit("feat: base", {k: "".join(v) for k, v in files.items()})]
+    depth = 1
+    for n in range(steps):
+        kind = rng.choices(("plain", "fix", "revert", "merge", "squash", "abandon"), (5, 3, 1, 2, 2, 1))[0]
+        shared = [f for f in files if (r.path / f).exists()]
+        if kind in ("plain", "fix"):
+            landed.append(commit(message(kind == "fix", "it"), edit(shared)))
+        elif kind == "revert":
+            target = rng.choice(landed)
+            landed.append(commit(f'Revert "an earlier change"\n\nThis reverts commit {target}.\n', edit(shared)))
+        else:
+            made = branch(n, rng.randint(0, min(depth - 1, 4)))
+            own = f"feature/b{n}.py"
+            if kind == "merge":
+                if rng.random() < 0.5:
+                    landed.append(commit(message(False, "it"), edit(shared)))
+                    depth += 1
+                a, c = stamps()
+                r.merge(f"b{n}", f"Merge pull request #{n} from dev/b{n}", c, author=rng.choice(people))
+                landed.extend(sha for sha, _ in made)
+            elif kind == "squash":
+                r.git("merge", "-q", "--squash", f"b{n}")
+                body = "\n\n".join(f"* {msg}" for _, msg in made)
+                if made[-1][1].startswith("Revert"):  # GitHub quotes the branch's revert in the squash
+                    body += f"\n\nThis reverts commit {made[0][0]}."
+                landed.append(commit(f"Update b{n} (#{n})\n\n{body}\n", None))
+                r.git("branch", "-q", "-m", f"b{n}", f"pull-{n}")
+            else:  # abandoned; a later commit on main says it reverts the branch's first commit
+                files.pop(own)
+                r.git("branch", "-q", "-m", f"b{n}", f"pull-{n}")
+                landed.append(commit(f'Revert "{made[0][1]}"\n\nThis reverts commit {made[0][0]}.\n',
+                                     edit(shared)))
+        depth += 1
+    return r

@@ -48,7 +48,7 @@ def test_observation_table_by_day(small: Repo, tmp_path: Path, rca) -> None:
     assert len(counts) == 8 and counts.value.sum() == 8 and set(obs.scope) == {"small"}
 
 
-@pytest.mark.parametrize("case", ["missing", "not_a_repo", "empty", "branch", "suffix", "no_out"])
+@pytest.mark.parametrize("case", ["missing", "not_a_repo", "subfolder", "empty", "branch", "suffix", "no_out"])
 def test_bad_input_is_one_line_and_exit_2(case: str, small: Repo, tmp_path: Path, rca) -> None:
     out = str(tmp_path / "o.csv")
     if case == "missing":
@@ -57,6 +57,10 @@ def test_bad_input_is_one_line_and_exit_2(case: str, small: Repo, tmp_path: Path
     elif case == "not_a_repo":
         (tmp_path / "plain").mkdir()
         assert "not a Git repository" in _one_error_line(rca("collect", "--git", str(tmp_path / "plain"), "--out", out))
+    elif case == "subfolder":  # git itself would read the enclosing clone; we ask for its top
+        (small.path / "pkg").mkdir()
+        msg = _one_error_line(rca("collect", "--git", str(small.path / "pkg"), "--out", out))
+        assert "not its top folder" in msg and str(small.path) in msg
     elif case == "empty":
         Repo(tmp_path / "empty")
         assert "empty repository" in _one_error_line(rca("collect", "--git", str(tmp_path / "empty"), "--out", out))
@@ -94,6 +98,14 @@ def test_shallow_clone_says_what_it_did(small: Repo, tmp_path: Path, rca) -> Non
     assert sorted(df.sha) == sorted(full)
     assert df.is_bug_introducing.isna().all() and df.experience_commits.isna().all()
     assert df.lines_added.tolist() == [small.numstat()[s][0] for s in df.sha]
+
+
+def test_a_folder_name_that_is_not_utf8_gives_a_readable_label(tmp_path: Path, rca) -> None:
+    r = Repo(tmp_path / os.fsdecode(b"caf\xe9"))
+    r.commit("fix: one", {"a.py": "a\n"}, when=day(0))
+    res = rca("collect", "--git", str(r.path), "--out", str(tmp_path / "o.csv"))
+    assert res.code == 0, res.err
+    assert set(pd.read_csv(tmp_path / "o.csv").scope) == {"caf\ufffd"}
 
 
 def test_submodule_and_non_utf8_paths(small: Repo, tmp_path: Path, rca) -> None:

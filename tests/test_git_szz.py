@@ -25,6 +25,15 @@ CASES = [
     ("Add debug logging; prefix and suffix", False, "", None),
     ("Use UTF-8 and SHA-256 everywhere", False, "", None),
     ("Implement GH-77 export", False, "", "GH-77"),
+    # Only the known Conventional Commits types decide alone; any other "word:" prefix is a
+    # scope-like prefix and the keyword rules read the message.
+    ("cookies: Fix bugs found during CI", True, "keyword", None),
+    ("adapters(http): handle a bug in retries", True, "keyword", None),
+    ("cookies: add a jar", False, "", None),
+    ("Docs: fix the README", False, "", None),
+    ("build(deps): bump urllib3 to fix CVE-2024-1", False, "", None),
+    ("revert: drop the cache fix", False, "", None),
+    ("Bugfix: null check", True, "conventional", None),
 ]
 
 
@@ -32,6 +41,20 @@ CASES = [
 def test_fix_rules(message: str, is_fix: bool, kind: str, issue: str | None) -> None:
     v = Classifier(GitRules()).message(message, is_merge=False)
     assert (v.is_fix, v.kind, v.issue) == (is_fix, kind, issue)
+
+
+def test_configured_conventional_types_decide_alone() -> None:
+    default = Classifier(GitRules())
+    assert GitRules().conventional_types == ("feat", "fix", "docs", "chore", "refactor", "test", "build", "ci",
+                                             "perf", "style", "revert")
+    assert default.message("deps: fix the lock file", is_merge=False).kind == "keyword"
+    own = Classifier(GitRules(conventional_types=(*GitRules().conventional_types, "deps")))
+    assert not own.message("deps: fix the lock file", is_merge=False).is_fix
+    assert own.message("Deps(npm): bump", is_merge=False) == default.message("chore: bump", is_merge=False)
+    # a fix type is a type, known or not: "hotfix:" is a fix without being listed
+    assert own.message("hotfix: restore login", is_merge=False).kind == "conventional"
+    with pytest.raises(ValueError, match="conventional_types"):
+        GitRules(conventional_types=("feat", "not a type"))
 
 
 def test_merges_are_never_fixes_and_reverts_name_their_commit() -> None:
@@ -114,6 +137,35 @@ def test_revert_marks_the_reverted_commit_and_pure_additions_blame_nothing(tmp_p
     assert df.fix_kind.fillna("").tolist() == ["", "", "revert", "conventional"]
     assert isinstance(df.reverts.iloc[2], str) and bad.startswith(df.reverts.iloc[2])
     assert set(df.sha[df.is_bug_introducing.fillna(False)]) == {bad}
+
+
+def test_a_squash_quoting_a_revert_of_a_commit_never_on_the_branch_blames_nothing(tmp_path: Path) -> None:
+    """A squash merge whose body quotes "This reverts commit X" (X: a commit of the merged pull
+    request, never on the followed branch) is a revert fix, but X is not bug-introducing: it
+    never landed, so no week may count it (it would count more bug-introducing commits than
+    commits)."""
+    r = Repo(tmp_path / "squash")
+    r.commit("feat: base", {"app.py": _lines(6), "other.py": _lines(3)}, when=day(-3))
+    bug = r.commit("feat: tweak line 2", {"app.py": _lines(6, {2: "value_2 = 20"})}, when=day(1))
+    r.git("checkout", "-q", "-b", "pr")
+    x = r.commit("feat: experiment", {"other.py": _lines(3, {1: "experiment = 1"})}, when=day(2))
+    r.git("revert", "--no-edit", x, env={"GIT_AUTHOR_DATE": day(3), "GIT_COMMITTER_DATE": day(3)})
+    r.git("checkout", "-q", "main")
+    r.git("branch", "-q", "-m", "pr", "pull-12")  # kept in the clone, as a fetched pull request is
+    fix = r.commit("fix: line 2", {"app.py": _lines(6)}, when=day(8))
+    squash = r.commit(f'Update other (#12)\n\n* feat: experiment\n\n* Revert "feat: experiment"\n\n'
+                      f'This reverts commit {x}.\n', {"other.py": _lines(3, {3: "value_3 = 30"})}, when=day(15))
+    res = collect_repo(RepoSpec(r.path, "svc"), GitRules())
+    df = res.commits.set_index("sha")
+    assert x not in df.index
+    assert df.loc[squash].is_bug_fix and df.loc[squash].fix_kind == "revert" and df.loc[squash].reverts == x
+    assert set(df.index[df.is_bug_introducing.fillna(False)]) == {bug}
+    assert df.loc[bug].time_to_fix_seconds == 7 * 86_400  # from its fix only, not from the squash
+    assert pd.isna(df.loc[fix].time_to_fix_seconds)
+    obs = res.observations.pivot_table(index="ts", columns="metric", values="value")
+    assert (obs.bug_introducing_commits_count <= obs.commits_count).all()
+    assert obs.bug_introducing_commits_count.sum() == 1
+    assert obs.time_to_fix_seconds.dropna().to_dict() == {pd.Timestamp("2024-01-08", tz="UTC"): 7 * 86_400}
 
 
 def test_bucket_metrics_on_known_history(szz_repo) -> None:

@@ -10,14 +10,19 @@ comes from a file, the environment or a command-line flag.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:  # loaded when used: the configuration reads Options without numpy or pandas
+    import numpy as np
+    import pandas as pd
 
 
 def iso(ts: pd.Timestamp) -> str:
     """A timestamp as ISO 8601 in UTC with a ``Z``."""
+    import pandas as pd
+
     return pd.Timestamp(ts).tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -34,6 +39,8 @@ class Window:
         return [iso(self.start), iso(end) if end is not None else ""]
 
     def mask(self, index: pd.DatetimeIndex) -> np.ndarray:
+        import numpy as np
+
         inside = index >= self.start
         if self.end is not None:
             inside &= index <= self.end

@@ -8,12 +8,13 @@ question) is refused as one :class:`~rca.pipeline.errors.BadInput` line like eve
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from graphs import CausalGraph
 from rca.config import InvestigationSettings, Settings, load_settings
-from rca.pipeline.data import graph_of
 from rca.pipeline.errors import faced
+
+if TYPE_CHECKING:
+    from graphs import CausalGraph
 
 
 @faced
@@ -32,4 +33,6 @@ def request(**fields: Any) -> InvestigationSettings:
 @faced
 def graph(ref: str | Path) -> CausalGraph:
     """A graph loaded from a file (.yaml, .dot) or a shipped name, validated."""
+    from rca.pipeline.data import graph_of  # here: reading settings needs no frames (pandas)
+
     return graph_of(ref)
