@@ -279,6 +279,7 @@ class EffectBody(_Body):
     simulations: int = Field(default=50, ge=2, le=1000, description="re-estimations per refutation check")
     bootstrap: int = Field(default=200, ge=2, le=5000, description="resamples for bootstrap intervals")
     refute: bool = True
+    dml: bool = Field(default=True, description="also estimate by double machine learning (EconML), as a check")
     seed: int | None = Field(default=None, ge=0)
 
 
@@ -552,7 +553,7 @@ def create_app(service: Service) -> FastAPI:
         fields = body.model_dump(exclude_none=True)
         kind = "heterogeneity" if fields.pop("by_scope") else "effect"
         if kind == "heterogeneity":
-            for key in ("simulations", "bootstrap", "refute"):
+            for key in ("simulations", "bootstrap", "refute", "dml"):
                 fields.pop(key, None)
         else:
             fields.pop("features", None)

@@ -327,7 +327,7 @@ def _answer(record: InvestigationRecord, settings: Settings, store: Store, cache
     elif record.kind == "effect":
         done = pipeline.effect(q["treatment"], q["outcome"], settings, graph=g, scopes=q.get("scopes", ()), keep=False,
                                store=store, formats=["html"], **opts,
-                               **{k: q[k] for k in ("simulations", "bootstrap", "refute") if k in q})
+                               **{k: q[k] for k in ("simulations", "bootstrap", "refute", "dml") if k in q})
     elif record.kind == "heterogeneity":
         done = pipeline.effects_by_scope(q["treatment"], q["outcome"], settings, graph=g, scopes=q.get("scopes", ()),
                                          features=tuple(q.get("features", ())), keep=False, store=store,
