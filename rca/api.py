@@ -181,6 +181,8 @@ class Service:
         self.metrics.models_cached.set_function(
             lambda: len(self.cache) + (self.scheduler.models_cached() if self.scheduler else 0))
         self.started = True
+        # The first question would pay for importing the engine and the report modules: pay it now, aside.
+        threading.Thread(target=_warm_up, name="rca-warm-up", daemon=True).start()
         log.info("serving on http://%s:%d with %d worker(s), %d waiting place(s), %d job(s); store %s",
                  self.settings.serve.host, self.settings.serve.port, self.settings.serve.workers,
                  self.settings.serve.queue, len(self.settings.jobs), self.store.shown)
@@ -244,6 +246,14 @@ class Service:
             level = logging.INFO if rec.status == "done" else logging.WARNING
             log.log(level, "%s %s %s in %.2f s%s", rec.kind, rec.target, rec.status, took,
                     f": {rec.error}" if rec.error else "")
+
+
+def _warm_up() -> None:
+    try:
+        import rca.engine.investigation  # noqa: F401
+        import reports.render  # noqa: F401
+    except Exception:  # only a head start: the first question imports them itself
+        log.debug("warm-up import failed", exc_info=True)
 
 
 # --- the request bodies (these make the OpenAPI schema) ----------------------------------------
