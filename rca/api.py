@@ -494,6 +494,7 @@ def create_app(service: Service) -> FastAPI:
 
     @app.exception_handler(PipelineError)
     async def _pipeline(request: Request, exc: PipelineError) -> Response:
+        service.metrics.rejected.labels(reason="bad_request").inc()
         return _json(400, {"error": service.redact(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)})
 
     @app.exception_handler(StarletteHTTPException)
@@ -586,15 +587,23 @@ def create_app(service: Service) -> FastAPI:
                             kind: str | None = None) -> list[dict[str, Any]]:
         return [_question_view(r) for r in service.store.investigations(limit=limit, status=status, kind=kind)]
 
-    @app.get("/investigations/{id_}", tags=["questions"], summary="A question's status and, once done, its JSON result",
+    @app.get("/investigations/{id_}", tags=["questions"],
+             summary="A question's status and, once done, its JSON result (its HTML report for Accept: text/html)",
              responses={404: {"model": ErrorBody}})
-    def get_investigation(id_: str) -> dict[str, Any]:
-        return _question_view(_record(id_))
+    def get_investigation(id_: str, request: Request) -> Any:
+        rec = _record(id_)
+        accept = request.headers.get("accept", "")
+        if "text/html" in accept and "application/json" not in accept:  # a browser
+            return _html_report(rec)
+        return _question_view(rec)
 
     @app.get("/investigations/{id_}/report", tags=["questions"], response_class=HTMLResponse,
              summary="A done question's HTML report", responses={404: {"model": ErrorBody}, 409: {"model": ErrorBody}})
     def get_report(id_: str) -> Response:
-        rec = _record(id_)
+        return _html_report(_record(id_))
+
+    def _html_report(rec) -> Response:
+        id_ = rec.id
         if rec.status != "done":
             raise StarletteHTTPException(409, f"investigation {id_} is {rec.status}, not done"
                                               + (f": {rec.error}" if rec.error else ""))

@@ -75,6 +75,8 @@ def test_an_investigation_is_accepted_at_once_then_answered_with_json_and_html(s
         html = c.get(done["report_url"])
         assert html.status_code == 200 and html.headers["content-type"].startswith("text/html")
         assert "<html" in html.text.lower() and SAMPLE.cause in html.text
+        browser = c.get(f"/investigations/{doc['id']}", headers={"accept": "text/html,application/xhtml+xml"})
+        assert browser.headers["content-type"].startswith("text/html") and browser.text == html.text
         listed = c.get("/investigations", params={"limit": 5}).json()
         assert doc["id"] in [x["id"] for x in listed]
         assert c.get("/investigations/nope").status_code == 404
