@@ -65,10 +65,13 @@ def investigate(request: Request, settings: Settings, *, data: Data | None = Non
     if data is not None:
         frame, scope = wide_frame(data, g, request.scope)
         request = request.model_copy(update={"scope": scope})
-    from rca.store import Store  # the store's SQL layer only when the store is used
-
     keep = data is None if keep is None else keep
-    own = store is None and (data is None or keep)
+    if data is not None and not keep:  # a table in, an answer out: the store (and SQLAlchemy) stay out of it
+        result = answer(request, g, frame, settings, cache=cache)
+        return Investigation(result, None, render_all(result, formats))
+    from rca.store import Store
+
+    own = store is None
     store = Store(settings.store_url) if own else store
     try:
         if data is None:
