@@ -14,7 +14,9 @@ not when this module is imported (the configuration reads YAML through :func:`lo
 
 from __future__ import annotations
 
+import contextlib
 import importlib.resources
+import io
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
 UNITS: tuple[str, ...] = ("commit", "hour", "day", "week", "month")
 AGGREGATIONS: tuple[str, ...] = ("sum", "mean", "median", "last", "rate", "max", "min", "count")
 MECHANISMS: tuple[str, ...] = ("auto", "linear", "loglinear", "nonlinear", "empirical")
+MAX_LAG = 520  # ten years of weeks: a lag is a column of the model, and every lagged row is a row lost
 KINDS: tuple[str, ...] = ("auto", "continuous", "count", "ratio", "duration")
 
 
@@ -225,6 +228,9 @@ def _lag(value: Any, where: str) -> int:
         raise GraphError(f"{where}: lag must be a whole number of buckets, not {value!r}") from None
     if lag < 0 or lag != float(value):
         raise GraphError(f"{where}: lag must be a whole number >= 0, not {value!r}")
+    if lag > MAX_LAG:
+        raise GraphError(f"{where}: lag {lag} is more than {MAX_LAG} buckets; a cause that far back is not an edge "
+                         "of this graph (use a coarser unit)")
     return lag
 
 
@@ -299,10 +305,15 @@ def _unquote(s: str) -> str:
 def _from_dot(text: str, where: str) -> CausalGraph:
     import pydot
 
+    # pydot's parser prints its error to stdout itself, where it would break a JSON consumer: keep it.
+    said = io.StringIO()
     try:
-        parsed = pydot.graph_from_dot_data(text)
+        with contextlib.redirect_stdout(said):
+            parsed = pydot.graph_from_dot_data(text)
     except Exception as exc:  # pydot raises bare parser exceptions
         raise GraphError(f"{where}: not valid Graphviz DOT ({str(exc).splitlines()[0] if str(exc) else exc})") from None
+    if not parsed and said.getvalue().strip():
+        raise GraphError(f"{where}: not valid Graphviz DOT ({said.getvalue().strip().splitlines()[-1]})")
     if not parsed:
         raise GraphError(f"{where}: not valid Graphviz DOT")
     dot = parsed[0]

@@ -12,14 +12,14 @@ Text from data is escaped for each platform's markup. Sending lives in
 
 from __future__ import annotations
 
-import html
 import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from reports.markdown import md_escape as markdown_escape
+from reports.escaping import chat_md_escape as md_escape
+from reports.escaping import gchat_text_escape, html_escape, slack_escape
 from results import InvestigationResult, effect_wording, format_value, notable, wording
 from results.effects import Recommendations
 
@@ -115,33 +115,6 @@ def cut(text: str, limit: int, tail: str = "") -> str:
     if " " in head[room // 2:]:
         head = head[: head.rfind(" ")]
     return (head + ELLIPSIS + tail)[:limit]
-
-
-# --- escaping, one function per markup ---------------------------------------------------
-
-def slack_escape(text: str) -> str:
-    """Slack mrkdwn: &, < and > are control characters (links, mentions); formatting marks are
-    neutralised with a zero-width space so data cannot bold, strike or quote itself."""
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return re.sub(r"([*_~`])", "\u200b\\1\u200b", text)
-
-
-def md_escape(text: str) -> str:
-    """Markdown (Discord, Mattermost, Teams TextBlocks): the report's Markdown escaping, and '@'
-    gets a zero-width space so '@everyone', '@channel' or '@here' never notify."""
-    return markdown_escape(text).replace("@", "@\u200b")
-
-
-def html_escape(text: str) -> str:
-    """Google Chat text paragraphs accept a little HTML: escape it all."""
-    return html.escape(text, quote=True)
-
-
-def gchat_text_escape(text: str) -> str:
-    """Google Chat's plain ``text`` turns ``<users/all>`` into a mention and ``<url|label>`` into a link and
-    has no escape sequence: angle brackets become look-alikes, formatting marks are broken up."""
-    text = text.replace("<", "\u2039").replace(">", "\u203a")
-    return re.sub(r"([*_~`])", "\u200b\\1\u200b", text)
 
 
 def _safe_url(url: str) -> str:

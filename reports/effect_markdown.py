@@ -1,7 +1,7 @@
 """The effects-and-recommendations section of the Markdown report: the HTML section's content as text and tables.
 
 Charts become their tables. Every text from data (node names, scopes, caveats, sentences)
-goes through :func:`reports.markdown.md_escape`; numbers written by :mod:`results.format`
+goes through :func:`reports.escaping.md_escape`; numbers written by :mod:`results.format`
 (digits, a sign and a unit word) are left as they are, as in the investigation's tables.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from reports.markdown import md_escape as e
+from reports.escaping import md_escape as e
 from results import effect_wording as ew
 from results.effects import EffectResult, HeterogeneousEffects, Recommendations
 

@@ -7,25 +7,10 @@ text alternatives and tables. Text from data is escaped for Markdown (``|``, ``*
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
+from reports.escaping import md_escape
 from results import InvestigationResult, format_value, notable, wording
-
-# Only what can start markup: brackets (links, images), emphasis, code, tables, HTML, entities.
-# Parentheses, '+', '!' and '#' are harmless once brackets are escaped or away from a line's start.
-_SPECIAL = re.compile(r"([\\`*_\[\]|<>~&])")
-_LINE_START = re.compile(r"^(\s*)(?:([#>+\-])|(\d+)(?=[.)]))")
-
-
-def _line_start(m: re.Match[str]) -> str:
-    # '#', '>', '+', '-' are escaped themselves; for '1.' the escape goes on the dot ('1\.').
-    return m.group(1) + ("\\" + m.group(2) if m.group(2) else m.group(3) + "\\")
-
-
-def md_escape(text: object) -> str:
-    """Text safe inside Markdown (and any HTML a Markdown renderer lets through), still readable raw."""
-    return _LINE_START.sub(_line_start, _SPECIAL.sub(r"\\\1", str(text).replace("\r", " ").replace("\n", " ")))
 
 
 def _section(r: InvestigationResult, level: int) -> list[str]:

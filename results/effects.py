@@ -10,21 +10,15 @@ one sentence a manager reads; it is written from the same numbers.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from results.format import json_number
+
 
 def _num(x: float | None, digits: int = 6) -> float | None:
-    if x is None:
-        return None
-    x = float(x)
-    if math.isnan(x) or math.isinf(x):
-        return None
-    if x == 0:
-        return 0.0
     # Significant digits, not decimals: effects in seconds and in ratios differ by 1e6.
-    return float(f"{x:.{digits}g}")
+    return json_number(x, digits, significant=True)
 
 
 def _pair(p: tuple[float, float] | None) -> list[float | None] | None:

@@ -8,6 +8,20 @@ from __future__ import annotations
 
 import math
 
+
+def json_number(x: float | None, digits: int = 6, *, significant: bool = False) -> float | None:
+    """A number as the JSON results carry it: ``None`` for NaN and infinity, rounded to ``digits``
+    decimals (or, ``significant``, to that many significant digits), never ``-0.0``."""
+    if x is None:
+        return None
+    x = float(x)
+    if math.isnan(x) or math.isinf(x):
+        return None
+    if x == 0:
+        return 0.0
+    return float(f"{x:.{digits}g}") if significant else round(x, digits)
+
+
 NOTABLE_SHARE = 0.05
 """A cause carrying less than this share of the change is not named on its own in words."""
 

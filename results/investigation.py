@@ -9,20 +9,11 @@ floats, timestamps ISO 8601 in UTC with a ``Z``.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from graphs.model import unit_of
-
-
-def _num(x: float | None, digits: int = 6) -> float | None:
-    if x is None:
-        return None
-    x = float(x)
-    if math.isnan(x) or math.isinf(x):
-        return None
-    return round(x, digits) if x != 0 else 0.0
+from results.format import json_number as _num
 
 
 @dataclass(frozen=True)

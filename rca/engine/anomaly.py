@@ -55,13 +55,7 @@ def attribute(
                 samples=128 if big else 256, permutations=32 if big else 64,
             )
 
-        t0 = time.perf_counter()
-        att = run(0)
-        timings["attribute"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        if opts.bootstrap:
-            att = run(opts.bootstrap)
-        timings["intervals"] = time.perf_counter() - t0
+        att, timings = attribution.timed(run, opts.bootstrap)
         if s.additive:
             method = "exact Shapley values of DoWhy's set function, closed form for the linear SCM"
         else:

@@ -21,6 +21,7 @@ copies (``x[t-k]``) are folded back into their node.
 
 from __future__ import annotations
 
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -236,6 +237,18 @@ class Attributed:
     timings: dict[str, float]
     caveats: tuple[str, ...] = ()
     explained: tuple[tuple[str, str], ...] = ()  # (Y, X): X's own change is Y's, seen through a missing edge
+
+
+def timed(run: Callable[[int], Attribution], bootstrap: int) -> tuple[Attribution, dict[str, float]]:
+    """The point estimate (``run(0)``), then with ``bootstrap`` resamples, timing each step."""
+    t0 = time.perf_counter()
+    att = run(0)
+    timings = {"attribute": time.perf_counter() - t0}
+    t0 = time.perf_counter()
+    if bootstrap:
+        att = run(bootstrap)
+    timings["intervals"] = time.perf_counter() - t0
+    return att, timings
 
 
 def weighted_mean(rows: np.ndarray, weights: np.ndarray | None) -> np.ndarray:

@@ -43,13 +43,7 @@ def attribute(
             return attribution.linear_change(flat, ref_x, cur_x, draws=draws, rng=gen, alpha=opts.change_alpha,
                                              weights=weights.get(s.target))
 
-        t0 = time.perf_counter()
-        att = run(0)
-        timings["attribute"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        if opts.bootstrap:
-            att = run(opts.bootstrap)
-        timings["intervals"] = time.perf_counter() - t0
+        att, timings = attribution.timed(run, opts.bootstrap)
         method = "exact Shapley values of DoWhy's set function, closed form for the linear SCM"
         logs = [c for c, lg in zip(s.columns, s.logs, strict=True) if lg]
         if logs:

@@ -26,7 +26,9 @@ from scipy import stats
 from results import Regression
 
 
-def _scale(x: np.ndarray) -> float:
+def robust_scale(x: np.ndarray) -> float:
+    """The spread of ``x`` in standard deviations: the scaled MAD, or the standard deviation where
+    more than half the values are one value (mostly-zero error counts)."""
     mad = float(stats.median_abs_deviation(x, scale="normal"))
     if mad > 0:
         return mad
@@ -74,7 +76,7 @@ def anomaly_regression(
             p_value=float(stats.norm.sf(signed)),
         )
     cur = float(np.mean(current))
-    scale = _scale(ref)
+    scale = robust_scale(ref)
     centre = float(np.median(ref))
     if scale == 0:
         z = 0.0 if cur == centre else float(np.sign(cur - centre)) * 1e6

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from rca.engine.detection import robust_scale as _scale
+
 
 @dataclass(frozen=True)
 class Evidence:
@@ -33,14 +35,6 @@ class Evidence:
 
     score: dict[str, float]
     unusual: dict[str, bool]
-
-
-def _scale(x: np.ndarray) -> float:
-    mad = float(stats.median_abs_deviation(x, scale="normal"))
-    if mad > 0:
-        return mad
-    sd = float(np.std(x, ddof=1)) if len(x) > 1 else 0.0
-    return sd
 
 
 def anomaly(

@@ -20,15 +20,14 @@ record holds the full answer), unless the caller asks for the unidentified resul
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from rca.config import Settings
+from rca.pipeline import records
 from rca.pipeline.data import Data, GraphRef, graph_of, stored_frames, wide_frames
 from rca.pipeline.errors import BadInput, faced
 from results.effects import EffectResult, HeterogeneousEffects, Recommendations
@@ -51,9 +50,6 @@ class Answer:
     id: str | None = None
     rendered: Mapping[str, str] = field(default_factory=dict)  # format -> text
 
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _scopes(scopes: Scopes) -> tuple[str, ...]:
@@ -80,7 +76,6 @@ def _ask(kind: str, target: str, question: dict[str, Any], g: CausalGraph, setti
          problem: Callable[[EffectItem], str | None] = lambda _: None, *, min_scopes: int = 1,
          max_scopes: int | None = None) -> Answer:
     """Resolve the frames, run ``compute`` and keep the record (done, or failed with the error)."""
-    from rca.store import InvestigationRecord
     from rca.store import Store as StoreType
 
     keep = data is None if keep is None else keep
@@ -89,33 +84,13 @@ def _ask(kind: str, target: str, question: dict[str, Any], g: CausalGraph, setti
     try:
         frames = wide_frames(data, g, scopes) if data is not None else stored_frames(store, g, scopes)
         _count_scopes(kind, frames, min_scopes, max_scopes)
-        label = ", ".join(frames)
-        record = InvestigationRecord(
-            id=str(uuid.uuid4()), created_at=_now(), status="running", scope=label if len(label) <= 255 else
-            label[:254] + "…", target=target, question={**question, "graph": g.name, "scopes": list(frames)}, kind=kind)
-        result: EffectItem | None = None
-        try:
-            result = compute(frames)
-            why = problem(result)
-            if why:
-                raise BadInput(why)
-        except Exception as exc:
-            if keep:
-                store.save_investigation(_finished(record, "failed", result=result, error=str(exc)))
-            raise
-        if keep:
-            store.save_investigation(_finished(record, "done", result=result))
+        record = records.opened(scope=", ".join(frames), target=target, kind=kind,
+                                question={**question, "graph": g.name, "scopes": list(frames)})
+        result = records.kept(store if keep else None, record, lambda: compute(frames), problem)
     finally:
         if own:
             store.close()
     return Answer(result, kind, tuple(frames), record.id if keep else None, render_answer(result, formats))
-
-
-def _finished(record, status: str, *, result: EffectItem | None = None, error: str | None = None):
-    from dataclasses import replace
-
-    return replace(record, status=status, result=result.to_dict() if result is not None else None, error=error,
-                   finished_at=_now())
 
 
 def _pooled(frames: dict[str, pd.DataFrame]) -> pd.DataFrame | dict[str, pd.DataFrame]:

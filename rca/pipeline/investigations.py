@@ -8,10 +8,8 @@ are kept in it (question, JSON result, status) under an id, so they can be serve
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from graphs import CausalGraph
@@ -19,13 +17,14 @@ from rca.config import InvestigationSettings, Settings
 from rca.engine import ModelCache, Question, intervene
 from rca.engine import check_graph as engine_check_graph
 from rca.engine import investigate as engine_investigate
+from rca.pipeline import records
 from rca.pipeline.data import Data, GraphRef, graph_of, stored_frame, wide_frame
 from rca.pipeline.errors import faced
 from rca.pipeline.questions import question as to_question
 from results import InvestigationResult, WhatIf
 
 if TYPE_CHECKING:
-    from rca.store import InvestigationRecord, Store
+    from rca.store import Store
 
 Request = InvestigationSettings
 
@@ -37,10 +36,6 @@ class Investigation:
     result: InvestigationResult
     id: str | None = None
     rendered: Mapping[str, str] = field(default_factory=dict)  # format -> text
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def question_record(request: Request, graph: CausalGraph) -> dict[str, object]:
@@ -70,39 +65,23 @@ def investigate(request: Request, settings: Settings, *, data: Data | None = Non
     if data is not None:
         frame, scope = wide_frame(data, g, request.scope)
         request = request.model_copy(update={"scope": scope})
-    from rca.store import InvestigationRecord, Store  # the store's SQL layer only when the store is used
-
     keep = data is None if keep is None else keep
-    own = store is None and (data is None or keep)
+    if data is not None and not keep:  # a table in, an answer out: the store (and SQLAlchemy) stay out of it
+        result = answer(request, g, frame, settings, cache=cache)
+        return Investigation(result, None, render_all(result, formats))
+    from rca.store import Store
+
+    own = store is None
     store = Store(settings.store_url) if own else store
     try:
         if data is None:
             frame = stored_frame(store, g, request.scope)
-        record = InvestigationRecord(id=str(uuid.uuid4()), created_at=_now(), status="running", scope=request.scope,
-                                     target=request.target, question=question_record(request, g))
-        try:
-            result = answer(request, g, frame, settings, cache=cache)
-        except Exception as exc:
-            if keep:
-                store.save_investigation(_finished(record, "failed", error=str(exc)))
-            raise
-        if keep:
-            store.save_investigation(_finished(record, "done", result=result))
+        record = records.opened(scope=request.scope, target=request.target, question=question_record(request, g))
+        result = records.kept(store if keep else None, record, lambda: answer(request, g, frame, settings, cache=cache))
     finally:
         if own:
             store.close()
     return Investigation(result, record.id if keep else None, render_all(result, formats))
-
-
-def _finished(record: InvestigationRecord, status: str, *, result: InvestigationResult | None = None,
-              error: str | None = None, report_path: str | None = None) -> InvestigationRecord:
-    from rca.store import InvestigationRecord
-
-    return InvestigationRecord(
-        id=record.id, created_at=record.created_at, status=status, scope=record.scope, target=record.target,
-        question=record.question, result=result.to_dict() if result is not None else None,
-        report_path=report_path, error=error, finished_at=_now(),
-    )
 
 
 def render_all(result: InvestigationResult, formats: Sequence[str]) -> dict[str, str]:

@@ -22,10 +22,11 @@ import pandas as pd
 
 from rca.config import InvestigationSettings, Settings
 from rca.engine import ModelCache
+from rca.pipeline import records
 from rca.pipeline.data import graph_of, stored_frame
 from rca.pipeline.errors import BadInput, PipelineError, faced, translated
-from rca.pipeline.investigations import _finished, _now, answer, question_record
-from rca.store import InvestigationRecord, Store
+from rca.pipeline.investigations import answer, question_record
+from rca.store import Store
 from results import InvestigationResult
 
 if TYPE_CHECKING:
@@ -71,22 +72,15 @@ def _investigate_all(store: Store, specs: list[InvestigationSettings], settings:
                 key = (graph.name, spec.scope)
                 if key not in frames:
                     frames[key] = stored_frame(store, graph, spec.scope)
-                record = InvestigationRecord(id=_new_id(), created_at=_now(), status="running", scope=spec.scope,
-                                             target=spec.target, question=question_record(spec, graph))
+                record = records.opened(scope=spec.scope, target=spec.target, question=question_record(spec, graph))
                 result = answer(spec, graph, frames[key], settings, cache=cache)
         except PipelineError as exc:
             skipped.append(f"{spec.target} in {spec.scope or '(no scope)'}: {exc}")
             continue
-        store.save_investigation(_finished(record, "done", result=result))
+        store.save_investigation(records.closed(record, "done", result=result))
         results.append(result)
         ids.append(record.id)
     return results, skipped, ids
-
-
-def _new_id() -> str:
-    import uuid
-
-    return str(uuid.uuid4())
 
 
 @faced

@@ -31,7 +31,6 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +38,7 @@ from rca.config import InvestigationSettings, JobSettings, NotifySettings, Setti
 from rca.engine.fitting import Fitted, ModelCache, fingerprint
 from rca.engine.fitting import fit as fit_model
 from rca.pipeline.errors import BadInput, PipelineError, faced, translated
+from rca.pipeline.records import closed, opened
 
 if TYPE_CHECKING:
     from graphs import CausalGraph
@@ -52,10 +52,6 @@ QUESTION_KINDS = ("investigation", "effect", "heterogeneity", "recommendations")
 def owner() -> str:
     """Who runs this: ``host:pid`` (kept with each run)."""
     return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 @dataclass
@@ -265,8 +261,6 @@ def queue_question(kind: str, ask: Mapping[str, Any], settings: Settings, *, sto
     ``recommendations``: ``target``, ``scope``, ``levers`` and options. ``graph``, for each: a shipped
     name or a definition. Raises :class:`BadInput` (one line) for a question that cannot be answered.
     """
-    from rca.store import InvestigationRecord
-
     if kind not in QUESTION_KINDS:
         raise BadInput(f"unknown kind of question {kind!r}; use {', '.join(QUESTION_KINDS)}")
     ask = {k: v for k, v in dict(ask).items() if v is not None}
@@ -301,8 +295,7 @@ def queue_question(kind: str, ask: Mapping[str, Any], settings: Settings, *, sto
             raise BadInput("recommendations are for one scope: say which (scope)")
         _scopes_held(store, [scope])
         target = ask["target"]
-    record = InvestigationRecord(id=str(uuid.uuid4()), created_at=_now(), status="queued", scope=scope[:255],
-                                 target=str(target)[:255], question=question, kind=kind)
+    record = replace(opened(scope=scope, target=str(target)[:255], question=question, kind=kind), status="queued")
     store.save_investigation(record)
     return record
 
@@ -366,13 +359,12 @@ def answer_question(id_: str, settings: Settings, *, store: Store, cache: ModelC
         with translated():
             result, html = _answer(record, settings, store, cache)
             path = write_text_atomic(report_dir(settings) / f"{record.id}.html", html)
-        finished = replace(running, status="done", result=result.to_dict(), report_path=str(path),
-                           finished_at=_now())
+        finished = replace(closed(running, "done", result=result), report_path=str(path))
     except PipelineError as exc:
-        finished = replace(running, status="failed", error=str(exc), finished_at=_now())
+        finished = closed(running, "failed", error=str(exc))
     except Exception as exc:  # a fault of ours fails this question, never the worker
         log.exception("question %s failed", id_)
-        finished = replace(running, status="failed", error=f"internal error: {type(exc).__name__}", finished_at=_now())
+        finished = closed(running, "failed", error=f"internal error: {type(exc).__name__}")
     with translated():
         store.save_investigation(finished)
     return finished
