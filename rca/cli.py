@@ -353,6 +353,26 @@ def collect(
         raise typer.Exit(1)
 
 
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option("--host", help="address to listen on (default: serve.host)")] = None,
+    port: Annotated[int | None, typer.Option("--port", "-p", help="port to listen on (default: serve.port, 8080)")] = None,
+    openapi: Annotated[bool, typer.Option("--openapi", help="print the OpenAPI schema and exit")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Run the service: the HTTP API (token auth) and the scheduled jobs of rca.yaml, until SIGTERM."""
+    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    settings = _settings(config, serve=overrides or None)
+    from rca import api  # FastAPI, uvicorn and APScheduler load only for this command
+
+    if openapi:
+        sys.stdout.write(api.dump_openapi(settings) + "\n")
+        return
+    code = api.serve(settings)
+    if code:
+        raise typer.Exit(code)
+
+
 @graph_app.command("show")
 def graph_show(graph: Annotated[str, typer.Argument(help="graph file or shipped name")]) -> None:
     """Validate a graph and print its nodes and edges."""

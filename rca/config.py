@@ -122,12 +122,136 @@ class ReportSettings(_Section):
         return v
 
 
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")  # cron's numbering: 0 (and 7) is Sunday
+
+
+def _weekdays(field: str) -> str:
+    """A crontab day-of-week field in names: APScheduler 3 counts 0 as Monday, crontab as Sunday, so
+    numbers (single, ranges, steps, ``*/n``) are spelled out as the days crontab means; names stay."""
+    out = []
+    for part in field.split(","):
+        m = re.fullmatch(r"(\*|\d+)(?:-(\d+))?(?:/(\d+))?", part)
+        if m is None or part == "*":
+            out.append(part)
+            continue
+        first, last, step = m.group(1), m.group(2), int(m.group(3) or 1)
+        lo = 0 if first == "*" else int(first)
+        hi = 6 if first == "*" else int(last) if last is not None else (7 if m.group(3) else lo)
+        if not (0 <= lo <= 7 and 0 <= hi <= 7 and lo <= hi and step >= 1):
+            raise ValueError(f"day of week {part!r} is out of range (0-7, Sunday is 0 or 7)")
+        out.extend(dict.fromkeys(_WEEKDAYS[d % 7] for d in range(lo, hi + 1, step)))
+    return ",".join(dict.fromkeys(out))
+
+
+def cron_fields(expr: str) -> dict[str, str]:
+    """A crontab expression as APScheduler ``CronTrigger`` fields, checked.
+
+    Five fields (minute hour day month day-of-week), or six with seconds first
+    (``*/5 * * * * *``: every five seconds). Day-of-week numbers mean what crontab means
+    (0 or 7 is Sunday); names (``mon-fri``) work too. Raises ``ValueError`` with one line.
+    """
+    parts = str(expr).split()
+    if len(parts) not in (5, 6):
+        raise ValueError(f"cron {expr!r} needs 5 fields (minute hour day month weekday) or 6 (seconds first), "
+                         f"not {len(parts)}")
+    names = ("minute", "hour", "day", "month", "day_of_week")
+    fields = dict(zip(("second", *names) if len(parts) == 6 else names, parts, strict=True))
+    from apscheduler.triggers.cron import CronTrigger  # only when a schedule is configured
+
+    try:
+        fields["day_of_week"] = _weekdays(fields["day_of_week"])
+        CronTrigger(timezone="UTC", **fields)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"cron {expr!r}: {str(exc).splitlines()[0]}") from None
+    return fields
+
+
+class ServeSettings(_Section):
+    """``rca serve``: the HTTP API and the scheduler. API tokens are secrets: the NAMES of environment
+    variables (``token_env``) or files (``token_files``, one token a line) that hold them, never a token."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    auth: bool = Field(default=True, description="false: no bearer token asked (only behind a proxy that checks one)")
+    token_env: list[str] = Field(default=["RCA_API_TOKEN"], description="environment variables holding API tokens")
+    token_files: list[Path] = Field(default=[], description="files holding API tokens, one a line")
+    metrics_auth: bool = Field(default=True, description="false: /metrics answers without a token")
+    max_body_bytes: int = Field(default=65_536, ge=1_024, le=64 * 1024 * 1024, description="larger bodies: 413")
+    workers: int = Field(default=2, ge=1, le=64, description="questions answered at once")
+    queue: int = Field(default=8, ge=0, le=10_000, description="questions waiting beyond the workers; then 429")
+    retry_after_s: int = Field(default=5, ge=1, le=3600, description="Retry-After of a 429 or 503")
+    shutdown_grace_s: float = Field(default=20.0, ge=0, le=3600, description="SIGTERM: how long running work may finish")
+    log_format: Literal["auto", "json", "text"] = Field(default="auto", description="auto: JSON off a terminal")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("token_env")
+    @classmethod
+    def _names(cls, v: list[str]) -> list[str]:
+        for name in v:
+            if not _ENV_NAME.fullmatch(name):  # never echoed: it may be a token pasted in the wrong place
+                raise ValueError("token_env must list NAMES of environment variables (letters, digits, underscores), "
+                                 "not tokens")
+        return v
+
+
+class JobSettings(_Section):
+    """One scheduled job of ``rca serve``: collect, then (``report``) investigate, write reports, post to chat."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    cron: str = Field(description="crontab: minute hour day month weekday; a sixth field in front is seconds")
+    timezone: str = "UTC"
+    collect: bool | list[str] = Field(default=False, description="true: every configured collector; or their names")
+    report: bool = Field(default=False, description="investigate, write the reports and notify")
+    investigations: list[InvestigationSettings] = Field(default=[], description="default: the top-level ones")
+    notify: bool = Field(default=True, description="post the report's summary to notify.channels")
+    misfire_grace_s: int = Field(default=300, ge=1, le=7 * 86_400, description="a run this late still runs")
+    refit: str | None = Field(default=None, description="crontab for dropping and refitting the job's cached models")
+
+    @field_validator("cron", "refit")
+    @classmethod
+    def _cron(cls, v: str | None) -> str | None:
+        if v is not None:
+            cron_fields(v)
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r}; use an IANA name such as UTC or Europe/Berlin") from None
+        return v
+
+    @field_validator("collect")
+    @classmethod
+    def _collectors(cls, v: bool | list[str]) -> bool | list[str]:
+        import collectors
+
+        if isinstance(v, list):
+            unknown = [n for n in v if n not in collectors.NAMES]
+            if unknown:
+                raise ValueError(f"unknown collector(s) {unknown}; use {', '.join(collectors.NAMES)}")
+        return v
+
+    @model_validator(mode="after")
+    def _does_something(self) -> JobSettings:
+        if not self.collect and not self.report:
+            raise ValueError(f"job {self.name!r} does nothing: set collect and/or report")
+        return self
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RCA_", env_nested_delimiter="__", extra="forbid", frozen=True)
 
     data_dir: Path = Path("whydunnit-data")
     notify: NotifySettings = NotifySettings()  # chat channels for `rca report`
     investigations: list[InvestigationSettings] = []  # what `rca report` investigates
+    serve: ServeSettings = ServeSettings()  # `rca serve`: the HTTP API
+    jobs: list[JobSettings] = []  # `rca serve`: the scheduler's jobs
     store: StoreSettings = StoreSettings()
     engine: Options = Options()
     reports: ReportSettings = ReportSettings()
@@ -148,9 +272,33 @@ class Settings(BaseSettings):
         # The YAML document arrives as init kwargs (see load_settings): env must beat it.
         return env_settings, init_settings
 
+    @model_validator(mode="after")
+    def _jobs_can_run(self) -> Settings:
+        seen: set[str] = set()
+        for job in self.jobs:
+            if job.name in seen:
+                raise ValueError(f"two jobs are named {job.name!r}; job names must be unique")
+            seen.add(job.name)
+            if job.report and not (job.investigations or self.investigations):
+                raise ValueError(f"job {job.name!r} reports, but no investigations are configured (in the job or "
+                                 "at the top level)")
+            wanted = job.collect if isinstance(job.collect, list) else []
+            idle = [n for n in wanted if not getattr(self, n).configured]
+            if idle:
+                raise ValueError(f"job {job.name!r} collects {', '.join(idle)}, which rca.yaml does not configure")
+            if job.collect is True and not any(getattr(self, n).configured for n in _collector_names()):
+                raise ValueError(f"job {job.name!r} collects, but no collector is configured (git, prometheus, ...)")
+        return self
+
     @property
     def store_url(self) -> str:
         return self.store.url or f"sqlite:///{(self.data_dir / 'whydunnit.db').resolve()}"
+
+
+def _collector_names() -> tuple[str, ...]:
+    import collectors
+
+    return tuple(collectors.NAMES)
 
 
 def _find(path: str | Path | None) -> Path | None:

@@ -75,6 +75,24 @@ sa.Index("ix_investigations_created", investigations_table.c.created_at)
 
 KINDS = ("investigation", "effect", "heterogeneity", "recommendations")
 
+runs_table = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("job", sa.String(64), nullable=False),
+    sa.Column("trigger", sa.String(16), nullable=False),  # schedule | refit | manual
+    sa.Column("started_at", sa.DateTime(timezone=False), nullable=False),  # naive UTC
+    sa.Column("finished_at", sa.DateTime(timezone=False)),
+    sa.Column("status", sa.String(16), nullable=False),  # running | done | failed | interrupted
+    sa.Column("error", sa.Text),
+    sa.Column("outputs", sa.Text),  # JSON: what the run wrote (rows per collector, reports, chat posts)
+    sa.Column("owner", sa.String(255), nullable=False, server_default=""),  # host:pid of the process that ran it
+)
+sa.Index("ix_runs_started", runs_table.c.started_at)
+sa.Index("ix_runs_status", runs_table.c.status)
+
+RUN_STATUSES = ("running", "done", "failed", "interrupted")
+
 
 class StoreError(InputError):
     """The store cannot be opened or written."""
@@ -113,7 +131,98 @@ class InvestigationRecord:
     kind: str = "investigation"  # one of KINDS
 
 
-class Store:
+@dataclass(frozen=True)
+class RunRecord:
+    """One run of a scheduled job as the store keeps it."""
+
+    id: str
+    job: str
+    trigger: str
+    started_at: datetime
+    status: str  # one of RUN_STATUSES
+    finished_at: datetime | None = None
+    error: str | None = None
+    outputs: dict[str, Any] | None = None
+    owner: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        def iso(t: datetime | None) -> str | None:
+            return t.replace(tzinfo=UTC).isoformat().replace("+00:00", "Z") if t is not None else None
+
+        return {"id": self.id, "job": self.job, "trigger": self.trigger, "status": self.status,
+                "started_at": iso(self.started_at), "finished_at": iso(self.finished_at), "error": self.error,
+                "outputs": self.outputs or {}}
+
+
+class RunLog:
+    """The runs of scheduled jobs, kept in the store's ``runs`` table (see :class:`Store`'s run methods)."""
+
+    def start_run(self: Store, id_: str, job: str, *, trigger: str = "schedule", owner: str = "") -> RunRecord:
+        """Record that a run of ``job`` started (status ``running``)."""
+        rec = RunRecord(id=id_, job=job, trigger=trigger, started_at=_now(), status="running", owner=owner)
+        with self.transaction() as conn:
+            conn.execute(runs_table.insert().values(id=rec.id, job=job, trigger=trigger, started_at=rec.started_at,
+                                                    status="running", owner=owner))
+        return rec
+
+    def finish_run(self: Store, id_: str, status: str, *, error: str | None = None,
+                   outputs: Mapping[str, Any] | None = None) -> None:
+        """Record how a run ended: ``done``, ``failed`` or ``interrupted``, with its error and outputs."""
+        if status not in RUN_STATUSES[1:]:
+            raise ValueError(f"a run ends done, failed or interrupted, not {status!r}")
+        with self.transaction() as conn:
+            conn.execute(runs_table.update().where(runs_table.c.id == id_).values(
+                status=status, error=error, finished_at=_now(),
+                outputs=json.dumps(dict(outputs), default=str) if outputs is not None else None))
+
+    def run(self: Store, id_: str) -> RunRecord | None:
+        with self._guard("read"), self.engine.connect() as conn:
+            row = conn.execute(sa.select(runs_table).where(runs_table.c.id == id_)).first()
+        return _run_record(row) if row is not None else None
+
+    def runs(self: Store, *, limit: int = 50, job: str | None = None, status: str | None = None) -> list[RunRecord]:
+        """The newest runs first (of every job, or of ``job`` only)."""
+        t = runs_table
+        q = sa.select(t).order_by(t.c.started_at.desc(), t.c.id).limit(limit)
+        if job is not None:
+            q = q.where(t.c.job == job)
+        if status is not None:
+            q = q.where(t.c.status == status)
+        with self._guard("read"), self.engine.connect() as conn:
+            return [_run_record(r) for r in conn.execute(q).all()]
+
+    def interrupt_unfinished(self: Store, reason: str) -> tuple[int, int]:
+        """Mark every run still ``running`` and every investigation still ``queued`` or ``running``
+        ``interrupted`` with ``reason`` (a process that held them was killed). Returns (runs, investigations)."""
+        now = _now()
+        with self.transaction() as conn:
+            runs = conn.execute(runs_table.update().where(runs_table.c.status == "running").values(
+                status="interrupted", error=reason, finished_at=now)).rowcount
+            t = investigations_table
+            questions = conn.execute(t.update().where(t.c.status.in_(("queued", "running"))).values(
+                status="interrupted", error=reason, finished_at=now)).rowcount
+        return runs, questions
+
+    def use_wal(self: Store) -> None:
+        """SQLite: write-ahead logging, so readers (the API) never wait for a writer (a job). No-op elsewhere."""
+        if self.engine.dialect.name == "sqlite" and self.url != "sqlite:///:memory:":
+            with self._guard("open"), self.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+
+    def ping(self: Store) -> None:
+        """Raise :class:`StoreError` unless the store answers a query."""
+        with self._guard("read"), self.engine.connect() as conn:
+            conn.execute(sa.select(sa.func.count()).select_from(runs_table).where(runs_table.c.status == "running"))
+
+
+def _run_record(row: Any) -> RunRecord:
+    m = row._mapping
+    return RunRecord(id=m["id"], job=m["job"], trigger=m["trigger"], started_at=m["started_at"], status=m["status"],
+                     finished_at=m["finished_at"], error=m["error"],
+                     outputs=json.loads(m["outputs"]) if m["outputs"] else None, owner=m["owner"] or "")
+
+
+class Store(RunLog):
     """A handle on one store (``sqlite:///path`` or a PostgreSQL URL); use it as a context manager."""
 
     def __init__(self, url: str, *, busy_timeout_s: float = 30.0) -> None:

@@ -10,7 +10,9 @@ Inputs: :func:`settings` (``rca.yaml`` with overrides), :func:`request` (a quest
 repository into a file); :func:`investigate`, :func:`what_if` and :func:`check_graph`
 (questions); :func:`effect`, :func:`effects_by_scope` and :func:`recommendations` (effect
 questions: what X does to Y, per scope, and which lever to move); :func:`report` (the scheduled
-report with chat posts); :func:`demo` (the bundled sample). Each job's module loads when the job
+report with chat posts); :func:`demo` (the bundled sample); :func:`run_job`, :func:`refit` and
+:func:`recover` (a scheduled job's recorded runs) and :func:`queue_question` /
+:func:`answer_question` (questions the service answers later). Each job's module loads when the job
 is first asked for, so a face pays at start-up only for the jobs it runs.
 """
 
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
     from rca.pipeline.inputs import graph, request, settings
     from rca.pipeline.investigations import Investigation, Request, check_graph, investigate, what_if
     from rca.pipeline.reporting import ReportOutcome, report
+    from rca.pipeline.runs import RunOutcome, answer_question, queue_question, recover, refit, run_job
 
 _LAZY = {
     **dict.fromkeys(("CollectOutcome", "CollectorRun", "TableOutcome", "collect", "export_git"), "collection"),
@@ -36,13 +39,14 @@ _LAZY = {
     **dict.fromkeys(("graph", "request", "settings"), "inputs"),
     **dict.fromkeys(("Investigation", "Request", "check_graph", "investigate", "what_if"), "investigations"),
     **dict.fromkeys(("ReportOutcome", "report"), "reporting"),
+    **dict.fromkeys(("RunOutcome", "answer_question", "queue_question", "recover", "refit", "run_job"), "runs"),
 }
 
 __all__ = [
     "Answer", "BadInput", "CollectOutcome", "CollectorRun", "DemoOutcome", "Investigation", "JobFailed",
     "PipelineError", "ReportOutcome", "Request", "TableOutcome", "check_graph", "collect", "demo", "effect",
     "effects_by_scope", "export_git", "graph", "investigate", "recommendations", "report", "request", "settings",
-    "what_if",
+    "what_if", "RunOutcome", "answer_question", "queue_question", "recover", "refit", "run_job",
 ]
 
 

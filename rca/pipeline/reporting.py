@@ -60,10 +60,10 @@ def demo_investigations(store: Store) -> list[InvestigationSettings]:
             InvestigationSettings(target="lead_time_seconds", scope=demo.scope, last="13 weeks")]
 
 
-def _investigate_all(store: Store, specs: list[InvestigationSettings], settings: Settings
-                     ) -> tuple[list[InvestigationResult], list[str], list[str]]:
+def _investigate_all(store: Store, specs: list[InvestigationSettings], settings: Settings,
+                     cache: ModelCache | None = None) -> tuple[list[InvestigationResult], list[str], list[str]]:
     results, skipped, ids = [], [], []
-    cache = ModelCache()  # targets over the same rows and graph fit once
+    cache = ModelCache() if cache is None else cache  # targets over the same rows and graph fit once
     frames: dict[tuple[str, str], pd.DataFrame] = {}
     for spec in specs:
         try:
@@ -85,8 +85,10 @@ def _investigate_all(store: Store, specs: list[InvestigationSettings], settings:
 
 @faced
 def report(settings: Settings, *, dry_run: bool = False, out_dir: Path | None = None,
-           environ: Mapping[str, str] | None = None) -> ReportOutcome:
-    """Run the report job once (see the module's docstring)."""
+           environ: Mapping[str, str] | None = None, cache: ModelCache | None = None,
+           name: str = "report") -> ReportOutcome:
+    """Run the report job once (see the module's docstring). ``cache`` keeps fitted models between
+    runs (a scheduled job's); ``name`` starts the report files' names (``<name>-<UTC stamp>``)."""
     from reports import write_reports
 
     if settings.investigations:
@@ -98,11 +100,11 @@ def report(settings: Settings, *, dry_run: bool = False, out_dir: Path | None = 
         raise BadInput("nothing to report: add targets under `investigations:` in rca.yaml "
                        "(a dry run, or rca demo, shows a report on a generated sample)")
     with store:
-        results, skipped, ids = _investigate_all(store, specs, settings)
+        results, skipped, ids = _investigate_all(store, specs, settings, cache)
         if not results:
             raise BadInput("no configured investigation could run: " + "; ".join(skipped))
         stamp = pd.Timestamp.now(tz="UTC").strftime("%Y%m%dT%H%M%SZ")
-        stem = f"report-{stamp}"
+        stem = f"{name}-{stamp}"
         base = settings.reports.url_base.rstrip("/")
         report_url = f"{base}/{stem}.html" if base else ""
         paths = write_reports(results, Path(out_dir or settings.reports.out_dir), stem,
