@@ -78,7 +78,7 @@ def _evidence(r: InvestigationResult, ident: str) -> tuple[Evidence, ...]:
             continue
         level = cf_level.get(c.node)
         label = f"counterfactual level {format_value(level, r.unit(c.node))}" if level is not None else ""
-        chart = charts.time_series(r, c.node, f"{ident}-ev{i}", height=170, reference=level, reference_label=label)
+        chart = charts.series_pair(r, c.node, f"{ident}-ev{i}", height=170, reference=level, reference_label=label)
         held = (f" Dashed: the level the counterfactual holds it at ({format_value(level, r.unit(c.node))})."
                 if level is not None else "")
         note = (f"Contributed {wording.delta(c.contribution, r.observed.unit)} to {r.title(r.target)} "
@@ -119,7 +119,7 @@ def view(r: InvestigationResult, ident: str) -> View:
         confidence=wording.confidence(r),
         window=wording.window_text(r),
         change=wording.change_text(r),
-        target_chart=charts.time_series(r, r.target, f"{ident}-target"),
+        target_chart=charts.series_pair(r, r.target, f"{ident}-target"),
         cause_chart=charts.cause_bars(r, f"{ident}-causes"),
         graph_chart=charts.causal_graph(r, f"{ident}-graph"),
         evidence=_evidence(r, ident),
