@@ -10,12 +10,13 @@ the page (``default-src 'none'``), so it opens offline and cannot leak a request
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from jinja2 import Environment, PackageLoader, select_autoescape
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from reports import charts, graph_chart, notes
 from reports.effect_views import views as effect_views
@@ -71,7 +72,34 @@ def _env() -> Environment:
     env.filters["delta"] = wording.delta
     env.filters["pct"] = wording.pct
     env.filters["capfirst"] = lambda text: str(text)[:1].upper() + str(text)[1:]
+    # Table cells: a long name gets places to break; a figure keeps its number and unit together
+    # (an interval may break at "to").
+    env.filters["soft"] = soft_breaks
+    env.filters["nobr"] = lambda text: str(text).replace(" ", "\u00a0").replace("\u00a0to\u00a0", " to ")
     return env
+
+
+_SEPARATORS = set("/:._-?&=,;|")
+
+
+def soft_breaks(text: object) -> Markup:
+    """``text`` escaped, with ``<wbr>`` break opportunities inside runs of 30 or more characters
+    without a space (URLs, qualified names, hostile strings): after their separators, and at least
+    every 16 characters. A table column can then narrow to fit a phone without ordinary words
+    breaking in the middle (``overflow-wrap: anywhere`` would break those too)."""
+    out: list[str] = []
+    for word in re.split(r"(\s+)", str(text)):
+        if len(word) < 30 or word.isspace():
+            out.append(str(escape(word)))
+            continue
+        run = 0
+        for i, ch in enumerate(word):
+            out.append(str(escape(ch)))
+            run += 1
+            if i < len(word) - 1 and (ch in _SEPARATORS or run >= 16):
+                out.append("<wbr>")
+                run = 0
+    return Markup("".join(out))
 
 
 def _evidence(r: InvestigationResult, ident: str) -> tuple[Evidence, ...]:

@@ -181,6 +181,10 @@ def test_every_chart_is_readable_and_inside_the_page(browser, engine_result, tmp
         _check_fits(_layout(browser, session, kind))
     doc = browser.evaluate(session, "[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
     assert doc[0] <= doc[1] + 1
+    # The tables of an investigation fit too (their figures keep number and unit together).
+    tables = browser.evaluate(session, """[...document.querySelectorAll('article.investigation .tw')]
+      .map(d => d.scrollWidth - d.clientWidth)""")
+    assert max(tables) <= 1, tables
     shot = browser.call("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True}, session=session)
     (artifacts / f"report-demo-{width}.png").write_bytes(base64.b64decode(shot["data"]))
 
