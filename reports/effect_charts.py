@@ -19,9 +19,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
-from reports.charts import _svg_open, nice_ticks
+from reports import rows_chart
+from reports.charts import nice_ticks
 from results.effect_wording import estimate_rows, lever_rows, scope_rows, step_text
 from results.effects import EffectResult, HeterogeneousEffects, Recommendations
 from results.format import format_delta
@@ -47,54 +48,20 @@ def _rows_chart(rows: list[_Row], *, kind: str, ident: str, title: str, desc: st
     rows = [r for r in rows if _finite(r.value)]
     if not rows:
         return Markup("")
-    bar_h, gap, label_w, value_w, head = 20, 10, 250, 150, 14
-    height = head + len(rows) * (bar_h + gap) + 30
     values = [0.0] + [r.value for r in rows] + [v for r in rows for v in (r.low, r.high) if _finite(v)]
     if _finite(reference):
-        values.append(reference)
-    ticks = nice_ticks(min(values), max(values), 4)
-    lo, hi = ticks[0], ticks[-1]
-    pw = width - label_w - value_w
-
-    def px(v: float) -> float:
-        return label_w + (v - lo) / ((hi - lo) or 1.0) * pw
-
-    parts = []
-    for t in ticks:
-        parts.append(f'<line class="grid" x1="{px(t):.1f}" x2="{px(t):.1f}" y1="{head - 6}" y2="{height - 24}"/>'
-                     f'<text class="tick" x="{px(t):.1f}" y="{height - 8}" text-anchor="middle">'
-                     f'{escape(format_delta(t, unit) if t else "0")}</text>')
-    y = head
+        values.append(reference)  # type: ignore[arg-type]
+    drawn = []
     for r in rows:
-        mid = y + bar_h / 2
-        short = r.label if len(r.label) <= 34 else r.label[:32] + "…"
         interval = (f"{format_delta(r.low, unit)} to {format_delta(r.high, unit)}"
                     if _finite(r.low) and _finite(r.high) else "no interval")
-        tip = f"{r.label}: {r.text} (interval {interval})"
-        if bars:
-            a, b = sorted((px(0), px(r.value)))
-            mark = (f'<rect class="{r.cls}" x="{a:.1f}" y="{y}" width="{max(b - a, 1.5):.1f}" height="{bar_h}" rx="2">'
-                    f'<title>{escape(tip)}</title></rect>')
-        else:
-            mark = (f'<circle class="{r.cls} point" cx="{px(r.value):.1f}" cy="{mid:.1f}" r="6">'
-                    f'<title>{escape(tip)}</title></circle>')
-        whisker = ""
-        if _finite(r.low) and _finite(r.high):
-            whisker = (f'<line class="whisker" x1="{px(r.low):.1f}" x2="{px(r.high):.1f}" y1="{mid}" y2="{mid}"/>'
-                       f'<line class="whisker" x1="{px(r.low):.1f}" x2="{px(r.low):.1f}" y1="{mid - 5}" y2="{mid + 5}"/>'
-                       f'<line class="whisker" x1="{px(r.high):.1f}" x2="{px(r.high):.1f}" y1="{mid - 5}" '
-                       f'y2="{mid + 5}"/>')
-        # Points sit on top of their whiskers; bars below them.
-        body = mark + whisker if bars else whisker + mark
-        parts.append(f'<g class="row" data-key="{escape(r.key)}"><text class="label" x="{label_w - 8}" '
-                     f'y="{mid + 4:.1f}" text-anchor="end">{escape(short)}</text>{body}'
-                     f'<text class="value" x="{width - 4}" y="{mid + 4:.1f}" text-anchor="end">{escape(r.text)}</text></g>')
-        y += bar_h + gap
-    parts.append(f'<line class="axis" x1="{px(0):.1f}" x2="{px(0):.1f}" y1="{head - 6}" y2="{height - 24}"/>')
-    if _finite(reference):
-        parts.append(f'<line class="reference" x1="{px(reference):.1f}" x2="{px(reference):.1f}" y1="{head - 6}" '
-                     f'y2="{height - 24}"><title>{escape(reference_label)}</title></line>')
-    return Markup(_svg_open(width, height, title, desc, kind, ident) + "".join(parts) + "</svg>")
+        drawn.append(rows_chart.Row(label=r.label, value=r.value, low=r.low if _finite(r.low) else None,
+                                    high=r.high if _finite(r.high) else None, cls=r.cls, text=r.text,
+                                    tip=f"{r.label}: {r.text} (interval {interval})", group="row", key=("key", r.key)))
+    return rows_chart.pair([("", drawn)], ident=ident, kind=kind, title=title, desc=desc,
+                           ticks=nice_ticks(min(values), max(values), 4),
+                           tick_text=lambda t: format_delta(t, unit) if t else "0", bars=bars, width=width,
+                           reference=reference, reference_label=reference_label)
 
 
 def estimates(r: EffectResult, ident: str) -> Markup:

@@ -9,7 +9,6 @@ the drawing highlights. No statistics: the inputs are edges and names.
 
 from __future__ import annotations
 
-import textwrap
 from dataclasses import dataclass
 
 import networkx as nx
@@ -102,11 +101,3 @@ def path_edges(edges: list[tuple[str, str]], causes: set[str], target: str) -> s
     return {(s, t) for s, t in g.edges if s in from_causes and s in into_target and t in into_target
             and t in from_causes}
 
-
-def wrap(text: str, width: int, lines: int) -> list[str]:
-    """``text`` broken into at most ``lines`` lines of ``width`` characters, the last one cut with '…'."""
-    out = textwrap.wrap(text, width, break_long_words=True) or [""]
-    if len(out) > lines:
-        out = out[:lines]
-        out[-1] = out[-1][: width - 1] + "…"
-    return out

@@ -10,14 +10,15 @@ the page (``default-src 'none'``), so it opens offline and cannot leak a request
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from jinja2 import Environment, PackageLoader, select_autoescape
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
-from reports import charts
+from reports import charts, graph_chart, notes
 from reports.effect_views import views as effect_views
 from results import Cause, InvestigationResult, effect_wording, format_value, package_versions, wording
 from results.effect_wording import EffectItem
@@ -53,10 +54,15 @@ class View:
     target_chart: Markup
     cause_chart: Markup
     graph_chart: Markup
+    graph_folded: bool  # drawn over several bands (an arrow leaving a band continues on the next)
     evidence: tuple[Evidence, ...]
     counterfactuals: tuple[CounterfactualRow, ...]
     mechanisms: str
     fit_quality: tuple[tuple[str, str], ...]
+    target_note: str  # what the target's chart shows
+    fit_note: str  # the rows the model was fitted on and the windows it compared
+    paths: int  # edges on paths from the main causes to the target (highlighted in the graph)
+    fit_span: str  # the fit window's dates, '' when unknown
 
 
 def _env() -> Environment:
@@ -66,7 +72,34 @@ def _env() -> Environment:
     env.filters["delta"] = wording.delta
     env.filters["pct"] = wording.pct
     env.filters["capfirst"] = lambda text: str(text)[:1].upper() + str(text)[1:]
+    # Table cells: a long name gets places to break; a figure keeps its number and unit together
+    # (an interval may break at "to").
+    env.filters["soft"] = soft_breaks
+    env.filters["nobr"] = lambda text: str(text).replace(" ", "\u00a0").replace("\u00a0to\u00a0", " to ")
     return env
+
+
+_SEPARATORS = set("/:._-?&=,;|")
+
+
+def soft_breaks(text: object) -> Markup:
+    """``text`` escaped, with ``<wbr>`` break opportunities inside runs of 30 or more characters
+    without a space (URLs, qualified names, hostile strings): after their separators, and at least
+    every 16 characters. A table column can then narrow to fit a phone without ordinary words
+    breaking in the middle (``overflow-wrap: anywhere`` would break those too)."""
+    out: list[str] = []
+    for word in re.split(r"(\s+)", str(text)):
+        if len(word) < 30 or word.isspace():
+            out.append(str(escape(word)))
+            continue
+        run = 0
+        for i, ch in enumerate(word):
+            out.append(str(escape(ch)))
+            run += 1
+            if i < len(word) - 1 and (ch in _SEPARATORS or run >= 16):
+                out.append("<wbr>")
+                run = 0
+    return Markup("".join(out))
 
 
 def _evidence(r: InvestigationResult, ident: str) -> tuple[Evidence, ...]:
@@ -78,13 +111,15 @@ def _evidence(r: InvestigationResult, ident: str) -> tuple[Evidence, ...]:
             continue
         level = cf_level.get(c.node)
         label = f"counterfactual level {format_value(level, r.unit(c.node))}" if level is not None else ""
-        chart = charts.time_series(r, c.node, f"{ident}-ev{i}", height=170, reference=level, reference_label=label)
+        chart = charts.series_pair(r, c.node, f"{ident}-ev{i}", height=170, reference=level, reference_label=label)
         held = (f" Dashed: the level the counterfactual holds it at ({format_value(level, r.unit(c.node))})."
                 if level is not None else "")
+        shows = f" {notes.chart(r, c.node)}" if chart else ""
         note = (f"Contributed {wording.delta(c.contribution, r.observed.unit)} to {r.title(r.target)} "
                 f"({wording.pct(c.share)} of the change; interval {wording.delta(c.interval[0], r.observed.unit)} "
                 f"to {wording.delta(c.interval[1], r.observed.unit)}; "
-                f"{'significant' if c.significant else 'not significant'}).{held}")
+                f"{'significant' if c.significant else 'not significant'}), by the model fitted on "
+                f"{r.model.rows:,} row{'' if r.model.rows == 1 else 's'}.{held}{shows}")
         out.append(Evidence(cause=c, title=r.title(c.node), chart=chart, note=note))
     return tuple(out)
 
@@ -108,6 +143,7 @@ def _fit_quality(r: InvestigationResult) -> tuple[tuple[str, str], ...]:
 
 
 def view(r: InvestigationResult, ident: str) -> View:
+    graph, folded = graph_chart.responsive(r, f"{ident}-graph")
     kinds: dict[str, int] = {}
     for m in r.model.mechanisms.values():
         kinds[m] = kinds.get(m, 0) + 1
@@ -119,13 +155,18 @@ def view(r: InvestigationResult, ident: str) -> View:
         confidence=wording.confidence(r),
         window=wording.window_text(r),
         change=wording.change_text(r),
-        target_chart=charts.time_series(r, r.target, f"{ident}-target"),
+        target_chart=charts.series_pair(r, r.target, f"{ident}-target"),
         cause_chart=charts.cause_bars(r, f"{ident}-causes"),
-        graph_chart=charts.causal_graph(r, f"{ident}-graph"),
+        graph_chart=graph,
+        graph_folded=folded,
         evidence=_evidence(r, ident),
         counterfactuals=_counterfactuals(r),
         mechanisms=", ".join(f"{n} {k}" for k, n in sorted(kinds.items(), key=lambda kv: -kv[1])),
         fit_quality=_fit_quality(r),
+        target_note=notes.chart(r, r.target),
+        fit_note=notes.fit(r),
+        paths=len(graph_chart.highlighted(r)),
+        fit_span=" to ".join(wording.day(t) for t in fw) if (fw := notes.fit_window(r)) else "",
     )
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from reports import notes
 from reports.escaping import md_escape
-from results import InvestigationResult, format_value, notable, wording
+from results import InvestigationResult, format_value, wording
 
 
 def _section(r: InvestigationResult, level: int) -> list[str]:
@@ -32,7 +33,7 @@ def _section(r: InvestigationResult, level: int) -> list[str]:
         "",
     ]
     if r.causes:
-        lines += ["| cause | contribution | share | interval | significant |", "|---|---:|---:|---|---|"]
+        lines += [e(notes.fit(r)), "", "| cause | contribution | share | interval | significant |", "|---|---:|---:|---|---|"]
         for c in r.causes:
             name = e(wording.cause_title(r, c.node))
             lines.append(f"| {'**' + name + '**' if c.significant else name} | {wording.delta(c.contribution, unit)} | "
@@ -49,35 +50,38 @@ def _section(r: InvestigationResult, level: int) -> list[str]:
             lines.append(f"| {had} | {format_value(cf.target, unit)} | {format_value(cf.interval[0], unit)} to "
                          f"{format_value(cf.interval[1], unit)} | {format_value(r.observed.current, unit)} |")
     if r.edges:
-        lines += ["", f"{h} The causal graph", "", f"Graph {e(r.model.graph)}; edges on paths from the causes to "
-                  f"{e(r.title(r.target))}:", ""]
-        from reports.graph_layout import path_edges
+        from reports.graph_chart import highlighted
 
-        drivers = {c.node for c in wording.upstream(r) if c.significant or notable(c.share)}
-        hot = path_edges([(s, t) for s, t, _ in r.edges], drivers, r.target)
-        for s, t, lag in r.edges:
-            if (s, t) in hot:
-                lines.append(f"- {e(r.title(s))} → {e(r.title(t))}" + (f" (lag {lag})" if lag else ""))
-        if not hot:
-            lines.append("- none")
+        hot = highlighted(r)
+        lines += ["", f"{h} The causal graph", ""]
+        if hot:
+            lines += [f"Graph {e(r.model.graph)}; edges on paths from the main causes to {e(r.title(r.target))}:", ""]
+            lines += [f"- {e(r.title(s))} → {e(r.title(t))}" + (f" (lag {lag})" if lag else "")
+                      for s, t, lag in r.edges if (s, t) in hot]
+        else:
+            lines.append(f"Graph {e(r.model.graph)}, {len(r.edges)} edges: none of the graph's edges leads from a "
+                         f"significant or notable cause to {e(r.title(r.target))}.")
     evidence = [c for c in wording.upstream(r) if c.node in r.series]
     if evidence:
-        lines += ["", f"{h} Evidence per cause", ""]
+        lines += ["", f"{h} Evidence per cause", "", e(notes.fit(r)), ""]
         for c in evidence:
-            pts = r.series[c.node]
-            lines.append(f"- {e(r.title(c.node))}: {len(pts)} points from {wording.day(pts[0][0])} to "
-                         f"{wording.day(pts[-1][0])}; contributed {wording.delta(c.contribution, unit)} "
-                         f"({wording.pct(c.share)}, {'significant' if c.significant else 'not significant'})")
+            span = notes.span(r, c.node)
+            lines.append(f"- {e(r.title(c.node))}: contributed {wording.delta(c.contribution, unit)} "
+                         f"({wording.pct(c.share)}, {'significant' if c.significant else 'not significant'})"
+                         + (f"; the series: {e(span)}" if span else ""))
     lines += ["", f"{h} Caveats", ""]
     lines += [f"- {e(c)}" for c in r.caveats] or ["None noted."]
-    versions = ", ".join(f"{e(k)} {e(v)}" for k, v in r.versions.items())
+    versions = e(", ".join(f"{k} {v}" for k, v in r.versions.items()))
+    fw = notes.fit_window(r)
+    timings = ", ".join(f"{e(k)} {v:.2f} s" for k, v in r.timings_s.items())
     lines += ["", f"{h} Method", "",
               f"Graph {e(r.model.graph)}" + (f" (one row per {e(r.graph_unit)})" if r.graph_unit else "")
-              + f"; DoWhy gcm structural causal model on {r.model.rows} rows, seed {r.model.seed}, fitted "
-              f"{e(r.model.fitted_at)}. Regression test: {e(r.regression.method or 'n/a')}. "
-              f"Windows: {e(wording.window_text(r))}."
+              + f"; DoWhy gcm structural causal model on {r.model.rows} rows"
+              + (f" ({wording.day(fw[0])} to {wording.day(fw[1])})" if fw else "")
+              + f", seed {r.model.seed}, fitted {e(r.model.fitted_at)}. Regression test: "
+              f"{e(r.regression.method or 'n/a')}. Windows: {e(wording.window_text(r))}."
               + (f" Versions: {versions}." if versions else "")
-              + " Timings: " + ", ".join(f"{e(k)} {v:.2f} s" for k, v in r.timings_s.items()) + ".", ""]
+              + (f" Timings: {timings}." if timings else ""), ""]
     return lines
 
 

@@ -141,6 +141,11 @@ class InvestigationResult:
     # node -> (its mean over the baseline/fit rows, its mean over the current/anomalous rows), so
     # a report can say "falling coverage" without computing anything.
     levels: dict[str, tuple[float, float]] = field(default_factory=dict, compare=False, repr=False)
+    # What the numbers were computed on, so every figure can say it: the first and last row the
+    # model was fitted on (``model.rows`` counts them), and how many rows the current (or
+    # anomalous) window held. Empty / 0 when not known (results built without the engine).
+    fit_window: tuple[str, str] | tuple[()] = field(default=(), compare=False)
+    current_rows: int = field(default=0, compare=False)
 
     def title(self, node: str) -> str:
         """A node's human label (the graph's ``label``, else its name with spaces for underscores)."""

@@ -81,3 +81,54 @@ def hostile_result() -> InvestigationResult:
                               "target_title": f"Bugs {EVIL}"})
 
 
+
+
+def graph_result(edges: list[tuple[str, str]], target: str, *, titles: dict[str, str] | None = None,
+                 hot: tuple[str, ...] = (), scope: str = "shop") -> InvestigationResult:
+    """``make_result``'s numbers on another graph: ``hot`` are significant causes (they shade their
+    boxes and light the paths to ``target``); every node gets a title (its name unless given)."""
+    from dataclasses import replace
+
+    base = make_result(target=target, scope=scope, n_causes=0)
+    nodes = list(dict.fromkeys([n for e in edges for n in e]))
+    titles = {n: (titles or {}).get(n, n.replace("_", " ")) for n in nodes}
+    change = base.observed.current - base.observed.baseline
+    causes = [Cause(node=n, contribution=change * 0.8 / len(hot), share=0.8 / len(hot), interval=(0.01, 0.05),
+                    significant=True, direction="worse", evidence=4.0, unusual=True) for n in hot]
+    causes.append(Cause(node=target, contribution=change * 0.2, share=0.2, interval=(0.0, 0.02), significant=False,
+                        direction="worse", evidence=0.5, unusual=False))
+    series = {target: base.series[target], **{n: base.series[base.target] for n in hot[:3]}}
+    return replace(base, causes=tuple(causes), titles=titles, edges=tuple((s, t, 0) for s, t in edges),
+                   units={n: "ratio" for n in nodes}, series=series, counterfactuals=())
+
+
+def micro_edges(services: int = 40, seed: int = 0) -> tuple[list[tuple[str, str]], str]:
+    """A call tree of ``services`` services plus shared backends; latency flows from callee to
+    caller, so the front service (the target) is the graph's sink and the chains are long."""
+    import random
+
+    rng = random.Random(seed)
+    names = [f"svc{i:02d}_latency_seconds" for i in range(services)]
+    edges = []
+    for i in range(1, services):
+        edges.append((names[i], names[rng.randrange(max(0, i - 4), i)]))
+    for _ in range(8):
+        i, j = sorted(rng.sample(range(1, services), 2))
+        if (names[j], names[i]) not in edges:
+            edges.append((names[j], names[i]))
+    return edges, names[0]
+
+
+LONG_NAMES = {
+    "front": "https://grafana.example.com/d/8f3k2/checkout-latency?orgId=1&var-env=production&refresh=30s",
+    "db": "payments::storage::postgres::primary::query_duration_p99_seconds",
+    "cache": "cache.redis.eu-west-1.cluster-0004.hit_ratio_over_the_last_fifteen_minutes",
+    "queue": "ＷＷＷＷ队列积压消息数量（生产环境）ＷＷＷＷ",
+    "wide": "WWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWW",
+}
+
+
+def long_names_result() -> InvestigationResult:
+    """A graph whose node titles are URLs, qualified names, CJK and one unbreakable word."""
+    edges = [("db", "front"), ("cache", "db"), ("queue", "db"), ("wide", "cache"), ("queue", "front")]
+    return graph_result(edges, "front", titles=LONG_NAMES, hot=("db", "cache"))

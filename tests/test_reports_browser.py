@@ -20,10 +20,12 @@ from tests.report_results import hostile_result, make_result
 
 pytest_plugins = ["tests.reports_fixtures"]  # its fixtures: engine_result, browser, artifacts
 
+# Only the charts on screen: some come in a wide and a compact drawing, and the page shows one.
 CHARTS_JS = """(() => {
   const out = [];
+  const shown = (root, sel) => [...root.querySelectorAll(sel)].filter(s => s.getClientRects().length > 0);
   for (const a of document.querySelectorAll('article.investigation')) {
-    const charts = [...a.querySelectorAll('svg.chart')].map(s => ({
+    const charts = shown(a, 'svg.chart').map(s => ({
       kind: s.dataset.chart,
       title: (s.querySelector('title') || {}).textContent || '',
       desc: (s.querySelector('desc') || {}).textContent || '',
@@ -32,8 +34,8 @@ CHARTS_JS = """(() => {
       width: s.getBoundingClientRect().width,
       marks: s.querySelectorAll('rect, path, g.node').length,
     }));
-    out.push({id: a.id, charts, evidence: a.querySelectorAll('figure.fig-evidence svg').length,
-              hot: a.querySelectorAll('svg.chart-graph g.edge.hot').length});
+    out.push({id: a.id, charts, evidence: shown(a, 'figure.fig-evidence svg').length,
+              hot: shown(a, 'svg.chart-graph').reduce((n, s) => n + s.querySelectorAll('g.edge.hot').length, 0)});
   }
   return out;
 })()"""
@@ -172,7 +174,7 @@ EFFECTS_JS = """(() => {
   return {
     heading: section.querySelector('h2').textContent.trim(),
     articles: [...section.querySelectorAll('article.effect')].map(a => a.dataset.kind),
-    charts: [...section.querySelectorAll('svg.chart')].map(s => ({
+    charts: [...section.querySelectorAll('svg.chart')].filter(s => s.getClientRects().length > 0).map(s => ({
       kind: s.dataset.chart,
       title: (s.querySelector('title') || {}).textContent || '',
       desc: (s.querySelector('desc') || {}).textContent || '',

@@ -117,7 +117,7 @@ def test_hostile_text_is_escaped_everywhere(fmt: str) -> None:
                                   "section", "table", "thead", "tbody", "tr", "th", "td", "a", "article", "div",
                                   "span", "strong", "figure", "figcaption", "ul", "li", "i", "svg", "desc", "line",
                                   "text", "rect", "path", "g", "polygon", "tspan", "circle", "dl", "dt", "dd",
-                                  "code", "details", "summary", "footer"}
+                                  "code", "details", "summary", "footer", "wbr"}
         assert not [k for k, _ in tags.attrs if k.startswith("on")]
         assert not [v for k, v in tags.attrs if k == "href" and v and not v.startswith("#")]
 

@@ -216,6 +216,8 @@ def investigate(
         graph_unit=graph.unit,
         versions=package_versions(),
         levels={n: (float(reference[n].mean()), float(current[n].mean())) for n in graph.nodes},
+        fit_window=(iso(reference.index.min()), iso(reference.index.max())),
+        current_rows=len(current),
     )
     return replace(result, explanation=wording.explanation(result))
 
