@@ -20,10 +20,10 @@ from typing import Any
 import networkx as nx
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from graphs import CausalGraph
 from graphs.model import unrolled
+from rca.engine import stats
 from rca.engine.attribution import benjamini_hochberg
 from rca.engine.frames import EngineInputError, prepare
 
@@ -177,7 +177,7 @@ def partial_corr(corr: np.ndarray, i: int, j: int, given: list[int], n: int) -> 
     if dof <= 0:
         return r, 1.0
     t = r * np.sqrt(dof / (1 - r * r))
-    return r, float(2 * stats.t.sf(abs(t), dof))
+    return r, float(2 * stats.t_sf(abs(t), dof))
 
 
 def _partial_given(
@@ -199,7 +199,7 @@ def _partial_given(
     if dof <= 0:
         return r, np.ones_like(r)
     t = r * np.sqrt(dof / (1 - r * r))
-    return r, 2 * stats.t.sf(np.abs(t), dof)
+    return r, 2 * stats.t_sf(np.abs(t), dof)
 
 
 def _local_markov(

@@ -18,18 +18,16 @@ Both report the method in the result so a reader can check the arithmetic.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
-from scipy import stats
 
+from rca.engine import stats
 from results import Regression
 
 
 def robust_scale(x: np.ndarray) -> float:
     """The spread of ``x`` in standard deviations: the scaled MAD, or the standard deviation where
     more than half the values are one value (mostly-zero error counts)."""
-    mad = float(stats.median_abs_deviation(x, scale="normal"))
+    mad = stats.median_abs_deviation(x)
     if mad > 0:
         return mad
     sd = float(np.std(x, ddof=1)) if len(x) > 1 else 0.0
@@ -73,7 +71,7 @@ def anomaly_regression(
             detected=bool(signed > z_threshold), score=signed,
             method=(f"quasi-binomial z of the pooled ratio ({events:g} events) vs the fit window's "
                     f"(dispersion {phi:.2g}), threshold {z_threshold}"),
-            p_value=float(stats.norm.sf(signed)),
+            p_value=float(stats.norm_sf(signed)),
         )
     cur = float(np.mean(current))
     scale = robust_scale(ref)
@@ -84,13 +82,13 @@ def anomaly_regression(
         # A window of k rows averages its noise: scale the spread by sqrt(k).
         z = (cur - centre) / (scale / np.sqrt(max(1, len(np.atleast_1d(current)))))
     signed = z if higher_is_worse else -z
-    p = float(stats.norm.sf(signed))
+    p = float(stats.norm_sf(signed))
     # Heavy tails (latencies, durations) make large robust z-scores common on ordinary rows: the
     # window must also lie beyond all but ``tail`` of the fit window's own windows of its length.
     k = max(1, len(np.atleast_1d(current)))
     tail_p = _tail_p(ref, cur, k, higher_is_worse)
     if tail_p is not None and tail_p > tail:
-        signed = min(signed, float(stats.norm.isf(tail_p)))
+        signed = min(signed, float(stats.norm_isf(tail_p)))
         p = max(p, tail_p)
     return Regression(
         detected=bool(signed > z_threshold and (tail_p is None or tail_p <= tail)),
@@ -124,7 +122,7 @@ def change_regression(
         var = phi * p * (1 - p) * (1 / na + 1 / nb)
         z = (pb - pa) / np.sqrt(var) if var > 0 else 0.0
         signed = float(z if higher_is_worse else -z)
-        p_value = float(stats.norm.sf(signed))
+        p_value = float(stats.norm_sf(signed))
         return Regression(
             detected=bool(p_value < alpha), score=signed,
             method=(f"quasi-binomial test of the pooled ratios ({na:g} vs {nb:g} events, dispersion {phi:.2g}), "
@@ -135,12 +133,10 @@ def change_regression(
         return Regression(
             detected=False, score=0.0, method="Welch t-test (one-sided, bad direction)", p_value=1.0
         )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        res = stats.ttest_ind(b, a, equal_var=False, alternative="greater" if higher_is_worse else "less")
-    t = float(res.statistic) if np.isfinite(res.statistic) else 0.0
+    t, _, p = stats.welch(b, a, alternative="greater" if higher_is_worse else "less")
+    t = t if np.isfinite(t) else 0.0
     signed = t if higher_is_worse else -t
-    p = float(res.pvalue) if np.isfinite(res.pvalue) else 1.0
+    p = p if np.isfinite(p) else 1.0
     return Regression(
         detected=bool(p < alpha),
         score=signed,

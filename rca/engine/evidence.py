@@ -24,8 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
+from rca.engine import stats
 from rca.engine.detection import robust_scale as _scale
 
 
@@ -80,6 +80,6 @@ def change(columns: tuple[str, ...], p_values: dict[str, float], flagged: dict[s
     score = {}
     for col in columns:
         p = min(max(p_values.get(col, 1.0), 1e-300), 1.0)
-        z = float(stats.norm.isf(p / 2)) if p < 1.0 else 0.0
+        z = float(stats.norm_isf(p / 2)) if p < 1.0 else 0.0
         score[col] = z if direction.get(col, 0.0) >= 0 else -z
     return Evidence(score, {c: bool(flagged.get(c, False)) for c in columns})
