@@ -148,9 +148,10 @@ def test_an_ancestor_that_moved_far_less_than_its_unusual_child_does_not_block_i
               _cause("t", 0.1, unusual=False)]
     edges = [("db", "service"), ("service", "t")]
     units = {"db": "seconds", "service": "seconds", "t": "seconds"}
-    ordered, _ = ranking.rank(causes, "t", edges, deviation={"db": 0.005, "service": 0.3}, units=units)
+    slower = {"db": True, "service": True}  # both moved their own bad way
+    ordered, _ = ranking.rank(causes, "t", edges, deviation={"db": 0.005, "service": 0.3}, units=units, own_worse=slower)
     assert ordered[0].node == "service"
-    ordered, _ = ranking.rank(causes, "t", edges, deviation={"db": 0.25, "service": 0.3}, units=units)
+    ordered, _ = ranking.rank(causes, "t", edges, deviation={"db": 0.25, "service": 0.3}, units=units, own_worse=slower)
     assert ordered[0].node == "db"
 
 
@@ -219,3 +220,12 @@ def test_a_real_rise_in_the_pooled_ratio_is_still_a_regression() -> None:
     reg = detection.change_regression(fixes[:60] / commits[:60], fixes[60:] / commits[60:], higher_is_worse=True,
                                       weights=(commits[:60].astype(float), commits[60:].astype(float)))
     assert reg.detected and reg.p_value < 1e-4
+
+
+def test_a_contribution_too_small_to_name_pulls_neither_way() -> None:
+    causes = [_cause("authors", -0.0002, unusual=True, direction="better", evidence=2.9, significant=False),
+              _cause("churn", 0.0, unusual=False, direction="neutral", evidence=1.3, significant=False),
+              _cause("t", 0.08, unusual=False)]
+    ordered, _ = ranking.rank(causes, "t", [("authors", "t"), ("churn", "t")], kind="distribution_change",
+                              own_worse={"authors": False})
+    assert ordered[0].node == "authors"  # the largest change of its own, not "pulled the other way"

@@ -33,7 +33,7 @@ from dataclasses import replace
 
 import networkx as nx
 
-from results import Cause, Unexplained
+from results import Cause, Unexplained, notable
 
 MODERATE = 2.5  # |evidence| of an ancestor that may have started an unusual node's deviation
 AMPLIFICATION = 0.25  # a callee's move explains a caller's up to 4x its size (retries, pools, fan-out)
@@ -70,7 +70,10 @@ def rank(causes: list[Cause], target: str, graph_edges: list[tuple[str, str]], *
     worse = own_worse or {}
     unusual_bad = {c.node for c in causes if c.node != target and c.unusual
                    and (c.direction == "worse" or (c.direction == "neutral" and worse.get(c.node, False)))}
-    unusual_good = {c.node for c in causes if c.node != target and c.unusual and c.node not in unusual_bad}
+    # Pulling the other way takes a contribution large enough to name; a smaller one pulls nowhere,
+    # and its node stays among the rest, ranked by its evidence.
+    unusual_good = {c.node for c in causes if c.node != target and c.unusual and c.node not in unusual_bad
+                    and c.direction == "better" and notable(c.share)}
 
     by_node = {c.node: c for c in causes}
 
