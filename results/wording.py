@@ -232,8 +232,7 @@ def _fallback(r: InvestigationResult) -> str:
     moved_most = [c for c in upstream(r) if abs(c.evidence) >= 2.0][:3]
     if moved_most:
         out += (" The upstream nodes whose own values changed most unusually: "
-                + ", ".join(f"{r.title(c.node)} ({cause_movement(r, c.node)}, evidence {c.evidence:.1f})"
-                            for c in moved_most) + ".")
+                + ", ".join(f"{cause_movement(r, c.node)} (evidence {c.evidence:.1f})" for c in moved_most) + ".")
     return out
 
 
