@@ -232,8 +232,14 @@ def _fallback(r: InvestigationResult) -> str:
     moved_most = [c for c in upstream(r) if abs(c.evidence) >= 2.0][:3]
     if moved_most:
         out += (" The upstream nodes whose own values changed most unusually: "
-                + ", ".join(f"{cause_movement(r, c.node)} (evidence {c.evidence:.1f})" for c in moved_most) + ".")
+                + ", ".join(f"{_moved_or_named(r, c.node)} (evidence {c.evidence:.1f})" for c in moved_most) + ".")
     return out
+
+
+def _moved_or_named(r: InvestigationResult, node: str) -> str:
+    """How a node moved ("rising active authors count (1.1 to 2.2)"), or just its name when that is unknown."""
+    said = cause_movement(r, node)
+    return r.title(node) if said.startswith("changes in ") else said
 
 
 def cause_movement(r: InvestigationResult, node: str) -> str:
