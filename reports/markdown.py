@@ -33,12 +33,14 @@ def _section(r: InvestigationResult, level: int) -> list[str]:
         "",
     ]
     if r.causes:
-        lines += [e(notes.fit(r)), "", "| cause | contribution | share | interval | significant |", "|---|---:|---:|---|---|"]
+        lines += [e(notes.fit(r)), "", "| cause | contribution | share | interval | significant | own change |",
+                  "|---|---:|---:|---|---|---:|"]
         for c in r.causes:
             name = e(wording.cause_title(r, c.node))
             lines.append(f"| {'**' + name + '**' if c.significant else name} | {wording.delta(c.contribution, unit)} | "
                          f"{wording.pct(c.share)} | {wording.delta(c.interval[0], unit)} to "
-                         f"{wording.delta(c.interval[1], unit)} | {'yes' if c.significant else 'no'} |")
+                         f"{wording.delta(c.interval[1], unit)} | {'yes' if c.significant else 'no'} | "
+                         f"{c.evidence:.1f}{' unusual' if c.unusual else ''} |")
     else:
         lines.append("No causes were attributed.")
     if r.counterfactuals:
