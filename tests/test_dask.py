@@ -40,8 +40,8 @@ def cluster() -> Iterator[Any]:
         from distributed import Client, LocalCluster
     except ModuleNotFoundError as exc:
         raise RuntimeError(f"the Dask tests need {exc.name!r}: install whydunnit[dask] (make .venv/.installed does)") from None
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None) as lc, \
-            Client(lc.scheduler_address, set_as_default=False) as watcher:
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address="127.0.0.1:0") as lc, Client(lc.scheduler_address, set_as_default=False) as watcher:
         watcher.wait_for_workers(2, timeout=60)
         yield watcher
     compute.close()
@@ -255,3 +255,15 @@ def test_without_dask_the_default_path_runs_and_a_configured_scheduler_is_one_li
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
     assert proc.stderr.startswith("rca: error: compute.scheduler is 'local' but the Python package ")
     assert "whydunnit[dask]" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_the_compute_section_takes_a_tcp_address_or_local(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rca.config import ConfigError, load_settings
+
+    assert load_settings(None).compute.scheduler is None  # the default: everything in this process
+    monkeypatch.setenv("RCA_COMPUTE__SCHEDULER", "tcp://dask-scheduler.example:8786")
+    assert load_settings(None).compute.scheduler == "tcp://dask-scheduler.example:8786"
+    for bad in ("http://dask:8786", "tcp://dask", "dask:8786"):
+        monkeypatch.setenv("RCA_COMPUTE__SCHEDULER", bad)
+        with pytest.raises(ConfigError, match="compute.scheduler: scheduler must be tcp://HOST:PORT or local"):
+            load_settings(None)

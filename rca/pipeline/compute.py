@@ -61,7 +61,7 @@ def client(c: ComputeSettings) -> Client:
             if c.scheduler == "local":
                 cluster = distributed.LocalCluster(
                     n_workers=c.workers, threads_per_worker=c.threads_per_worker, processes=True, host="127.0.0.1",
-                    dashboard_address=None, memory_limit=c.memory_limit, silence_logs=logging.ERROR)
+                    dashboard_address="127.0.0.1:0", memory_limit=c.memory_limit, silence_logs=logging.ERROR)
                 address = cluster.scheduler_address
             else:
                 address = c.scheduler
