@@ -267,3 +267,32 @@ def test_the_compute_section_takes_a_tcp_address_or_local(tmp_path: Path, monkey
         monkeypatch.setenv("RCA_COMPUTE__SCHEDULER", bad)
         with pytest.raises(ConfigError, match="compute.scheduler: scheduler must be tcp://HOST:PORT or local"):
             load_settings(None)
+
+
+def test_report_tasks_carry_the_engine_options_but_not_the_store_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What would travel to the workers: frames, graphs and options; never the store's URL (a password in it)."""
+    import pickle
+
+    import cloudpickle
+
+    from rca.engine import parallel
+
+    url = f"sqlite:///{tmp_path / 'pw-s3cr3t-marker' / 'rca.db'}"
+    with Store(url) as store:
+        store.write(generate().observations)
+    shipped: list[bytes] = []
+    real = parallel.tasks
+
+    def spy(fn, items):
+        items = list(items)
+        shipped.append(cloudpickle.dumps((fn, items)))
+        return real(fn, items)
+
+    monkeypatch.setattr(parallel, "tasks", spy)
+    settings = pipeline.settings(None, store={"url": url}, engine={"bootstrap": 7},
+                                 reports={"out_dir": str(tmp_path / "out"), "formats": ["json"]},
+                                 investigations=[{"target": "bug_fix_commit_ratio", "scope": SCOPES[0], "last": "13 weeks"}])
+    assert len(pipeline.report(settings).results) == 1
+    assert shipped and all(b"pw-s3cr3t-marker" not in blob for blob in shipped)
+    _, items = pickle.loads(shipped[0])
+    assert items[0][2].engine.bootstrap == 7
