@@ -48,6 +48,15 @@ def _timed(fn):
     return out, time.perf_counter() - t
 
 
+def _cpu() -> float:
+    """CPU seconds used so far by this process and its waited-for children (git): what a task costs a core,
+    whatever else the machine is doing."""
+    import resource
+
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def _organisation(n: int) -> pd.DataFrame:
     from rca.sample import generate
 
@@ -78,14 +87,19 @@ def bench_report(url: str, scopes: int, address: str, out: Path) -> None:
     base = {"store": {"url": url}, "investigations": targets, "reports": {"out_dir": str(out), "formats": ["json"]}}
     here = pipeline.settings(None, **base)
     there = pipeline.settings(None, **base, compute={"scheduler": address, "timeout_s": 120})
-    a, local_s = _timed(lambda: pipeline.report(here))
-    b, cold_s = _timed(lambda: pipeline.report(there))
-    c, warm_s = _timed(lambda: pipeline.report(there))
+    # Each side twice: the first run pays its imports (here: this process's; there: each worker's).
+    a, cold_here = _timed(lambda: pipeline.report(here))
+    b, cold_there = _timed(lambda: pipeline.report(there))
+    cpu = _cpu()
+    _, warm_here = _timed(lambda: pipeline.report(here))
+    per_scope = (_cpu() - cpu) / scopes
+    c, warm_there = _timed(lambda: pipeline.report(there))
     same = [_same(r.to_dict()) for r in a.results] == [_same(r.to_dict()) for r in b.results] == \
         [_same(r.to_dict()) for r in c.results]
-    print(f"  report, {scopes} scopes x 2 targets (bootstrap {here.engine.bootstrap}): in process {local_s:6.2f} s; "
-          f"on the cluster {cold_s:6.2f} s first (workers import), {warm_s:6.2f} s warm "
-          f"(speed-up {local_s / warm_s:.2f}x); identical answers: {same}")
+    print(f"  report, {scopes} scopes x 2 targets (bootstrap {here.engine.bootstrap}): in process {cold_here:6.2f} s "
+          f"first, {warm_here:6.2f} s warm; on the cluster {cold_there:6.2f} s first (workers import), "
+          f"{warm_there:6.2f} s warm (warm speed-up {warm_here / warm_there:.2f}x); identical answers: {same}; "
+          f"{per_scope:.2f} CPU s per scope in process")
 
 
 def bench_recommend(url: str, refits: int, address: str) -> None:
@@ -97,10 +111,14 @@ def bench_recommend(url: str, refits: int, address: str) -> None:
     g = parse_graph(text.replace("kind: duration, actionable: false}", "kind: duration, actionable: false, "
                                  "mechanism: loglinear}"))
     ask = {"graph": g, "scope": "org/service-000", "bootstrap": refits, "samples": 1000}
-    a, local_s = _timed(lambda: pipeline.recommendations("lead_time_seconds", pipeline.settings(None, store={"url": url}),
-                                                         **ask))
+    here = pipeline.settings(None, store={"url": url})
     there = pipeline.settings(None, store={"url": url}, compute={"scheduler": address, "timeout_s": 120})
-    b, dask_s = _timed(lambda: pipeline.recommendations("lead_time_seconds", there, **ask))
+    local_s = dask_s = float("inf")
+    for _ in range(2):  # best of two, interleaved: the machine is shared
+        a, s = _timed(lambda: pipeline.recommendations("lead_time_seconds", here, **ask))
+        local_s = min(local_s, s)
+        b, s = _timed(lambda: pipeline.recommendations("lead_time_seconds", there, **ask))
+        dask_s = min(dask_s, s)
     same = _same(a.result.to_dict()) == _same(b.result.to_dict())
     print(f"  recommendations, {refits} sampled refits: in process {local_s:6.2f} s, on the cluster {dask_s:6.2f} s "
           f"(speed-up {local_s / dask_s:.2f}x); identical: {same}")
@@ -116,16 +134,21 @@ def bench_collect(tmp: Path, repos: int, commits: int, address: str) -> None:
         paths.append(tmp / f"repo{k}")
         fast_import(paths[-1], commits, n_files=400, seed=k + 1, fix_every=5)
     git = {"repos": [{"path": str(p), "name": f"org/repo{k}"} for k, p in enumerate(paths)]}
-    tables, took = [], []
-    for name, extra in (("here", {}), ("there", {"compute": {"scheduler": address, "timeout_s": 120}})):
-        settings = pipeline.settings(None, data_dir=str(tmp / f"collect-{name}"), git=git, **extra)
-        _, s = _timed(lambda st=settings: pipeline.collect(st))
-        took.append(s)
-        with Store(settings.store_url) as store:
-            tables.append(store.read().sort_values(["scope", "metric", "ts"]).reset_index(drop=True))
-    same = tables[0].equals(tables[1])
+    tables, took = [], [float("inf"), float("inf")]
+    for attempt in range(2):  # best of two, interleaved, each into an empty store
+        for side, extra in enumerate(({}, {"compute": {"scheduler": address, "timeout_s": 120}})):
+            settings = pipeline.settings(None, data_dir=str(tmp / f"collect-{side}-{attempt}"), git=git, **extra)
+            cpu = _cpu()
+            _, s = _timed(lambda st=settings: pipeline.collect(st))
+            took[side] = min(took[side], s)
+            if side == 0:
+                per_repo = (_cpu() - cpu) / repos
+            with Store(settings.store_url) as store:
+                tables.append(store.read().sort_values(["scope", "metric", "ts"]).reset_index(drop=True))
+    same = all(t.equals(tables[0]) for t in tables)
     print(f"  collect {repos} repositories x {commits:,} commits (SZZ on): in process {took[0]:6.2f} s, on the cluster "
-          f"{took[1]:6.2f} s (speed-up {took[0] / took[1]:.2f}x); identical rows: {same}")
+          f"{took[1]:6.2f} s (speed-up {took[0] / took[1]:.2f}x); identical rows: {same}; {per_repo:.1f} CPU s per "
+          "repository in process (git included)")
 
 
 def bench_nonlinear(address: str, draws: int) -> None:
@@ -152,13 +175,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--refits", type=int, default=200)
     ap.add_argument("--repos", type=int, default=4)
-    ap.add_argument("--commits", type=int, default=3000, help="per synthetic repository")
-    ap.add_argument("--quick", action="store_true", help="6 scopes, 60 refits, 2 repositories of 1,500 commits")
+    ap.add_argument("--commits", type=int, default=2000, help="per synthetic repository")
+    ap.add_argument("--quick", action="store_true", help="6 scopes, 60 refits, 2 repositories of 1,000 commits")
     ap.add_argument("--no-postgres", action="store_true", help="time the SQLite store only")
     ap.add_argument("--nonlinear", type=int, default=0, metavar="DRAWS", help="also a nonlinear investigation")
     args = ap.parse_args(argv)
     if args.quick:
-        args.scopes, args.refits, args.repos, args.commits = 6, 60, 2, 1500
+        args.scopes, args.refits, args.repos, args.commits = 6, 60, 2, 1000
     from distributed import Client, LocalCluster
 
     print(f"bench_scale: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the start")
