@@ -212,3 +212,24 @@ def test_a_store_from_before_effect_questions_gains_the_kind_column(tmp_path: Pa
         assert [r.id for r in store.investigations(kind="effect")] == ["new"]
         assert [r.id for r in store.investigations()] == ["new", "old"]
         assert store.investigation("new").status == "failed"
+
+
+def test_runs_are_kept_and_unfinished_work_is_marked_interrupted(store: Store) -> None:
+    """The scheduler's run log (``runs``) and the restart sweep, on either database."""
+    from datetime import datetime
+
+    from rca.store import InvestigationRecord
+
+    store.use_wal()  # SQLite: write-ahead logging; PostgreSQL: nothing to do
+    store.ping()
+    store.start_run("r1", "nightly-collect", owner="host:1")
+    store.finish_run("r1", "done", outputs={"rows": {"git": 12}})
+    store.start_run("r2", "weekly-report", trigger="manual", owner="host:1")
+    store.save_investigation(InvestigationRecord(id="q1", created_at=datetime(2026, 3, 1), status="queued",
+                                                 scope="org/repo", target="t", question={}))
+    assert store.interrupt_unfinished("the service was restarted") == (1, 1)
+    done, cut = store.run("r1"), store.run("r2")
+    assert done is not None and done.status == "done" and done.outputs == {"rows": {"git": 12}}
+    assert cut is not None and cut.status == "interrupted" and cut.error == "the service was restarted"
+    assert [r.id for r in store.runs(job="weekly-report")] == ["r2"]
+    assert store.investigation("q1").status == "interrupted"
