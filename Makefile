@@ -9,12 +9,12 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	$(BIN)/pip install --quiet -e '.[dev,bench,postgres,dask]'
 	touch $(STAMP)
 
-# The real programs the tests use (git, headless Chromium, Prometheus and promtool, openssl), from
-# Debian's packages. The report and Prometheus tests fail (never skip) without them, so `make test`
-# installs them first.
+# The real programs the tests use (git, headless Chromium, Prometheus and promtool, openssl, a PostgreSQL
+# server), from Debian's packages. The report, Prometheus and PostgreSQL store tests fail (never skip)
+# without them, so `make test` installs them first.
 system-deps:
 	@missing=""; \
 	command -v chromium   >/dev/null || missing="$$missing chromium"; \
@@ -22,6 +22,7 @@ system-deps:
 	command -v prometheus >/dev/null || missing="$$missing prometheus"; \
 	command -v promtool   >/dev/null || missing="$$missing prometheus"; \
 	command -v openssl    >/dev/null || missing="$$missing openssl"; \
+	ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \

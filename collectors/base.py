@@ -75,3 +75,25 @@ class Collector(Generic[S]):
     name: str
     section: type[S]
     collect: Callable[[S, Mapping[str, Any], Progress | None], Collected]
+    # Optional: ``parts(section, state)`` cuts the section into parts that can be collected apart (one
+    # repository each), each with the part of the saved state it reads; their results :func:`merged`
+    # equal the whole section's. The pipeline uses it to spread a collection over a cluster's
+    # workers; a collector without it is collected whole.
+    parts: Callable[[S, Mapping[str, Any]], list[tuple[S, Mapping[str, Any]]]] | None = None
+
+
+def merged(results: list[Collected]) -> Collected:
+    """The parts' results as one (their rows, replacements, state and lines, in order)."""
+    import pandas as pd
+
+    frames = [r.observations for r in results if not r.observations.empty]
+    state: dict[str, Any] = {}
+    units: dict[str, Mapping[str, Any]] = {}
+    for r in results:
+        state.update(r.state)
+        units.update(r.units)
+    return Collected(
+        observations=pd.concat(frames, ignore_index=True) if frames else observations.empty(),
+        replaces=tuple(x for r in results for x in r.replaces), state=state, units=units,
+        lines=tuple(x for r in results for x in r.lines), notes=tuple(x for r in results for x in r.notes),
+        failures=tuple(x for r in results for x in r.failures))

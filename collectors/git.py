@@ -463,7 +463,7 @@ def collect(settings: GitSettings, state: Mapping[str, Any], progress: Progress 
     """
     frames, replaces, new_state, lines, notes, failures, units = [], [], {}, [], [], [], {}
     for r in settings.repos:
-        key = f"{r.label}@{r.branch or 'HEAD'}"
+        key = _key(r)
         try:
             res = collect_repo(r.spec(), settings, state.get(key), progress)
         except InputError as exc:  # one broken clone must not cost the other repositories their run
@@ -487,4 +487,16 @@ def collect(settings: GitSettings, state: Mapping[str, Any], progress: Progress 
                      state=new_state, lines=tuple(lines), units=units, notes=tuple(notes), failures=tuple(failures))
 
 
-COLLECTOR: Collector[GitSettings] = Collector("git", GitSettings, collect)
+def one_per_repository(settings: GitSettings, state: Mapping[str, Any]) -> list[tuple[GitSettings, Mapping[str, Any]]]:
+    """The section as one section per repository (same rules), each with its own saved state:
+    the repositories are read independently."""
+    return [(settings.model_copy(update={"repos": (r,)}), {k: state[k] for k in (_key(r),) if k in state})
+            for r in settings.repos]
+
+
+def _key(r: GitRepoSettings) -> str:
+    """Where a repository's state is kept: its label and branch."""
+    return f"{r.label}@{r.branch or 'HEAD'}"
+
+
+COLLECTOR: Collector[GitSettings] = Collector("git", GitSettings, collect, parts=one_per_repository)

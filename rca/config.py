@@ -108,6 +108,27 @@ class StoreSettings(_Section):
     url: str | None = Field(default=None, description="SQLAlchemy URL; default sqlite under data_dir")
 
 
+class ComputeSettings(_Section):
+    """Where the heavy loops run: in this process (no scheduler, the default), or on a Dask cluster
+    (needs ``whydunnit[dask]``): ``tcp://HOST:PORT`` of a running scheduler, or ``local`` for a
+    cluster of worker processes on this machine started for the run (:mod:`rca.pipeline.compute`)."""
+
+    scheduler: str | None = Field(default=None, description="tcp://HOST:PORT of a Dask scheduler, or 'local'")
+    workers: int = Field(default=2, ge=1, le=256, description="local only: worker processes")
+    threads_per_worker: int = Field(default=1, ge=1, le=64, description="local only: threads in each worker")
+    memory_limit: str = Field(default="auto", description="local only: memory per worker ('4GiB'; auto: a share of RAM)")
+    timeout_s: float = Field(default=30.0, gt=0, le=3600, description="to reach the scheduler and see a worker")
+
+    @field_validator("scheduler")
+    @classmethod
+    def _address(cls, v: str | None) -> str | None:
+        if v is None or v == "local":
+            return v
+        if not re.fullmatch(r"tcp://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):\d{1,5}", v):
+            raise ValueError(f"scheduler must be tcp://HOST:PORT or local, not {v!r}")
+        return v
+
+
 class ReportSettings(_Section):
     out_dir: Path = Path("whydunnit-data/reports")
     formats: list[str] = ["html", "md", "json"]
@@ -253,6 +274,7 @@ class Settings(BaseSettings):
     serve: ServeSettings = ServeSettings()  # `rca serve`: the HTTP API
     jobs: list[JobSettings] = []  # `rca serve`: the scheduler's jobs
     store: StoreSettings = StoreSettings()
+    compute: ComputeSettings = ComputeSettings()  # where heavy loops run: here, or on a Dask cluster
     engine: Options = Options()
     reports: ReportSettings = ReportSettings()
     coverage: CoverageSettings = CoverageSettings()

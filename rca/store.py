@@ -15,12 +15,14 @@ keeps the long table as it is; turning it into a graph's wide frame is the frame
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote
 
 import pandas as pd
 import sqlalchemy as sa
@@ -99,11 +101,52 @@ class StoreError(InputError):
 
 
 def masked(url: str) -> str:
-    """A store URL fit to print: any password replaced by ``***``."""
+    """A store URL fit to print: any password replaced by ``***``.
+
+    The password is everything between the user name's colon and the *last* ``@`` before the
+    host, so one with an unescaped ``@`` in it is hidden whole, not cut where a parser would cut it.
+    """
+    m = _USERINFO.match(url)
+    if m:
+        url = f"{m['head']}***@{m['rest']}"
     try:
         return sa.engine.make_url(url).render_as_string(hide_password=True)
     except (sa.exc.ArgumentError, ValueError):
-        return "<unparseable store URL>"
+        return url if m else "<unparseable store URL>"
+
+
+_USERINFO = re.compile(r"^(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@?#]*:)(?P<pw>.*)@(?P<rest>[^@]*)$", re.DOTALL)
+
+
+def _secrets(url: str) -> set[str]:
+    """The password of ``url`` in every spelling a driver's message could repeat (as written, decoded)."""
+    out = set()
+    m = _USERINFO.match(url)
+    if m and m["pw"]:
+        out |= {m["pw"], unquote(m["pw"])}
+    try:
+        pw = sa.engine.make_url(url).password
+    except (sa.exc.ArgumentError, ValueError):
+        pw = None
+    if pw:
+        out |= {str(pw), quote(str(pw), safe="")}
+    return {s for s in out if s}
+
+
+def scrubbed(text: str, url: str) -> str:
+    """``text`` with ``url`` and its password replaced by their masked forms (for messages and logs)."""
+    text = text.replace(url, masked(url))
+    for secret in sorted(_secrets(url), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
+def _with_driver(url: str) -> str:
+    """A PostgreSQL URL without a driver uses psycopg (v3), the one ``whydunnit[postgres]`` installs."""
+    for bare in ("postgresql://", "postgres://"):
+        if url.startswith(bare):
+            return "postgresql+psycopg://" + url.removeprefix(bare)
+    return url
 
 
 def _naive_utc(ts: Any) -> datetime:
@@ -235,17 +278,28 @@ class Store(RunLog):
             except OSError as exc:
                 raise StoreError(f"cannot create the store's folder {str(path.parent)!r}: {exc.strerror}") from None
         # A second writer (a scheduled collect beside a manual one) waits for the lock, then fails clearly.
-        connect_args = {"timeout": busy_timeout_s} if url.startswith("sqlite") else {}
+        connect_args: dict[str, Any] = {"timeout": busy_timeout_s} if url.startswith("sqlite") else {}
+        engine_args: dict[str, Any] = {}
+        if url.startswith(("postgresql", "postgres:")):
+            # A server that drops packets fails after this long, not after the OS's minutes; a pooled
+            # connection the server closed (a restart) is replaced instead of failing the next job.
+            if "connect_timeout=" not in url:
+                connect_args["connect_timeout"] = max(1, round(busy_timeout_s))
+            engine_args["pool_pre_ping"] = True
         try:
-            self.engine: Engine = sa.create_engine(url, future=True, connect_args=connect_args)
+            self.engine: Engine = sa.create_engine(_with_driver(url), future=True, connect_args=connect_args,
+                                                   **engine_args)
             with self._guard("open"):
                 metadata.create_all(self.engine)
                 self._add_kind()
+        except StoreError:
+            raise
         except ModuleNotFoundError as exc:
             raise StoreError(f"the store at {self.shown} needs the Python package {exc.name!r}: "
                              "install whydunnit[postgres] (or the driver the URL names)") from None
-        except sa.exc.ArgumentError as exc:
-            raise StoreError(f"cannot open the store at {self.shown}: {str(exc).splitlines()[0]}") from None
+        except (sa.exc.ArgumentError, ValueError, TypeError) as exc:
+            detail = scrubbed(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, url)
+            raise StoreError(f"cannot open the store at {self.shown}: {detail}") from None
 
     def _add_kind(self) -> None:
         """Give a store made before effect questions were kept its ``kind`` column (existing rows:
@@ -279,22 +333,21 @@ class Store(RunLog):
             detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
             if "locked" in detail:
                 detail += " (another process is writing; try again when it is done)"
-            raise StoreError(f"cannot {what} the store at {self.shown}: {detail}".replace(self.url, self.shown)) from None
+            raise StoreError(scrubbed(f"cannot {what} the store at {self.shown}: {detail}", self.url)) from None
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
         with self._guard("write"), self.engine.begin() as conn:
             yield conn
 
-    def _upsert_stmt(self) -> sa.Insert:
+    def _upsert_stmt(self, table: sa.Table = observations_table, keys: Sequence[str] = ("ts", "scope", "metric", "source"),
+                     values: Sequence[str] = ("value",)) -> sa.Insert:
         if self.engine.dialect.name == "postgresql":
             from sqlalchemy.dialects.postgresql import insert
         else:
             from sqlalchemy.dialects.sqlite import insert
-        stmt = insert(observations_table)
-        return stmt.on_conflict_do_update(
-            index_elements=["ts", "scope", "metric", "source"], set_={"value": stmt.excluded.value}
-        )
+        stmt = insert(table)
+        return stmt.on_conflict_do_update(index_elements=list(keys), set_={v: stmt.excluded[v] for v in values})
 
     def write(
         self,
@@ -315,6 +368,9 @@ class Store(RunLog):
             for ts, sc, m, v, so in zip(list(naive), clean["scope"].tolist(), clean["metric"].tolist(),
                                         clean["value"].tolist(), clean["source"].tolist(), strict=True)
         ]
+        # Key order: two writers upserting overlapping rows take their row locks in the same order
+        # (PostgreSQL), so one waits for the other instead of both dying in a deadlock.
+        rows.sort(key=lambda r: (r["ts"], r["scope"], r["metric"], r["source"]))
         t = observations_table
         with self.transaction() as conn:
             for rep in replace:
@@ -328,11 +384,12 @@ class Store(RunLog):
             # A multi-row VALUES statement per 5,000 rows spent ~0.2 ms per row compiling it.
             if rows:
                 conn.execute(self._upsert_stmt(), rows)
-            for (collector, key), value in (state or {}).items():
-                conn.execute(state_table.delete().where(
-                    sa.and_(state_table.c.collector == collector, state_table.c.key == key)))
-                conn.execute(state_table.insert().values(collector=collector, key=key, value=json.dumps(value),
-                                                         updated_at=_now()))
+            # An upsert, not delete-then-insert: on PostgreSQL a second writer's insert of the same key
+            # would otherwise fail on the first one's committed row instead of replacing it.
+            states = [{"collector": c, "key": k, "value": json.dumps(v), "updated_at": _now()}
+                      for (c, k), v in sorted((state or {}).items())]
+            if states:
+                conn.execute(self._upsert_stmt(state_table, ("collector", "key"), ("value", "updated_at")), states)
         return len(rows)
 
     def states(self, collector: str) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from rca.cli import main
+from tests.postgres_server import PostgresServer, require_driver
 from tests.prometheus_server import PrometheusServer, fixture_series, serve
 
 CHAIN_YAML = """
@@ -94,3 +95,23 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusS
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server on loopback (tests.postgres_server), started once per session when a test
+    asks for it and stopped at the end. It fails (never skips) when the server or the driver is missing."""
+    require_driver()
+    server = PostgresServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty store's URL: a SQLite file, then a fresh database on the real PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'data' / 'rca.db'}"
+    return request.getfixturevalue("postgres").database()

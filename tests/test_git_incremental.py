@@ -13,12 +13,12 @@ from rca.store import Store
 from tests.git_repos import Repo, day
 
 
-def _settings(tmp_path: Path, repo: Path, data: str = "data", **git):
+def _settings(tmp_path: Path, repo: Path, data: str = "data", store_url: str | None = None, **git):
     cfg = tmp_path / f"{data}.yaml"
     scopes = git.pop("scopes", [])
     import yaml
 
-    cfg.write_text(yaml.safe_dump({"data_dir": str(tmp_path / data),
+    cfg.write_text(yaml.safe_dump({"data_dir": str(tmp_path / data), **({"store": {"url": store_url}} if store_url else {}),
                                    "git": {"repos": [{"path": str(repo), "name": "acme/app", "scopes": scopes}],
                                            **git}}))
     return load_settings(cfg)
@@ -48,8 +48,8 @@ def repo(tmp_path: Path) -> Repo:
     return r
 
 
-def test_second_run_reads_only_new_commits_and_matches_a_full_read(tmp_path: Path, repo: Repo) -> None:
-    s = _settings(tmp_path, repo.path, scopes=["svc/tests"])
+def test_second_run_reads_only_new_commits_and_matches_a_full_read(tmp_path: Path, repo: Repo, store_url: str) -> None:
+    s = _settings(tmp_path, repo.path, scopes=["svc/tests"], store_url=store_url)
     first = pipeline.collect(s)
     assert first.run("git").units["acme/app@HEAD"]["commits_read"] == 12 and first.run("git").units["acme/app@HEAD"]["full_read"]
     again = pipeline.collect(s)

@@ -14,20 +14,19 @@ from rca.sample import generate
 from rca.store import Store
 
 
-def _observation_rows(db: Path) -> list[tuple]:
-    import sqlite3
-
-    with sqlite3.connect(db) as conn:
-        return conn.execute("SELECT * FROM observations ORDER BY ts, scope, metric").fetchall()
+def _observation_rows(url: str) -> list[tuple]:
+    with Store(url) as store:
+        return list(store.read().sort_values(["ts", "scope", "metric"]).itertuples(index=False))
 
 
-def test_store_path_finds_the_cause_keeps_the_record_and_failures_touch_no_observation(tmp_path: Path) -> None:
-    settings = pipeline.settings(None, data_dir=str(tmp_path), engine={"bootstrap": 5})
+def test_store_path_finds_the_cause_keeps_the_record_and_failures_touch_no_observation(tmp_path: Path,
+                                                                                       store_url: str) -> None:
+    settings = pipeline.settings(None, data_dir=str(tmp_path), engine={"bootstrap": 5}, store={"url": store_url})
     sample = generate()
     with Store(settings.store_url) as store:
         store.write(sample.observations)
-    db = Path(settings.store_url.removeprefix("sqlite:///"))
-    before = _observation_rows(db)
+    before = _observation_rows(store_url)
+    assert len(before) == len(sample.observations)
     windows = {k: f"{a.isoformat()}..{b.isoformat()}" for k, (a, b) in
                (("baseline", sample.baseline), ("current", sample.current))}
     done = pipeline.investigate(pipeline.request(target=sample.target, scope=sample.scope, **windows), settings)
@@ -36,7 +35,7 @@ def test_store_path_finds_the_cause_keeps_the_record_and_failures_touch_no_obser
         pipeline.investigate(pipeline.request(target="nope", scope=sample.scope, **windows), settings)
     with pytest.raises(BadInput, match="no observations"):
         pipeline.investigate(pipeline.request(target=sample.target, scope="other/scope", **windows), settings)
-    assert _observation_rows(db) == before
+    assert _observation_rows(store_url) == before
     with Store(settings.store_url) as store:
         kept = store.investigation(done.id)
         failed = store.investigations(status="failed")
@@ -85,3 +84,27 @@ def test_cli_investigates_the_configured_store(rca, tmp_path: Path) -> None:
     assert '"node": "line_coverage_ratio"' in res.out.split('"causes"')[1][:200]
     res = rca(*args)
     assert res.code == 2 and "say which scope" in res.err
+
+
+def test_report_and_effect_questions_keep_their_records_in_either_store(tmp_path: Path, store_url: str) -> None:
+    """The report job (several targets, one failing) and a recommendation, kept in SQLite or PostgreSQL alike."""
+    sample = generate()
+    settings = pipeline.settings(
+        None, data_dir=str(tmp_path), store={"url": store_url}, engine={"bootstrap": 4},
+        reports={"out_dir": str(tmp_path / "out"), "formats": ["json"]},
+        investigations=[{"target": sample.target, "scope": sample.scope, "last": "13 weeks"},
+                        {"target": "lead_time_seconds", "scope": sample.scope, "last": "13 weeks"},
+                        {"target": sample.target, "scope": "acme/nowhere", "last": "13 weeks"}])
+    with Store(store_url) as store:
+        store.write(sample.observations)
+    done = pipeline.report(settings)
+    assert [r.target for r in done.results] == [sample.target, "lead_time_seconds"]
+    assert len(done.skipped) == 1 and "acme/nowhere" in done.skipped[0]
+    rec = pipeline.recommendations(sample.target, settings, scope=sample.scope, bootstrap=5, samples=200)
+    with Store(store_url) as store:
+        kept = store.investigations()
+        assert {(r.kind, r.target, r.status) for r in kept} == {
+            ("investigation", sample.target, "done"), ("investigation", "lead_time_seconds", "done"),
+            ("recommendations", sample.target, "done")}
+        assert all(r.report_path == str(done.reports["json"]) for r in kept if r.kind == "investigation")
+        assert store.investigation(rec.id).result == rec.result.to_dict()

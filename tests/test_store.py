@@ -1,7 +1,9 @@
-"""The SQLite store: idempotent upserts, atomic writes, bucketed wide frames."""
+"""The store, on SQLite and on a real PostgreSQL server: idempotent upserts, atomic writes, bucketed
+wide frames, the investigations table. (PostgreSQL's own failure modes: tests/test_store_postgres.py.)"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -22,8 +24,9 @@ def _obs(metric: str, values: list[float], start: str = "2026-03-02", freq: str 
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store(f"sqlite:///{tmp_path / 'data' / 'rca.db'}")
+def store(store_url: str) -> Iterator[Store]:
+    with Store(store_url) as store:
+        yield store
 
 
 def test_upsert_is_idempotent_and_replaces_values(store: Store) -> None:
@@ -42,6 +45,47 @@ def test_failed_write_changes_nothing(store: Store) -> None:
         store.write(bad, state={("git", "repo@main"): {"head": "abc"}})
     assert store.count() == 2
     assert store.states("git") == {}
+
+
+def test_a_write_that_fails_inside_its_transaction_leaves_nothing(store: Store) -> None:
+    """Rows upserted, rows replaced, then the state cannot be saved: the rows and the deletion roll back too."""
+    store.write(_obs("commits_count", [1, 2, 3]), state={("git", "repo@main"): {"head": "old"}})
+    with pytest.raises(TypeError):
+        store.write(_obs("commits_count", [9, 9, 9, 9]),
+                    replace=[Replace("org/repo", "git")], state={("git", "repo@main"): {"head": object()}})
+    assert store.read()["value"].tolist() == [1.0, 2.0, 3.0]
+    assert store.states("git") == {"repo@main": {"head": "old"}}
+
+
+def test_concurrent_writers_of_the_same_rows_and_state_all_land(store_url: str) -> None:
+    """Four writers, each with its own connection, upsert overlapping rows and the same state key at once.
+
+    None fails (no deadlock, no duplicate key on PostgreSQL, no 'database is locked' on SQLite: they
+    wait), and what is left is one writer's whole write for every key.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    Store(store_url).close()  # the tables exist before the race starts
+
+    def writer(i: int) -> int:
+        with Store(store_url) as s:
+            n = 0
+            for rnd in range(3):
+                rows = pd.concat([_obs("commits_count", [float(i)] * 30), _obs(f"w{i}_lines", [float(rnd)] * 5)])
+                n += s.write(rows.sample(frac=1, random_state=i * 10 + rnd),  # each writer in its own order
+                             state={("git", "shared"): {"by": i, "round": rnd}, ("git", f"own{i}"): {"round": rnd}})
+            return n
+
+    with ThreadPoolExecutor(4) as pool:
+        written = list(pool.map(writer, range(4)))
+    assert written == [3 * 35] * 4
+    with Store(store_url) as s:
+        got = s.read()
+        states = s.states("git")
+    assert len(got) == 30 + 4 * 5
+    assert got.loc[got["metric"] == "commits_count", "value"].nunique() == 1  # one writer's rows, not a mix
+    assert {k: v["round"] for k, v in states.items() if k != "shared"} == {f"own{i}": 2 for i in range(4)}
+    assert states["shared"]["round"] == 2 and states["shared"]["by"] in range(4)
 
 
 def test_state_is_saved_with_the_rows(store: Store) -> None:
@@ -168,3 +212,24 @@ def test_a_store_from_before_effect_questions_gains_the_kind_column(tmp_path: Pa
         assert [r.id for r in store.investigations(kind="effect")] == ["new"]
         assert [r.id for r in store.investigations()] == ["new", "old"]
         assert store.investigation("new").status == "failed"
+
+
+def test_runs_are_kept_and_unfinished_work_is_marked_interrupted(store: Store) -> None:
+    """The scheduler's run log (``runs``) and the restart sweep, on either database."""
+    from datetime import datetime
+
+    from rca.store import InvestigationRecord
+
+    store.use_wal()  # SQLite: write-ahead logging; PostgreSQL: nothing to do
+    store.ping()
+    store.start_run("r1", "nightly-collect", owner="host:1")
+    store.finish_run("r1", "done", outputs={"rows": {"git": 12}})
+    store.start_run("r2", "weekly-report", trigger="manual", owner="host:1")
+    store.save_investigation(InvestigationRecord(id="q1", created_at=datetime(2026, 3, 1), status="queued",
+                                                 scope="org/repo", target="t", question={}))
+    assert store.interrupt_unfinished("the service was restarted") == (1, 1)
+    done, cut = store.run("r1"), store.run("r2")
+    assert done is not None and done.status == "done" and done.outputs == {"rows": {"git": 12}}
+    assert cut is not None and cut.status == "interrupted" and cut.error == "the service was restarted"
+    assert [r.id for r in store.runs(job="weekly-report")] == ["r2"]
+    assert store.investigation("q1").status == "interrupted"

@@ -99,6 +99,7 @@ def _sampled(
 
     def once(rng: np.random.Generator) -> dict[str, float] | None:
         sample = reference.iloc[rng.integers(0, len(reference), len(reference))]
+        seed_everything(int(rng.integers(0, 2**32 - 1)), dowhy=True)  # DoWhy's draws: this draw's own
         refit = fit(sample, graph)
         return attribution.anomaly_contributions(refit.scm, target, current, num_samples=max(200, opts.num_samples // 2))
 

@@ -173,15 +173,18 @@ def bootstrap(
     seed: int,
     once: Callable[[np.random.Generator], dict[str, float] | None],
 ) -> list[dict[str, float]]:
-    """Run ``once`` on ``draws`` seeded generators and keep the answers that came back."""
+    """Run ``once`` on ``draws`` seeded generators and keep the answers that came back.
+
+    Each draw gets its own generator, its seed drawn beforehand, so a draw's answer does not
+    depend on which draws ran before it: they may run in any order, on a Dask cluster's workers
+    (:func:`rca.engine.parallel.tasks`). A ``once`` that uses NumPy's global generator (DoWhy
+    does) must seed it from its own generator first.
+    """
+    from rca.engine.parallel import tasks
+
     rng = np.random.default_rng(seed)
-    out = []
-    for _ in range(draws):
-        child = np.random.default_rng(rng.integers(0, 2**32 - 1))
-        res = once(child)
-        if res is not None:
-            out.append(res)
-    return out
+    seeds = [int(rng.integers(0, 2**32 - 1)) for _ in range(draws)]
+    return [res for res in tasks(lambda child: once(np.random.default_rng(child)), seeds) if res is not None]
 
 
 def benjamini_hochberg(p_values: dict[str, float], alpha: float) -> dict[str, bool]:

@@ -133,6 +133,7 @@ def _sampled(
     def once(rng: np.random.Generator) -> dict[str, float] | None:
         old = reference.iloc[rng.integers(0, len(reference), len(reference))]
         new = current.iloc[rng.integers(0, len(current), len(current))]
+        seed_everything(int(rng.integers(0, 2**32 - 1)), dowhy=True)  # DoWhy's draws: this draw's own
         try:
             contrib, _ = attribution.change_contributions(
                 fitted.scm, target, old, new, num_samples=opts.num_samples, alpha=opts.change_alpha

@@ -51,6 +51,7 @@ from graphs.model import unit_of, unrolled
 from rca.engine.errors import EngineInputError
 from rca.engine.fitting import node_kind
 from rca.engine.frames import Prepared, prepare
+from rca.engine.parallel import tasks
 from results.effects import (
     Benchmark,
     EffectResult,
@@ -384,16 +385,20 @@ def ipw_effect(data: pd.DataFrame, tcol: str, outcome: str, adjust: list[str], s
 def bootstrap_interval(
     fn, data: pd.DataFrame, confidence: float, seed: int, draws: int
 ) -> tuple[tuple[float, float], float | None]:
-    """Percentile interval of ``fn`` over ``draws`` row resamples."""
+    """Percentile interval of ``fn`` over ``draws`` row resamples (drawn first, then estimated in any
+    order, on a Dask cluster when one is configured: :func:`rca.engine.parallel.tasks`)."""
     rng = np.random.default_rng(seed)
-    sims = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for _ in range(draws):
+    resamples = [rng.integers(0, len(data), len(data)) for _ in range(draws)]
+
+    def once(rows: np.ndarray) -> float | None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             try:
-                sims.append(fn(data.iloc[rng.integers(0, len(data), len(data))]))
+                return fn(data.iloc[rows])
             except Exception:  # a degenerate resample (a treatment arm left empty) is skipped
-                continue
+                return None
+
+    sims = [v for v in tasks(once, resamples) if v is not None]
     arr = np.asarray(sims, dtype=float)
     arr = arr[np.isfinite(arr)]
     if len(arr) < 2:
@@ -446,27 +451,36 @@ def refutations(fn, data: pd.DataFrame, tcols: list[str], adjust: list[str] | No
     n = len(data)
     out = []
     plans = [("placebo_treatment", 0.0), ("random_common_cause", estimate), ("data_subset", estimate)]
+
+    def once(draw: tuple[str, np.ndarray]) -> float | None:
+        name, drawn = draw
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                if name == "placebo_treatment":
+                    shuffled = data.copy()
+                    shuffled[tcols] = data[tcols].to_numpy()[drawn]
+                    return fn(shuffled, adjust)
+                if name == "random_common_cause":
+                    return fn(data.assign(**{"random common cause": drawn}), [*adjust, "random common cause"])
+                return fn(data.iloc[drawn], adjust)
+            except Exception:  # a degenerate draw (a propensity model that cannot fit) is skipped
+                return None
+
     for name, expected in plans:
         if name == "random_common_cause" and adjust is None:
             out.append(Refutation(name, None, expected, None, None, 0,
                                   "does not apply: a random common cause only enters a back-door adjustment"))
             continue
-        sims = []
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            for _ in range(simulations):
-                try:
-                    if name == "placebo_treatment":
-                        shuffled = data.copy()
-                        shuffled[tcols] = data[tcols].to_numpy()[rng.permutation(n)]
-                        sims.append(fn(shuffled, adjust))
-                    elif name == "random_common_cause":
-                        sims.append(fn(data.assign(**{"random common cause": rng.normal(size=n)}),
-                                       [*adjust, "random common cause"]))
-                    else:
-                        sims.append(fn(data.iloc[np.sort(rng.choice(n, int(0.8 * n), replace=False))], adjust))
-                except Exception:  # a degenerate draw (a propensity model that cannot fit) is skipped
-                    continue
+        # The random part of every re-estimate is drawn here, in order; the re-estimates then run in any
+        # order, on a Dask cluster when one is configured (rca.engine.parallel.tasks).
+        if name == "placebo_treatment":
+            drawn = [rng.permutation(n) for _ in range(simulations)]
+        elif name == "random_common_cause":
+            drawn = [rng.normal(size=n) for _ in range(simulations)]
+        else:
+            drawn = [np.sort(rng.choice(n, int(0.8 * n), replace=False)) for _ in range(simulations)]
+        sims = [v for v in tasks(once, [(name, d) for d in drawn]) if v is not None]
         arr = np.asarray(sims, dtype=float)
         arr = arr[np.isfinite(arr)]
         p = _normal_p(expected, arr)

@@ -32,6 +32,7 @@ from rca.engine.effects import amount, node_unit, span
 from rca.engine.errors import EngineInputError
 from rca.engine.fitting import Fitted, fit, node_kind, seed_everything
 from rca.engine.frames import prepare
+from rca.engine.parallel import tasks
 from results.effects import Recommendation, Recommendations
 from results.format import format_value
 
@@ -151,14 +152,23 @@ def recommend(
             draws = _linear_draws(structure, data, prepared.columns, plans, bootstrap, rng, sign)
             method = "closed form"
         else:
+            # Every resample is drawn here, in order; each refit then depends on its rows alone (the fit is
+            # deterministic, the sampler reseeds), so the refits may run anywhere in any order.
+            resamples = [rng.integers(0, len(data), len(data)) for _ in range(bootstrap)]
+
+            def refitted(rows: np.ndarray) -> dict[str, tuple[float, float]] | None:
+                resample = data.iloc[rows]
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    try:
+                        refit = fit(resample, graph)
+                    except Exception:  # a resample the model cannot fit (a constant column) is skipped
+                        return None
+                    return effects(refit, resample)
+
             draws = {lever: [] for lever in plans}
-            for _ in range(bootstrap):
-                resample = data.iloc[rng.integers(0, len(data), len(data))]
-                try:
-                    refit = fit(resample, graph)
-                except Exception:  # a resample the model cannot fit (a constant column) is skipped
-                    continue
-                for lever, (before, after) in effects(refit, resample).items():
+            for got in tasks(refitted, resamples):
+                for lever, (before, after) in (got or {}).items():
                     draws[lever].append(sign * (before - after))
             method = "sampled"
     alpha = 1 - confidence

@@ -14,16 +14,18 @@ pandas: the rows go straight to the csv module, so the command costs little more
 from __future__ import annotations
 
 import csv
+import functools
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import collectors
-from collectors.base import Progress
+from collectors.base import Collected, Collector, Progress, merged
 from collectors.observations import COLUMNS, InputError, parse_time
 from rca.config import Settings
+from rca.pipeline.compute import on_cluster
 from rca.pipeline.errors import BadInput, faced
 from results.io import write_atomic
 
@@ -69,6 +71,7 @@ class CollectOutcome:
 
 
 @faced
+@on_cluster
 def collect(settings: Settings, progress: Progress | None = None, *, only: Sequence[str] = ()) -> CollectOutcome:
     """Run every configured collector (or those named in ``only``) into the store."""
     from rca.store import Store
@@ -88,7 +91,7 @@ def collect(settings: Settings, progress: Progress | None = None, *, only: Seque
 def _run_one(store: Store, name: str, section: object, progress: Progress | None) -> CollectorRun:
     collector = collectors.load(name)
     try:
-        got = collector.collect(section, store.states(name), progress)
+        got = _collected(collector, section, store.states(name), progress)
         rows = store.write(got.observations, replace=got.replaces,
                            state={(name, key): value for key, value in got.state.items()})
     except InputError as exc:  # this source failed: record it, keep going with the others
@@ -97,6 +100,25 @@ def _run_one(store: Store, name: str, section: object, progress: Progress | None
         log.exception("collector %s failed", name)
         return CollectorRun(name, error=f"internal error in the {name} collector: {type(exc).__name__}: {exc}")
     return CollectorRun(name, rows, got.lines, got.units, got.notes, got.failures)
+
+
+def _collected(collector: Collector, section: Any, state: Mapping[str, Any], progress: Progress | None) -> Collected:
+    """Run ``collector`` on ``section``; on a Dask cluster, part by part (a repository each) on its workers.
+
+    Each part gets its own saved state and no progress callback (it may run in another process);
+    the parts' results are merged in order, so the store still gets one write.
+    """
+    from rca.engine.parallel import on_dask, tasks
+
+    parts = collector.parts(section, state) if collector.parts is not None and on_dask() else []
+    if len(parts) < 2:
+        return collector.collect(section, state, progress)
+    return merged(tasks(functools.partial(_collect_part, collector.collect), parts))
+
+
+def _collect_part(collect: Callable[..., Collected], part: tuple[Any, Mapping[str, Any]]) -> Collected:
+    section, state = part
+    return collect(section, state, None)
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ import pandas as pd
 
 from rca.config import Settings
 from rca.pipeline import records
+from rca.pipeline.compute import on_cluster
 from rca.pipeline.data import Data, GraphRef, graph_of, stored_frames, wide_frames
 from rca.pipeline.errors import BadInput, faced
 from results.effects import EffectResult, HeterogeneousEffects, Recommendations
@@ -102,6 +103,7 @@ def _seed(settings: Settings, seed: int | None) -> int:
 
 
 @faced
+@on_cluster
 def effect(treatment: str, outcome: str, settings: Settings, *, graph: GraphRef = "delivery", data: Data | None = None,
            scopes: Scopes = (), seed: int | None = None, confidence: float = 0.95, simulations: int = 50,
            bootstrap: int = 200, refute: bool = True, dml: bool = True, require_identified: bool = True,
@@ -161,6 +163,7 @@ def effects_by_scope(treatment: str, outcome: str, settings: Settings, *, graph:
 
 
 @faced
+@on_cluster
 def recommendations(target: str, settings: Settings, *, graph: GraphRef = "delivery", data: Data | None = None,
                     scope: Scopes = (), levers: Sequence[str] | None = None, seed: int | None = None,
                     confidence: float = 0.95, bootstrap: int = 100, samples: int = 1000,

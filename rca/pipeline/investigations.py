@@ -18,6 +18,7 @@ from rca.engine import ModelCache, Question, intervene
 from rca.engine import check_graph as engine_check_graph
 from rca.engine import investigate as engine_investigate
 from rca.pipeline import records
+from rca.pipeline.compute import on_cluster
 from rca.pipeline.data import Data, GraphRef, graph_of, stored_frame, wide_frame
 from rca.pipeline.errors import faced
 from rca.pipeline.questions import question as to_question
@@ -53,6 +54,7 @@ def answer(request: Request, graph: CausalGraph, frame, settings: Settings, *,
 
 
 @faced
+@on_cluster
 def investigate(request: Request, settings: Settings, *, data: Data | None = None, graph: GraphRef | None = None,
                 formats: Sequence[str] = (), keep: bool | None = None, store: Store | None = None,
                 cache: ModelCache | None = None) -> Investigation:

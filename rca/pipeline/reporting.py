@@ -20,13 +20,15 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from graphs import CausalGraph
 from rca.config import InvestigationSettings, Settings
 from rca.engine import ModelCache
 from rca.pipeline import records
+from rca.pipeline.compute import on_cluster
 from rca.pipeline.data import graph_of, stored_frame
 from rca.pipeline.errors import BadInput, PipelineError, faced, translated
 from rca.pipeline.investigations import answer, question_record
-from rca.store import Store
+from rca.store import InvestigationRecord, Store
 from results import InvestigationResult
 
 if TYPE_CHECKING:
@@ -62,28 +64,71 @@ def demo_investigations(store: Store) -> list[InvestigationSettings]:
 
 def _investigate_all(store: Store, specs: list[InvestigationSettings], settings: Settings,
                      cache: ModelCache | None = None) -> tuple[list[InvestigationResult], list[str], list[str]]:
-    results, skipped, ids = [], [], []
-    cache = ModelCache() if cache is None else cache  # targets over the same rows and graph fit once
+    """Investigate each spec; return the results, the skipped targets (with why) and the kept records' ids.
+
+    Specs over the same graph and scope make one task: its frame is read from the store once, here,
+    and its targets share the model cache. The tasks are independent, so with a Dask cluster
+    configured they run on its workers (:func:`rca.engine.parallel.tasks`), each with a cache of its
+    own (fitting is deterministic: the answers are the same); the store is only touched here,
+    before and after. Results and skips keep the order of ``specs``.
+    """
+    from rca.engine.parallel import on_dask, tasks
+
+    problems: dict[int, str] = {}
+    groups: dict[tuple[str, str], list[tuple[int, InvestigationSettings, CausalGraph]]] = {}
     frames: dict[tuple[str, str], pd.DataFrame] = {}
-    for spec in specs:
+    opened: dict[int, InvestigationRecord] = {}
+    for i, spec in enumerate(specs):
         try:
             with translated():
                 graph = graph_of(spec.graph)
                 key = (graph.name, spec.scope)
                 if key not in frames:
                     frames[key] = stored_frame(store, graph, spec.scope)
-                record = records.opened(scope=spec.scope, target=spec.target, question=question_record(spec, graph))
-                result = answer(spec, graph, frames[key], settings, cache=cache)
+                opened[i] = records.opened(scope=spec.scope, target=spec.target, question=question_record(spec, graph))
         except PipelineError as exc:
-            skipped.append(f"{spec.target} in {spec.scope or '(no scope)'}: {exc}")
+            problems[i] = str(exc)
             continue
-        store.save_investigation(records.closed(record, "done", result=result))
-        results.append(result)
-        ids.append(record.id)
+        groups.setdefault(key, []).append((i, spec, graph))
+    # A task takes only the engine's options: the store's URL (and its password) never leaves this process.
+    engine_only = Settings.model_construct(engine=settings.engine)
+    shared = None if on_dask() else (ModelCache() if cache is None else cache)  # targets over the same rows fit once
+    answers: dict[int, InvestigationResult] = {}
+    for got in tasks(_answer_group, [(members, frames[key], engine_only, shared) for key, members in groups.items()]):
+        for i, outcome in got:
+            if isinstance(outcome, str):
+                problems[i] = outcome
+            else:
+                answers[i] = outcome
+    results, skipped, ids = [], [], []
+    for i, spec in enumerate(specs):
+        if i in problems:
+            skipped.append(f"{spec.target} in {spec.scope or '(no scope)'}: {problems[i]}")
+            continue
+        store.save_investigation(records.closed(opened[i], "done", result=answers[i]))
+        results.append(answers[i])
+        ids.append(opened[i].id)
     return results, skipped, ids
 
 
+def _answer_group(task: tuple[list[tuple[int, InvestigationSettings, CausalGraph]], pd.DataFrame, Settings,
+                              ModelCache | None]) -> list[tuple[int, InvestigationResult | str]]:
+    """Answer the specs of one graph and scope on their frame (one task: here, or on a Dask worker).
+    A spec the data cannot answer gives its one-line reason instead of a result."""
+    members, frame, settings, cache = task
+    cache = ModelCache() if cache is None else cache
+    out: list[tuple[int, InvestigationResult | str]] = []
+    for i, spec, graph in members:
+        try:
+            with translated():
+                out.append((i, answer(spec, graph, frame, settings, cache=cache)))
+        except PipelineError as exc:
+            out.append((i, str(exc)))
+    return out
+
+
 @faced
+@on_cluster
 def report(settings: Settings, *, dry_run: bool = False, out_dir: Path | None = None,
            environ: Mapping[str, str] | None = None, cache: ModelCache | None = None,
            name: str = "report") -> ReportOutcome:
