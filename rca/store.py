@@ -225,14 +225,8 @@ class RunLog:
 
     def runs(self: Store, *, limit: int = 50, job: str | None = None, status: str | None = None) -> list[RunRecord]:
         """The newest runs first (of every job, or of ``job`` only)."""
-        t = runs_table
-        q = sa.select(t).order_by(t.c.started_at.desc(), t.c.id).limit(limit)
-        if job is not None:
-            q = q.where(t.c.job == job)
-        if status is not None:
-            q = q.where(t.c.status == status)
-        with self._guard("read"), self.engine.connect() as conn:
-            return [_run_record(r) for r in conn.execute(q).all()]
+        rows = self._newest(runs_table, runs_table.c.started_at, limit, job=job, status=status)
+        return [_run_record(r) for r in rows]
 
     def interrupt_unfinished(self: Store, reason: str) -> tuple[int, int]:
         """Mark every run still ``running`` and every investigation still ``queued`` or ``running``
@@ -421,14 +415,17 @@ class Store(RunLog):
     def investigations(self, *, limit: int = 50, status: str | None = None,
                        kind: str | None = None) -> list[InvestigationRecord]:
         """The newest records first (of every kind, or of ``kind`` only)."""
-        t = investigations_table
-        q = sa.select(t).order_by(t.c.created_at.desc(), t.c.id).limit(limit)
-        if status is not None:
-            q = q.where(t.c.status == status)
-        if kind is not None:
-            q = q.where(t.c.kind == kind)
+        rows = self._newest(investigations_table, investigations_table.c.created_at, limit, status=status, kind=kind)
+        return [_record(r) for r in rows]
+
+    def _newest(self, table: sa.Table, when: sa.Column, limit: int, **equal: str | None) -> list[sa.Row]:
+        """Rows of ``table``, newest ``when`` first (ties by id), where each given column equals its value."""
+        q = sa.select(table).order_by(when.desc(), table.c.id).limit(limit)
+        for column, value in equal.items():
+            if value is not None:
+                q = q.where(table.c[column] == value)
         with self._guard("read"), self.engine.connect() as conn:
-            return [_record(r) for r in conn.execute(q).all()]
+            return list(conn.execute(q).all())
 
     def read(
         self,

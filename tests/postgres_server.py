@@ -17,11 +17,12 @@ import os
 import pwd
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tests.prometheus_server import free_port
 
 HOWTO = ("run `make system-deps` or `apt-get install -y --no-install-recommends postgresql` "
          "(the tests use its initdb and pg_ctl)")
@@ -36,12 +37,6 @@ def bindir() -> Path:
     if on_path and shutil.which("initdb"):
         return Path(on_path).parent
     raise RuntimeError(f"the PostgreSQL store tests need a PostgreSQL server (initdb, pg_ctl): {HOWTO}")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
