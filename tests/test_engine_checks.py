@@ -61,3 +61,20 @@ def test_twenty_nodes_five_hundred_rows_is_fast_and_clean() -> None:
     assert all(e.supported for e in check.edges)
     assert len(check.missing) <= 1  # BH at 1%: at most a rare false discovery
     assert check.informative
+
+
+def test_an_unsupported_edge_is_shown_with_its_adjusted_p_never_a_raw_p_below_alpha() -> None:
+    # Every edge is weak on 40 rows: d -> c has the smallest raw p (0.003), yet over three edges tested
+    # at a 1% false-discovery rate it is not significant, and the caveat must not show 0.003 beside it.
+    rng = np.random.default_rng(2)
+    n = 40
+    a, d = rng.normal(size=n), rng.normal(size=n)
+    b = 0.3 * a + rng.normal(size=n)
+    c = 0.3 * b + 0.45 * d + rng.normal(size=n)
+    check = check_graph(frame(np.column_stack([a, b, c, d]), ["a", "b", "c", "d"]),
+                        _graph("[[a, b], [b, c], [d, c]]"), alpha=0.01)
+    dc = next(e for e in check.edges if e.source == "d")
+    assert not dc.supported and dc.p_value < 0.01  # the raw p alone would read as support
+    line = next(c for c in check.caveats() if "do not support" in c)
+    q = float(line.split("d -> c (q=")[1].split(")")[0])
+    assert 0.01 < q <= round(3 * dc.p_value, 4) and "adjusted for the 3 edges tested" in line

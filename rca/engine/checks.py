@@ -88,17 +88,21 @@ class GraphCheck:
     def caveats(self) -> tuple[str, ...]:
         """One line per finding, for a report's caveats."""
         out = list(self.notes)
-        weak = [e for e in self.edges if not e.supported]
+        # The verdicts are false-discovery controlled over all edges, so the figure beside each is the
+        # adjusted p (q): a raw p of 0.002 among 8 edges is not significant at 1%, and says so.
+        q = stats.benjamini_hochberg(np.array([e.p_value for e in self.edges])) if self.edges else []
+        weak = [(e, qe) for e, qe in zip(self.edges, q, strict=True) if not e.supported]
         if weak:
             out.append(
                 "graph check: the data do not support edge(s) "
                 + ", ".join(
                     f"{e.source} -> {e.target}"
                     + (f" (lag {e.lag})" if e.lag else "")
-                    + f" (p={e.p_value:.2g})"
-                    for e in weak[:5]
+                    + f" (q={qe:.3g})"
+                    for e, qe in weak[:5]
                 )
                 + (" ..." if len(weak) > 5 else "")
+                + f" (q: p adjusted for the {len(self.edges)} edges tested)"
             )
         if self.missing:
             out.append(
