@@ -135,16 +135,7 @@ def investigate(
     settings = _settings(config, engine=engine)
     request = pipeline.request(target=target, graph=graph, scope=scope, at=at, baseline=baseline, current=current)
     done = pipeline.investigate(request, settings, data=data, formats=[fmt.value])
-    text = done.rendered[fmt.value]
-    if out is None:
-        sys.stdout.write(text)
-    else:
-        from results.io import write_text_atomic
-
-        write_text_atomic(out, text)
-        typer.echo(f"wrote {out}", err=True)
-    if done.id:
-        typer.echo(f"investigation {done.id} kept in the store", err=True)
+    _emit(done, fmt, out, "investigation")
 
 
 @app.command("what-if")
@@ -192,7 +183,8 @@ ConfidenceOpt = Annotated[float, typer.Option("--confidence", help="coverage of 
 
 
 def _emit(answer, fmt: Format, out: Path | None, what: str) -> None:
-    """Print (or write) an effect answer in ``fmt``; say on stderr where it went and whether it was kept."""
+    """Print (or write) an answer (an investigation, an effect, recommendations) in ``fmt``; say on
+    stderr where it went and whether it was kept."""
     text = answer.rendered[fmt.value]
     if out is None:
         sys.stdout.write(text)
