@@ -28,6 +28,9 @@ class Cause:
     # robust z-score, and whether that passes the bar for "this is where something changed".
     evidence: float = 0.0
     unusual: bool = False
+    # Off the graph's paths to the target, but tied to it in the data (a dependency the graph check
+    # found and the graph lacks): a candidate the model cannot attribute to, named so the graph gets fixed.
+    outside_graph: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -39,6 +42,7 @@ class Cause:
             "direction": self.direction,
             "evidence": _num(self.evidence, 3),
             "unusual": bool(self.unusual),
+            "outside_graph": bool(self.outside_graph),
         }
 
 

@@ -125,6 +125,8 @@ def cause_title(r: InvestigationResult, node: str) -> str:
     """A cause's label; the target's own node reads as what its modelled causes leave unexplained."""
     if node == r.target:
         return f"{r.title(node)} itself (not explained by its modelled causes)"
+    if any(c.node == node and c.outside_graph for c in r.causes):
+        return f"{r.title(node)} (off the graph's paths, tied in the data)"
     return r.title(node)
 
 
@@ -174,6 +176,10 @@ def headline(r: InvestigationResult) -> str:
         return f"{first}: within normal noise."
     top = top_cause(r)
     if top is None:
+        off = next((c for c in r.causes if c.outside_graph and c.unusual), None)
+        if off is not None:
+            return (f"{first}; no modelled cause explains it, but {_moved_or_named(r, off.node)}, off the graph's "
+                    "paths to it, changed unusually.")
         return first + "; no modelled cause explains it."
     if not top.significant:
         return f"{first}; the largest attributed cause, {r.title(top.node)}, is not significant ({why_not_significant(top)})."
@@ -211,6 +217,7 @@ def explanation(r: InvestigationResult) -> str:
                      f"{r.title(r.target)}.")
     if top is None:
         parts.append("No upstream node explains the change." + _fallback(r))
+    parts.extend(_outside(r))
     cf = counterfactual_text(r)
     if cf and top is not None:
         parts.append(cf)
@@ -229,11 +236,24 @@ def _fallback(r: InvestigationResult) -> str:
     check = r.model.quality.get("graph_check") if isinstance(r.model.quality, dict) else None
     if isinstance(check, dict) and check.get("edges"):
         out += f" The data support {check['supported']} of the {check['edges']} edges of graph {r.model.graph}."
-    moved_most = [c for c in upstream(r) if abs(c.evidence) >= 2.0][:3]
+    moved_most = [c for c in upstream(r) if abs(c.evidence) >= 2.0 and not c.outside_graph][:3]
     if moved_most:
         out += (" The upstream nodes whose own values changed most unusually: "
                 + ", ".join(f"{_moved_or_named(r, c.node)} (evidence {c.evidence:.1f})" for c in moved_most) + ".")
     return out
+
+
+def _outside(r: InvestigationResult) -> list[str]:
+    """A sentence on the nodes the graph keeps off the target's paths though the data tie them to it
+    and their own change is unusual: the model gives them no share, the reader should still look."""
+    off = [c for c in r.causes if c.outside_graph and c.unusual][:2]
+    if not off:
+        return []
+    names = " and ".join(f"{_moved_or_named(r, c.node)} (evidence {c.evidence:.1f})" for c in off)
+    verb = "is" if len(off) == 1 else "are"
+    return [f"Off the paths graph {r.model.graph} draws to {r.title(r.target)}, {names} changed unusually and "
+            f"{verb} tied to it in the data: the graph lacks an edge or a common cause there, so no share is "
+            "attributed to it; check whether it drives the change."]
 
 
 def _moved_or_named(r: InvestigationResult, node: str) -> str:

@@ -11,13 +11,15 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
+import networkx as nx
 import numpy as np
 import pandas as pd
 
 from graphs import CausalGraph
 from graphs.model import kind_of, lagged_name
-from rca.engine import anomaly, attribution, change, detection, linear, ranking
+from rca.engine import anomaly, attribution, change, detection, evidence, linear, ranking
 from rca.engine.counterfactuals import (
     clip_to_kind,
     counterfactual_mean,
@@ -41,6 +43,9 @@ from results import (
     package_versions,
     wording,
 )
+
+if TYPE_CHECKING:
+    from rca.engine.checks import GraphCheck
 
 
 def _check_question(graph: CausalGraph, q: Question) -> None:
@@ -160,6 +165,8 @@ def investigate(
     if abs(total - explained) > 0.05 * scale:
         caveats.append(f"the contributions add up to {explained:.4g}, not the observed {total:.4g}: the model does "
                        "not reproduce the whole change")
+    causes += _outside(check, graph, target, {c.node for c in causes}, reference, current, question.kind,
+                       node.higher_is_worse, opts.change_alpha)
     # The graph check's missing dependencies are correlations with no direction: only the tested
     # "Y's change explains X's" pairs (a change question) count as paths the graph lacks.
     suspected = _fold_pairs(done.explained, prepared.columns)
@@ -258,6 +265,51 @@ def _change_rows(frame: pd.DataFrame, graph: CausalGraph, question: Question, ne
     window = {"baseline": question.baseline.label(reference.index.max()),
               "current": question.current.label(current.index.max())}
     return reference, current, window
+
+
+def _outside(check: GraphCheck | None, graph: CausalGraph, target: str, modelled: set[str], reference: pd.DataFrame,
+             current: pd.DataFrame, kind: str, higher_is_worse: bool, alpha: float) -> list[Cause]:
+    """Candidates the graph keeps off the target's paths though the data tie them to it.
+
+    A dependency the graph check finds between the target (or one of its modelled causes) and a
+    node that is neither (nor downstream of the target, where the tie would run the other way)
+    means the graph lacks an edge or a common cause. The model cannot attribute anything to such a
+    node, so it gets no contribution; it gets its own evidence (how unusual its raw change is) and
+    a direction (the sign of the dependency times the way it moved), so a fault in a node the graph
+    cut off is still named, flagged ``outside_graph``, rather than left in the target's own noise.
+    """
+    if check is None or not check.missing:
+        return []
+    downstream = nx.descendants(nx.DiGraph((e.source, e.target) for e in graph.edges), target) \
+        if any(e.source == target for e in graph.edges) else set()
+    inside = modelled | {target}
+    tie: dict[str, float] = {}
+    for m in check.missing:
+        for near, far in ((m.node, m.other), (m.other, m.node)):
+            if (near in inside and far not in inside and far not in downstream and far in reference.columns
+                    and abs(m.partial_r) > abs(tie.get(far, 0.0))):
+                tie[far] = m.partial_r
+    if not tie:
+        return []
+    names = sorted(tie)
+    if kind == "anomaly":
+        ev = evidence.anomaly(tuple(names), reference[names].to_numpy(float), current[names].to_numpy(float))
+        score, unusual = ev.score, ev.unusual
+    else:
+        indicator = np.r_[np.zeros(len(reference)), np.ones(len(current))]
+        p = {n: attribution.root_change_p(np.r_[reference[n].to_numpy(float), current[n].to_numpy(float)], indicator)
+             for n in names}
+        moved = {n: float(current[n].mean() - reference[n].mean()) for n in names}
+        ev = evidence.change(tuple(names), p, attribution.benjamini_hochberg(p, alpha), moved)
+        score, unusual = ev.score, ev.unusual
+    out = []
+    for n in names:
+        z = score[n]
+        up = (tie[n] > 0) == (z > 0)  # the way this node's move would push the target
+        direction = "neutral" if z == 0 else "worse" if up == higher_is_worse else "better"
+        out.append(Cause(node=n, contribution=0.0, share=0.0, interval=(0.0, 0.0), significant=False,
+                         direction=direction, evidence=z, unusual=unusual[n], outside_graph=True))
+    return out
 
 
 def _fold_pairs(pairs: tuple[tuple[str, str], ...], columns: dict[str, tuple[str, int]]) -> list[tuple[str, str]]:

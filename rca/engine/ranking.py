@@ -23,7 +23,9 @@ much of the target's deviation joins the first tier too: a model that cannot ext
 boosted tree past its training range) shows the deviation in the child's noise, not in the
 ancestor's, though it started there. The target's own share is
 reported apart as :class:`~results.Unexplained`; it may appear among the causes but never
-ahead of an upstream node whose own deviation is unusual.
+ahead of an upstream node whose own deviation is unusual. A node off the graph's paths that the
+data tie to the target (``outside_graph``) is placed by the same tiers, after the in-graph nodes
+of its tier.
 """
 
 from __future__ import annotations
@@ -130,7 +132,9 @@ def rank(causes: list[Cause], target: str, graph_edges: list[tuple[str, str]], *
             -credit[c.node], -abs(c.evidence))
         # A node that moved its own good way (a service that got faster) is a less likely start.
         own_good = tier == 0 and c.node in worse and not worse[c.node]
-        return (tier, bool(blocked.get(c.node)), own_good, *strength, -reach.get(c.node, 0),
+        # A candidate the graph cut off the target's paths (only the data tie it) comes after the
+        # in-graph nodes of its tier: the graph's claim, where the data back it, is the stronger one.
+        return (tier, c.outside_graph, bool(blocked.get(c.node)), own_good, *strength, -reach.get(c.node, 0),
                 not inherited[c.node], c.node)
 
     ordered = tuple(sorted(causes, key=key))
