@@ -217,6 +217,14 @@ def _micro_edges(names: list[str], callees: dict[int, list[int]], suffix: str) -
     )
 
 
+def _windows(kind: str, index: pd.DatetimeIndex, start: int, *, spike: int) -> tuple:
+    """(at, baseline, current) of a case: an anomaly from row ``spike`` to the last, or a change whose
+    current window starts at row ``start`` against everything before it."""
+    if kind == "anomaly":
+        return (index[spike], index[-1]), None, None
+    return None, (index[0], index[start - 1]), (index[start], index[-1])
+
+
 def micro_latency_case(seed: int, injected: bool) -> HardCase:
     rng = np.random.default_rng([seed, 11])
     n_svc = int(rng.integers(30, 46))
@@ -518,11 +526,10 @@ def se_ratios_case(seed: int, injected: bool, kind: str = "change") -> HardCase:
     index = _index(n, "2023-01-02", "7D")
     counts = ("team_size", "commits_count")
     data = _frame(values, index, counts)
+    at, baseline, current = _windows(kind, index, change_at, spike=len(index) - 1)
     if kind == "anomaly":
-        at, baseline, current = (index[-1], index[-1]), None, None
         note = "null: the last week has 1 commit and 1 fix (reads 100%)"
     else:
-        at, baseline, current = None, (index[0], index[change_at - 1]), (index[change_at], index[-1])
         note = "null: a week in the current window has 1 commit and 1 fix (reads 100%)" if not injected else ""
     return HardCase(
         name=f"se-ratios-{'inj' if injected else 'null'}-{kind}-{seed}",
@@ -673,10 +680,7 @@ def se_nonlinear_case(seed: int, injected: bool, kind: str) -> HardCase:
     index = _index(n, "2025-06-02", "D")
     counts = ("test_count", "dependency_count", "jobs_count", "runner_count")
     data = _frame(values, index, counts)
-    if kind == "change":
-        at, baseline, current = None, (index[0], index[start - 1]), (index[start], index[-1])
-    else:
-        at, baseline, current = (index[start], index[-1]), None, None
+    at, baseline, current = _windows(kind, index, start, spike=start)
     return HardCase(
         name=f"se-nonlinear-{'inj' if injected else 'null'}-{kind}-{seed}",
         family="se-nonlinear",
@@ -822,10 +826,7 @@ def wrong_graph_case(seed: int, injected: bool, kind: str) -> HardCase:
     counts = ("team_size", "deploys_count", "incidents_count")
     data = _frame(values, index, counts)
     upstream = cause in _ancestors(given, target) if cause else True
-    if kind == "change":
-        at, baseline, current = None, (index[0], index[start - 1]), (index[start], index[-1])
-    else:
-        at, baseline, current = (index[-1], index[-1]), None, None
+    at, baseline, current = _windows(kind, index, start, spike=len(index) - 1)
     note = (f"graph misses {dropped[0]} -> {dropped[1]}, adds spurious {spurious[0]} -> {spurious[1]}; "
             "hidden release pressure drives change_size_lines and review_time_seconds")
     if cause and not upstream:
@@ -949,10 +950,7 @@ def mid_chain_case(seed: int, injected: bool, kind: str) -> HardCase:
     index = _index(n, "2025-03-03", "D")
     counts = ("merge_queue_length", "release_freeze_days")
     data = _frame({nm: values[nm] for nm in nodes}, index, counts)
-    if kind == "change":
-        at, baseline, current = None, (index[0], index[start - 1]), (index[start], index[-1])
-    else:
-        at, baseline, current = (index[start], index[-1]), None, None
+    at, baseline, current = _windows(kind, index, start, spike=start)
     return HardCase(
         name=f"mid-chain-{'inj' if injected else 'null'}-{kind}-{seed}",
         family="mid-chain",
