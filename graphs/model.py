@@ -114,10 +114,21 @@ class CausalGraph:
         """Every node with a directed path (any lag) into ``node``."""
         import networkx as nx
 
+        return set(nx.ancestors(self._paths(), node))
+
+    def descendants(self, node: str) -> set[str]:
+        """Every node with a directed path (any lag) from ``node``."""
+        import networkx as nx
+
+        return set(nx.descendants(self._paths(), node))
+
+    def _paths(self):  # -> nx.DiGraph: every node, every edge but self-loops (lags folded)
+        import networkx as nx
+
         g = nx.DiGraph()
         g.add_nodes_from(self.nodes)
         g.add_edges_from((e.source, e.target) for e in self.edges if e.source != e.target)
-        return set(nx.ancestors(g, node))
+        return g
 
     def restricted(self, keep: set[str], *, denominators: bool = True) -> CausalGraph:
         """The graph over the ``keep`` nodes and the edges between them.

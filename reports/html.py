@@ -71,6 +71,7 @@ def _env() -> Environment:
     env.filters["value"] = format_value
     env.filters["delta"] = wording.delta
     env.filters["pct"] = wording.pct
+    env.globals["cause_title"] = wording.cause_title
     env.filters["capfirst"] = lambda text: str(text)[:1].upper() + str(text)[1:]
     # Table cells: a long name gets places to break; a figure keeps its number and unit together
     # (an interval may break at "to").

@@ -121,10 +121,11 @@ def why_not_significant(c: Cause) -> str:
     return "its contribution is too small to tell apart"
 
 
-def cause_title(r: InvestigationResult, node: str) -> str:
-    """A cause's label; the target's own node reads as what its modelled causes leave unexplained."""
+def cause_title(r: InvestigationResult, node: str, *, short: bool = False) -> str:
+    """A cause's label; the target's own node reads as what its modelled causes leave unexplained
+    (``short``: a table cell's "itself (unexplained)"), a node off the graph's paths says so."""
     if node == r.target:
-        return f"{r.title(node)} itself (not explained by its modelled causes)"
+        return f"{r.title(node)} itself ({'unexplained' if short else 'not explained by its modelled causes'})"
     if any(c.node == node and c.outside_graph for c in r.causes):
         return f"{r.title(node)} (off the graph's paths, tied in the data)"
     return r.title(node)
@@ -176,9 +177,9 @@ def headline(r: InvestigationResult) -> str:
         return f"{first}: within normal noise."
     top = top_cause(r)
     if top is None:
-        off = next((c for c in r.causes if c.outside_graph and c.unusual), None)
-        if off is not None:
-            return (f"{first}; no modelled cause explains it, but {_moved_or_named(r, off.node)}, off the graph's "
+        off = _off_paths(r)
+        if off:
+            return (f"{first}; no modelled cause explains it, but {_moved_or_named(r, off[0].node)}, off the graph's "
                     "paths to it, changed unusually.")
         return first + "; no modelled cause explains it."
     if not top.significant:
@@ -243,10 +244,15 @@ def _fallback(r: InvestigationResult) -> str:
     return out
 
 
+def _off_paths(r: InvestigationResult) -> list[Cause]:
+    """The nodes the graph keeps off the target's paths though the data tie them to it, whose own
+    change is unusual, in the result's order."""
+    return [c for c in r.causes if c.outside_graph and c.unusual]
+
+
 def _outside(r: InvestigationResult) -> list[str]:
-    """A sentence on the nodes the graph keeps off the target's paths though the data tie them to it
-    and their own change is unusual: the model gives them no share, the reader should still look."""
-    off = [c for c in r.causes if c.outside_graph and c.unusual][:2]
+    """A sentence on :func:`_off_paths`: the model gives them no share, the reader should still look."""
+    off = _off_paths(r)[:2]
     if not off:
         return []
     names = " and ".join(f"{_moved_or_named(r, c.node)} (evidence {c.evidence:.1f})" for c in off)

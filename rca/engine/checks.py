@@ -38,6 +38,7 @@ class EdgeCheck:
     partial_r: float
     p_value: float
     supported: bool
+    q_value: float = 1.0  # p adjusted over all the graph's edges (Benjamini-Hochberg): what ``supported`` tests
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -90,16 +91,15 @@ class GraphCheck:
         out = list(self.notes)
         # The verdicts are false-discovery controlled over all edges, so the figure beside each is the
         # adjusted p (q): a raw p of 0.002 among 8 edges is not significant at 1%, and says so.
-        q = stats.benjamini_hochberg(np.array([e.p_value for e in self.edges])) if self.edges else []
-        weak = [(e, qe) for e, qe in zip(self.edges, q, strict=True) if not e.supported]
+        weak = [e for e in self.edges if not e.supported]
         if weak:
             out.append(
                 "graph check: the data do not support edge(s) "
                 + ", ".join(
                     f"{e.source} -> {e.target}"
                     + (f" (lag {e.lag})" if e.lag else "")
-                    + f" (q={qe:.3g})"
-                    for e, qe in weak[:5]
+                    + f" (q={e.q_value:.3g})"
+                    for e in weak[:5]
                 )
                 + (" ..." if len(weak) > 5 else "")
                 + f" (q: p adjusted for the {len(self.edges)} edges tested)"
@@ -279,11 +279,10 @@ def check_frame(
         others = [index[p] for p in dag.predecessors(e.target) if p != src]
         r, p = partial_corr(corr, index[e.target], index[src], others, n)
         edges.append((e, r, p))
-    edge_rejected = (
-        benjamini_hochberg({f"{i}": p for i, (_, _, p) in enumerate(edges)}, alpha) if edges else {}
-    )
+    q = stats.benjamini_hochberg(np.array([p for _, _, p in edges])) if edges else []
     edge_checks = tuple(
-        EdgeCheck(e.source, e.target, e.lag, r, p, edge_rejected[f"{i}"]) for i, (e, r, p) in enumerate(edges)
+        EdgeCheck(e.source, e.target, e.lag, r, p, bool(qe <= alpha), float(qe))
+        for (e, r, p), qe in zip(edges, q, strict=True)
     )
 
     # Conditions among the same-bucket nodes; lagged copies only serve as parents.

@@ -13,7 +13,6 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-import networkx as nx
 import numpy as np
 import pandas as pd
 
@@ -280,8 +279,7 @@ def _outside(check: GraphCheck | None, graph: CausalGraph, target: str, modelled
     """
     if check is None or not check.missing:
         return []
-    downstream = nx.descendants(nx.DiGraph((e.source, e.target) for e in graph.edges), target) \
-        if any(e.source == target for e in graph.edges) else set()
+    downstream = graph.descendants(target)
     inside = modelled | {target}
     tie: dict[str, float] = {}
     for m in check.missing:
@@ -294,21 +292,19 @@ def _outside(check: GraphCheck | None, graph: CausalGraph, target: str, modelled
     names = sorted(tie)
     if kind == "anomaly":
         ev = evidence.anomaly(tuple(names), reference[names].to_numpy(float), current[names].to_numpy(float))
-        score, unusual = ev.score, ev.unusual
     else:
         indicator = np.r_[np.zeros(len(reference)), np.ones(len(current))]
         p = {n: attribution.root_change_p(np.r_[reference[n].to_numpy(float), current[n].to_numpy(float)], indicator)
              for n in names}
         moved = {n: float(current[n].mean() - reference[n].mean()) for n in names}
         ev = evidence.change(tuple(names), p, attribution.benjamini_hochberg(p, alpha), moved)
-        score, unusual = ev.score, ev.unusual
     out = []
     for n in names:
-        z = score[n]
+        z = ev.score[n]
         up = (tie[n] > 0) == (z > 0)  # the way this node's move would push the target
         direction = "neutral" if z == 0 else "worse" if up == higher_is_worse else "better"
         out.append(Cause(node=n, contribution=0.0, share=0.0, interval=(0.0, 0.0), significant=False,
-                         direction=direction, evidence=z, unusual=unusual[n], outside_graph=True))
+                         direction=direction, evidence=z, unusual=ev.unusual[n], outside_graph=True))
     return out
 
 
