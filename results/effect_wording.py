@@ -15,18 +15,21 @@ from dataclasses import dataclass
 
 from results.effects import EffectResult, Estimate, HeterogeneousEffects, Recommendation, Recommendations, Refutation
 from results.format import format_delta, format_value
+from results.intervals import contains, excludes_zero, side
 
 EffectItem = EffectResult | HeterogeneousEffects | Recommendations
 
 METHODS = {
     "linear_regression": "linear regression, adjusted",
     "regression_adjustment": "regression adjustment",
-    "double_ml": "double ML (EconML LinearDML)",
+    "double_ml": "double ML, flexible learners",
+    "doubly_robust": "doubly robust (AIPW)",
     "propensity_score_weighting": "propensity-score weighting",
     "two_stage_regression": "front-door two-stage regression",
     "instrumental_variable": "instrumental variable (Wald / 2SLS)",
     "naive_regression": "naive regression, no adjustment",
     "LinearDML": "EconML LinearDML",
+    "CausalForestDML": "EconML CausalForestDML (causal forest)",
 }
 
 CHECKS = {
@@ -147,7 +150,10 @@ def naive_text(r: EffectResult) -> str:
     unit = r.units.get(r.outcome, "")
     naive = r.naive.value * r.step
     adjusted = r.effect * r.step
-    outside = not (r.interval[0] <= r.naive.value <= r.interval[1])
+    if r.identification.estimand == "backdoor" and not r.identification.variables:
+        return (f"Nothing in the graph drives both {r.treatment} and {r.outcome}, so there is nothing to adjust for: "
+                f"the naive comparison is the estimate ({delta(naive, unit)}).")
+    outside = not contains(r.interval, r.naive.value)
     flipped = (naive > 0) != (adjusted > 0) and abs(naive) > 0 and abs(adjusted) > 0
     head = (f"Without adjustment the same step would seem to change {r.outcome} by {delta(naive, unit)} "
             f"instead of {delta(adjusted, unit)}")
@@ -236,7 +242,7 @@ def scope_rows(h: HeterogeneousEffects) -> list[ScopeRow]:
     out = []
     for s in h.scopes:
         lo, hi = scaled_interval(s.interval, h.step) or (float("nan"), float("nan"))
-        clear = s.interval[0] > 0 or s.interval[1] < 0
+        clear = excludes_zero(s.interval)
         verdict = ("helps" if s.benefit > 0 else "hurts") if clear else "unclear"
         out.append(ScopeRow(scope=s.scope, effect=delta(s.effect * h.step, unit), interval=interval_text((lo, hi), unit),
                             rows=s.rows, verdict=verdict, value=s.effect * h.step, low=lo, high=hi))
@@ -271,12 +277,8 @@ class LeverRow:
 def _verdict(rec: Recommendation) -> str:
     if rec.already_there:
         return "already there"
-    lo, hi = rec.interval
-    if lo is not None and lo == lo and lo > 0:
-        return "clear gain"
-    if hi is not None and hi == hi and hi < 0:
-        return "would hurt"
-    return "unclear"
+    where = side(rec.interval)
+    return "clear gain" if where > 0 else "would hurt" if where < 0 else "unclear"
 
 
 def lever_rows(recs: Recommendations) -> list[LeverRow]:

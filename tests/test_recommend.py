@@ -56,7 +56,7 @@ nodes: {a: {actionable: false}, b: {actionable: false}}
 edges: [[a, b]]
 """)
     frame = sample.generate().wide.iloc[:, :2].set_axis(["a", "b"], axis=1)
-    with pytest.raises(EngineInputError, match="marks no actionable node upstream of 'b'"):
+    with pytest.raises(EngineInputError, match="marks every node upstream of 'b' actionable: false"):
         recommend(frame, g, "b")
     with pytest.raises(EngineInputError, match="is not a node"):
         recommend(frame, g, "c")
