@@ -212,10 +212,11 @@ def move_effect(improvement: float, interval: tuple[float, float], target: str, 
         return f"would {better} {target} by {amount(improvement, unit)} ({conf}% interval {span(lo, hi, unit)})"
     if where < 0:
         return f"would {worse} {target} by {amount(improvement, unit)} ({conf}% interval {span(-hi, -lo, unit)})"
+    verb, (a, b) = (better, (lo, hi)) if improvement >= 0 else (worse, (-hi, -lo))
     if _nan(lo) or _nan(hi):
-        return f"would change {target} by {signed(improvement, unit)} in the good direction (no interval)"
-    return (f"would change {target} by {signed(improvement, unit)} in the good direction, but the {conf}% interval "
-            f"({signed_span(lo, hi, unit)}) includes no change")
+        return f"would {verb} {target} by {amount(improvement, unit)} (no interval)"
+    return (f"would {verb} {target} by {amount(improvement, unit)}, but the {conf}% interval "
+            f"({signed_span(a, b, unit)}) includes no change")
 
 
 def lever_sentence(r: Recommendation, titles: dict[str, str], units: dict[str, str], target: str,
