@@ -16,9 +16,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from results.actions import ActionEffect
 from results.effects import EffectResult, Estimate, HeterogeneousEffects, Recommendation, ScopeEffect
 from results.format import format_value
 from results.intervals import excludes_zero, side
+from results.what_if import WhatIf
 
 # The headline methods that adjust with flexible (cross-validated, possibly non-linear) learners.
 FLEXIBLE = ("double_ml",)
@@ -241,3 +243,51 @@ def recommendations_answer(target_title: str, items: Sequence[Recommendation], c
     first = items[0].sentence if items else ""
     return (f"No lever of {target_title} would clearly improve it by moving to its good quartile "
             f"({round(100 * confidence)}% intervals include no change): {first}")
+
+
+# --- what-if and counterfactuals -------------------------------------------------------------------
+
+def _held(w: WhatIf) -> str:
+    verb = "stayed" if w.kind == "counterfactual" else "been"
+    return join([f"{w.title(n)} {verb} at {format_value(v, w.units.get(n, ''))}" for n, v in w.intervention.items()])
+
+
+def level(value: float, unit: str) -> str:
+    """A level precise enough to tell two close ones apart: a ratio to a tenth of a point (14.3%)."""
+    if unit == "ratio" and not _nan(value):
+        return f"{value * 100:.1f}%"
+    return format_value(value, unit)
+
+
+def what_if_answer(w: WhatIf) -> str:
+    """'Had line coverage ratio been held at 80%, bug fix commit ratio would average 12.1% (90% interval ...)'."""
+    unit = w.units.get(w.target, "")
+    conf = round(100 * w.confidence)
+    lo, hi = w.interval
+    ci = "" if _nan(lo) or _nan(hi) else f" ({conf}% interval {level(lo, unit)} to {level(hi, unit)})"
+    if w.kind == "counterfactual" and w.window:
+        first, last = (str(x)[:10] for x in w.window)
+        return (f"Had {_held(w)} over the {w.window_rows} rows from {first} to {last}, {w.title(w.target)} would have "
+                f"averaged {level(w.mean, unit)}{ci} instead of the {level(w.baseline_mean, unit)} observed.")
+    return (f"Had {_held(w)}, {w.title(w.target)} would average {level(w.mean, unit)}{ci}, against "
+            f"{level(w.baseline_mean, unit)} without the intervention.")
+
+
+def action_sentence(a: ActionEffect, titles: dict[str, str], units: dict[str, str], target: str,
+                    higher_is_worse: bool, confidence: float) -> str:
+    """'"Split PRs over 400 lines" (median change size 420 lines -> 300 lines) would lower ...'."""
+    moves = ", ".join(f"{titles.get(n) or n.replace('_', ' ')} {format_value(now, units.get(n, ''))} → "
+                      f"{format_value(after, units.get(n, ''))}" for n, (now, after) in a.moves.items())
+    tt = titles.get(target) or target.replace("_", " ")
+    return (f'"{a.name}" ({moves}) '
+            f"{move_effect(a.improvement, a.interval, tt, units.get(target, ''), higher_is_worse, confidence)}.")
+
+
+def actions_answer(target_title: str, items: Sequence[ActionEffect], confidence: float) -> str:
+    """The best clearly helpful action's sentence, or why none clearly helps."""
+    helpful = [a for a in items if side(a.interval) > 0]
+    if helpful:
+        return f"Best of {len(items)} candidate action{'s' if len(items) > 1 else ''}: {helpful[0].sentence}"
+    first = items[0].sentence if items else ""
+    return (f"No candidate action would clearly improve {target_title} ({round(100 * confidence)}% intervals "
+            f"include no change or a change for the worse): {first}")

@@ -13,11 +13,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from results.actions import ActionRanking
+from results.effect_answers import level, reason_text
 from results.effects import EffectResult, Estimate, HeterogeneousEffects, Recommendation, Recommendations, Refutation
 from results.format import format_delta, format_value
 from results.intervals import contains, excludes_zero, side
+from results.what_if import WhatIf
 
-EffectItem = EffectResult | HeterogeneousEffects | Recommendations
+EffectItem = EffectResult | HeterogeneousEffects | Recommendations | WhatIf | ActionRanking
 
 METHODS = {
     "linear_regression": "linear regression, adjusted",
@@ -189,6 +192,23 @@ def refutation_summary(r: EffectResult) -> str:
     return " ".join(parts)
 
 
+def reliability_text(r: EffectResult) -> str:
+    """'' when the checks back the headline; else why not, in words (the same reasons the answer gives)."""
+    if r.reliable or not r.identified:
+        return ""
+    return "Unreliable: " + "; ".join(reason_text(r, c) for c in r.unreliable_because) + "."
+
+
+def overlap_text(r: EffectResult) -> str:
+    """The propensity scores' overlap of a binary treatment, in words."""
+    o = r.overlap
+    if o is None:
+        return ""
+    verdict = "poorly: the estimate extrapolates for those rows" if o.poor else "well enough to compare like with like"
+    return (f"Propensity scores run from {o.min_score:.2f} to {o.max_score:.2f} ({o.treated} treated, {o.control} "
+            f"untreated rows); {o.outside:.0%} lie outside 5-95%, so the two groups overlap {verdict}.")
+
+
 def sensitivity_text(r: EffectResult) -> str:
     s = r.sensitivity
     if s is None:
@@ -328,6 +348,10 @@ def item_kind(item: EffectItem) -> str:
         return "effect"
     if isinstance(item, HeterogeneousEffects):
         return "heterogeneity"
+    if isinstance(item, WhatIf):
+        return "what_if"
+    if isinstance(item, ActionRanking):
+        return "actions"
     return "recommendations"
 
 
@@ -336,6 +360,12 @@ def item_title(item: EffectItem) -> str:
         return f"Effect of {item.treatment} on {item.outcome}"
     if isinstance(item, HeterogeneousEffects):
         return f"Effect of {item.treatment} on {item.outcome}, by scope"
+    if isinstance(item, WhatIf):
+        held = ", ".join(item.intervention)
+        return (f"What {item.target} would have been had {held} stayed put" if item.kind == "counterfactual"
+                else f"What if {held} were held: {item.target}")
+    if isinstance(item, ActionRanking):
+        return f"Candidate actions to improve {item.target}"
     return f"What to change to improve {item.target}"
 
 
@@ -346,3 +376,64 @@ def headline(items: Sequence[EffectItem]) -> str:
 
 def report_title(items: Sequence[EffectItem]) -> str:
     return "whydunnit: " + ("; ".join(item_title(i) for i in items[:2]) + (" and more" if len(items) > 2 else ""))
+
+
+# --- what-if and candidate actions ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class WhatIfRow:
+    label: str
+    value: str
+    interval: str
+
+
+def what_if_rows(w: WhatIf) -> list[WhatIfRow]:
+    """The held values, the target's mean under them with its interval, and the mean without them."""
+    unit = w.units.get(w.target, "")
+    lo, hi = w.interval
+    ok = lo == lo and hi == hi
+    held = ", ".join(f"{n} = {format_value(v, w.units.get(n, ''))}" for n, v in w.intervention.items())
+    rows = [WhatIfRow(f"{w.target} with {held}", level(w.mean, unit),
+                      f"{level(lo, unit)} to {level(hi, unit)}" if ok else "n/a"),
+            WhatIfRow(f"{w.target}, " + ("observed" if w.kind == "counterfactual" else "without the intervention"),
+                      level(w.baseline_mean, unit), "")]
+    if w.quantiles:
+        spread = ", ".join(f"{k}: {format_value(v, unit)}" for k, v in w.quantiles.items())
+        rows.append(WhatIfRow("spread of single outcomes under it", spread, ""))
+    return rows
+
+
+@dataclass(frozen=True)
+class ActionRow:
+    rank: int
+    name: str
+    source: str
+    moves: str
+    improvement: str
+    interval: str
+    probability: str
+    verdict: str
+    value: float
+    low: float | None
+    high: float | None
+    top: bool
+
+
+def action_rows(a: ActionRanking) -> list[ActionRow]:
+    """The ranked actions, best first, worded for a table (improvement: positive is better)."""
+    t_unit = a.units.get(a.target, "")
+    out = []
+    for i, item in enumerate(a.items):
+        lo, hi = item.interval
+        ok = lo == lo and hi == hi
+        where = side(item.interval)
+        verdict = "clear gain" if where > 0 else "would hurt" if where < 0 else "unclear"
+        moves = ", ".join(f"{n} {format_value(now, a.units.get(n, ''))} → {format_value(after, a.units.get(n, ''))}"
+                          for n, (now, after) in item.moves.items())
+        out.append(ActionRow(rank=i + 1, name=item.name, source=item.source, moves=moves,
+                             improvement=delta(item.improvement, t_unit),
+                             interval=f"{delta(lo, t_unit)} to {delta(hi, t_unit)}" if ok else "n/a",
+                             probability="n/a" if item.probability_better != item.probability_better
+                             else f"{item.probability_better:.0%}", verdict=verdict, value=item.improvement,
+                             low=lo if ok else None, high=hi if ok else None, top=i == 0 and verdict == "clear gain"))
+    return out

@@ -1,8 +1,17 @@
-"""What-if: the target's interventional distribution had some nodes been held at given values.
+"""What-if: the target had some nodes been held at given values, as an intervention or a counterfactual.
 
-:func:`intervene` fits the engine's structural causal model on all complete rows and samples
-the target under ``do(node = value)``, beside its mean without the intervention. It answers the
-question "what would happen if", not "why did it happen" (that is :mod:`rca.engine.investigation`).
+:func:`intervene` fits the engine's structural causal model on all complete rows and samples the
+target under ``do(node = value)``, beside its mean without the intervention. :func:`counterfactual`
+asks it of the rows of a window the user chose: each row's noise is recovered from what happened
+(abduction), the nodes are held (action) and the model replays the rows (prediction), as
+``gcm.counterfactual_samples`` does: "had coverage stayed at 80% over those 12 weeks, what would
+the bug-fix ratio have been?".
+
+The interval is the uncertainty of the *mean*: the same computation repeated on ``bootstrap``
+refits of the model on resampled rows (the settings stay fixed), for the point and every refit by
+one rule (samples kept in the kind's range, a ratio in [0, 1]). The spread of single outcomes is
+reported apart, as quantiles. A ratio target with a denominator is averaged pooled by it, as
+investigations pool ratios. Non-linear (DoWhy-fitted) models give the point only, with a caveat.
 """
 
 from __future__ import annotations
@@ -12,15 +21,77 @@ import pandas as pd
 
 from graphs import CausalGraph
 from rca.engine import linear
-from rca.engine.counterfactuals import clip_to_kind, interventional_samples, sample_intervention
+from rca.engine.counterfactuals import clip_to_kind, counterfactual_mean, interventional_samples, sample_intervention
+from rca.engine.effects_data import node_unit, row_weights
 from rca.engine.errors import EngineInputError
 from rca.engine.fitting import Fitted, ModelCache, seed_everything
-from rca.engine.frames import prepare
-from rca.engine.investigation import _check_question, rows_needed
-from rca.engine.question import Options, Question, Window
+from rca.engine.frames import Prepared, prepare
+from rca.engine.investigation import rows_needed
+from rca.engine.question import Options, Window, iso
 from results import WhatIf
+from results.effect_answers import what_if_answer
 
-_ALWAYS = Window(pd.Timestamp.min.tz_localize("UTC"))
+REFIT_SAMPLES = 1000  # interventional samples per bootstrap refit (the point uses ``samples``)
+FEW_ROWS = 50
+
+
+def _prepared(data: pd.DataFrame, graph: CausalGraph, target: str, settings: dict[str, float],
+              opts: Options) -> Prepared:
+    if target not in graph.nodes:
+        names = ", ".join(list(graph.nodes)[:12])
+        raise EngineInputError(f"target {target!r} is not a node of graph {graph.name!r} (nodes: {names})")
+    unknown = [n for n in settings if n not in graph.nodes]
+    if unknown:
+        raise EngineInputError(f"cannot set {', '.join(unknown)}: not node(s) of graph {graph.name!r}")
+    if not settings:
+        raise EngineInputError("say what to hold: at least one NODE=VALUE")
+    prepared = prepare(data, graph)
+    needed = rows_needed(graph, opts.min_rows)
+    if len(prepared.frame) < needed:
+        raise EngineInputError(
+            f"only {len(prepared.frame)} complete row(s); graph {graph.name!r} needs at least {needed} to fit"
+        )
+    for node in settings:
+        col = prepared.frame[node]
+        if col.nunique() <= 1:
+            raise EngineInputError(
+                f"{node!r} is constant ({col.iloc[0]:g}) over the {len(col)} complete row(s): the data cannot say "
+                "what holding it elsewhere does (an effect needs it to vary)")
+    return prepared
+
+
+def _caveats(prepared: Prepared, fitted: Fitted, bootstrap: int) -> list[str]:
+    out = list(prepared.caveats)
+    if len(prepared.frame) < FEW_ROWS:
+        out.append(f"only {len(prepared.frame)} rows to fit the model: the interval is wide and the model may "
+                   "miss effects")
+    if not bootstrap:
+        out.append("intervals are off (bootstrap: 0)")
+    elif not fitted.exact:
+        out.append("non-linear mechanisms (fitted by DoWhy): no interval, only the mean")
+    return out
+
+
+def _result(graph: CausalGraph, target: str, settings: dict[str, float], prepared: Prepared, opts: Options,
+            **fields) -> WhatIf:
+    units = {n: node_unit(graph, n, prepared.frame[n]) for n in (target, *settings)}
+    w = WhatIf(target=target, intervention={k: float(v) for k, v in settings.items()}, rows=len(prepared.frame),
+               confidence=opts.confidence, seed=opts.seed, graph=graph.name, units=units,
+               titles={n: graph.nodes[n].title for n in graph.nodes},
+               higher_is_worse={n: graph.nodes[n].higher_is_worse for n in graph.nodes},
+               edges=tuple((e.source, e.target, e.lag) for e in graph.edges), **fields)
+    from dataclasses import replace
+
+    return replace(w, answer=what_if_answer(w))
+
+
+def _interval(draws: np.ndarray, confidence: float) -> tuple[float, float]:
+    d = np.asarray(draws, dtype=float)
+    d = d[np.isfinite(d)]
+    if len(d) < 2:
+        return (float("nan"), float("nan"))
+    lo, hi = np.quantile(d, [(1 - confidence) / 2, 1 - (1 - confidence) / 2])
+    return (float(lo), float(hi))
 
 
 def intervene(
@@ -33,55 +104,113 @@ def intervene(
     cache: ModelCache | None = None,
     samples: int = 5000,
 ) -> WhatIf:
-    """The target's distribution had the nodes in ``settings`` been held at those values.
+    """The target's mean had the nodes in ``settings`` been held at those values, with its interval.
 
     The model is fitted on all complete rows of ``data`` (cached in ``cache``) and sampled under
     the intervention, each noise term drawn from its fit-window values as DoWhy's
     ``interventional_samples`` does; lagged copies of a set node are set too (it stays there).
-    A value its node's kind cannot take (a ratio of 5) is refused; one outside the values seen
-    is answered with a note that it is an extrapolation. The same seed gives the same answer.
+    A value its node's kind cannot take (a ratio of 5), or a node that never varied, is refused; a
+    value outside the values seen is answered with a note that it is an extrapolation. The same
+    seed gives the same answer.
     """
     opts = options or Options()
-    _check_question(graph, Question(target, at=_ALWAYS))
-    unknown = [n for n in settings if n not in graph.nodes]
-    if unknown:
-        raise EngineInputError(f"cannot set {', '.join(unknown)}: not node(s) of graph {graph.name!r}")
-    prepared = prepare(data, graph)
-    if len(prepared.frame) < rows_needed(graph, opts.min_rows):
-        raise EngineInputError(
-            f"only {len(prepared.frame)} complete row(s); graph {graph.name!r} needs at least "
-            f"{rows_needed(graph, opts.min_rows)} to fit"
-        )
+    prepared = _prepared(data, graph, target, settings, opts)
     fitted = (cache if cache is not None else ModelCache(capacity=1)).fit(prepared.frame, graph)
     notes = _check_settings(settings, fitted, prepared.frame)
     kind = fitted.kinds.get(target, "continuous")
-    rng = np.random.default_rng(opts.seed)
+    caveats = _caveats(prepared, fitted, opts.bootstrap)
+    draws = np.array([])
     if fitted.exact:
         s = linear.structure(fitted.dag, target, fitted.log_columns)
         x = prepared.frame[list(s.columns)].to_numpy(float)
-        params = linear.fit(s, x)
+        w, _ = row_weights(graph, prepared.frame, target)
+        params = linear.fit(s, x, weights=w)
         noise = linear.noise(s, params, x)[0]
         values, baseline = (
-            clip_to_kind(sample_intervention(s, params, noise, prepared.columns, held, samples, rng), kind)
+            clip_to_kind(sample_intervention(s, params, noise, prepared.columns, held, samples,
+                                             np.random.default_rng(opts.seed), weights=w), kind)
             for held in (settings, {})
         )
+        if opts.bootstrap:
+            rng = np.random.default_rng(opts.seed)
+            resamples = rng.integers(0, len(x), (opts.bootstrap, len(x)))
+            refits = linear.fit_resampled(s, x, resamples, weights=w)
+            draws = np.array([
+                clip_to_kind(sample_intervention(
+                    s, _one(refits, b), linear.noise(s, _one(refits, b), x[resamples[b]])[0], prepared.columns,
+                    settings, REFIT_SAMPLES, np.random.default_rng(opts.seed),
+                    weights=None if w is None else w[resamples[b]]), kind).mean()
+                for b in range(refits.draws)])
     else:
         seed_everything(opts.seed, dowhy=True)
         values = clip_to_kind(interventional_samples(fitted.scm, target, prepared.columns, settings, samples), kind)
         seed_everything(opts.seed, dowhy=True)
         baseline = clip_to_kind(interventional_samples(fitted.scm, target, prepared.columns, {}, samples), kind)
-    lo, hi = np.quantile(values, [(1 - opts.confidence) / 2, 1 - (1 - opts.confidence) / 2])
     qs = {f"p{q}": float(np.quantile(values, q / 100)) for q in (5, 25, 50, 75, 95)}
-    return WhatIf(
-        target=target,
-        intervention={k: float(v) for k, v in settings.items()},
-        mean=float(values.mean()),
-        interval=(float(lo), float(hi)),
-        baseline_mean=float(baseline.mean()),
-        samples=len(values),
-        quantiles=qs,
-        notes=tuple(notes),
-    )
+    return _result(graph, target, settings, prepared, opts, mean=float(values.mean()),
+                   interval=_interval(draws, opts.confidence), baseline_mean=float(baseline.mean()),
+                   samples=len(values), quantiles=qs, notes=tuple(notes), refits=len(draws), caveats=tuple(caveats))
+
+
+def counterfactual(
+    data: pd.DataFrame,
+    graph: CausalGraph,
+    target: str,
+    settings: dict[str, float],
+    window: Window,
+    *,
+    options: Options | None = None,
+    cache: ModelCache | None = None,
+) -> WhatIf:
+    """Over the rows of ``window``, the target's mean had the nodes in ``settings`` stayed at those values.
+
+    The model is fitted on all complete rows; the window's rows are replayed with their own noise
+    (their lagged copies held too). ``baseline_mean`` is the target's observed mean over the window.
+    """
+    opts = options or Options()
+    prepared = _prepared(data, graph, target, settings, opts)
+    rows = prepared.frame[window.mask(prepared.frame.index)]
+    if rows.empty:
+        have = (f"{iso(prepared.frame.index.min())} to {iso(prepared.frame.index.max())}" if len(prepared.frame)
+                else "no complete rows")
+        raise EngineInputError(f"the window {'..'.join(window.label())} has no complete rows (data: {have})")
+    fitted = (cache if cache is not None else ModelCache(capacity=1)).fit(prepared.frame, graph)
+    notes = _check_settings(settings, fitted, prepared.frame)
+    kind = fitted.kinds.get(target, "continuous")
+    caveats = _caveats(prepared, fitted, opts.bootstrap)
+    if len(rows) < 4:
+        caveats.append(f"the window holds only {len(rows)} row(s): its own noise decides much of the answer")
+    w_rows, _ = row_weights(graph, rows, target)
+    observed = float(np.average(rows[target].to_numpy(float), weights=w_rows))
+    draws = np.array([])
+    if fitted.exact:
+        s = linear.structure(fitted.dag, target, fitted.log_columns)
+        x = prepared.frame[list(s.columns)].to_numpy(float)
+        w, _ = row_weights(graph, prepared.frame, target)
+        cur = rows[list(s.columns)].to_numpy(float)
+        fixed = {j: float(settings[prepared.columns.get(c, (c, 0))[0]]) for j, c in enumerate(s.columns)
+                 if prepared.columns.get(c, (c, 0))[0] in settings and j != s.target}
+
+        def replay(params: linear.Params) -> float:
+            noise = linear.noise(s, params, cur)[0]
+            held = clip_to_kind(linear.evaluate(s, params, 0, noise, fixed)[:, s.target], kind)
+            return float(np.average(held, weights=w_rows))
+
+        point = replay(linear.fit(s, x, weights=w))
+        if opts.bootstrap:
+            rng = np.random.default_rng(opts.seed)
+            refits = linear.fit_resampled(s, x, rng.integers(0, len(x), (opts.bootstrap, len(x))), weights=w)
+            draws = np.array([replay(_one(refits, b)) for b in range(refits.draws)])
+    else:
+        point = counterfactual_mean(fitted.scm, target, rows, prepared.columns, settings)
+    label = (iso(rows.index.min()), iso(rows.index.max()))
+    return _result(graph, target, settings, prepared, opts, mean=point, interval=_interval(draws, opts.confidence),
+                   baseline_mean=observed, samples=len(rows), notes=tuple(notes), kind="counterfactual", window=label,
+                   window_rows=len(rows), refits=len(draws), caveats=tuple(caveats))
+
+
+def _one(params: linear.Params, b: int) -> linear.Params:
+    return linear.Params(params.intercept[b : b + 1], tuple(c[b : b + 1] for c in params.coef))
 
 
 def _check_settings(settings: dict[str, float], fitted: Fitted, frame: pd.DataFrame) -> list[str]:

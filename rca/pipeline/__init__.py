@@ -26,24 +26,24 @@ from rca.pipeline.errors import BadInput, JobFailed, PipelineError
 if TYPE_CHECKING:
     from rca.pipeline.collection import CollectorRun, CollectOutcome, TableOutcome, collect, export_git
     from rca.pipeline.demos import DemoOutcome, demo
-    from rca.pipeline.effects import Answer, effect, effects_by_scope, recommendations
+    from rca.pipeline.effects import Answer, actions, effect, effects_by_scope, recommendations, what_if
     from rca.pipeline.inputs import graph, request, settings
-    from rca.pipeline.investigations import Investigation, Request, check_graph, investigate, what_if
+    from rca.pipeline.investigations import Investigation, Request, check_graph, investigate
     from rca.pipeline.reporting import ReportOutcome, report
     from rca.pipeline.runs import RunOutcome, answer_question, queue_question, recover, refit, run_job
 
 _LAZY = {
     **dict.fromkeys(("CollectOutcome", "CollectorRun", "TableOutcome", "collect", "export_git"), "collection"),
     **dict.fromkeys(("DemoOutcome", "demo"), "demos"),
-    **dict.fromkeys(("Answer", "effect", "effects_by_scope", "recommendations"), "effects"),
+    **dict.fromkeys(("Answer", "actions", "effect", "effects_by_scope", "recommendations", "what_if"), "effects"),
     **dict.fromkeys(("graph", "request", "settings"), "inputs"),
-    **dict.fromkeys(("Investigation", "Request", "check_graph", "investigate", "what_if"), "investigations"),
+    **dict.fromkeys(("Investigation", "Request", "check_graph", "investigate"), "investigations"),
     **dict.fromkeys(("ReportOutcome", "report"), "reporting"),
     **dict.fromkeys(("RunOutcome", "answer_question", "queue_question", "recover", "refit", "run_job"), "runs"),
 }
 
 __all__ = [
-    "Answer", "BadInput", "CollectOutcome", "CollectorRun", "DemoOutcome", "Investigation", "JobFailed",
+    "Answer", "BadInput", "actions", "CollectOutcome", "CollectorRun", "DemoOutcome", "Investigation", "JobFailed",
     "PipelineError", "ReportOutcome", "Request", "TableOutcome", "check_graph", "collect", "demo", "effect",
     "effects_by_scope", "export_git", "graph", "investigate", "recommendations", "report", "request", "settings",
     "what_if", "RunOutcome", "answer_question", "queue_question", "recover", "refit", "run_job",
