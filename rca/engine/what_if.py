@@ -23,6 +23,7 @@ from graphs import CausalGraph
 from rca.engine import linear
 from rca.engine.counterfactuals import clip_to_kind, counterfactual_mean, interventional_samples, sample_intervention
 from rca.engine.effects_data import node_unit, row_weights
+from rca.engine.effects_estimators import t_quantile
 from rca.engine.errors import EngineInputError
 from rca.engine.fitting import Fitted, ModelCache, seed_everything
 from rca.engine.frames import Prepared, prepare
@@ -85,13 +86,24 @@ def _result(graph: CausalGraph, target: str, settings: dict[str, float], prepare
     return replace(w, answer=what_if_answer(w))
 
 
-def _interval(draws: np.ndarray, confidence: float) -> tuple[float, float]:
+def _interval(point: float, draws: np.ndarray, confidence: float, rows: int, params: int) -> tuple[float, float]:
+    """``point`` plus or minus Student's t times the refits' spread, widened for the parameters fitted.
+
+    Percentile intervals of a few hundred refits on 60 rows covered 85% where 90% was asked (the
+    bootstrap spread is too small when many parameters are fitted on few rows); the spread scaled by
+    ``sqrt(n / (n - p))`` with ``n - p`` degrees of freedom covers as asked.
+    """
     d = np.asarray(draws, dtype=float)
     d = d[np.isfinite(d)]
     if len(d) < 2:
         return (float("nan"), float("nan"))
-    lo, hi = np.quantile(d, [(1 - confidence) / 2, 1 - (1 - confidence) / 2])
-    return (float(lo), float(hi))
+    dof = max(rows - params, 2)
+    half = t_quantile(confidence, dof) * float(np.std(d, ddof=1)) * np.sqrt(rows / dof)
+    return (point - half, point + half)
+
+
+def _parameters(s: linear.Structure) -> int:
+    return sum(len(p) + 1 for p in s.parents)
 
 
 def intervene(
@@ -119,9 +131,10 @@ def intervene(
     notes = _check_settings(settings, fitted, prepared.frame)
     kind = fitted.kinds.get(target, "continuous")
     caveats = _caveats(prepared, fitted, opts.bootstrap)
-    draws = np.array([])
+    draws, params_n = np.array([]), 0
     if fitted.exact:
         s = linear.structure(fitted.dag, target, fitted.log_columns)
+        params_n = _parameters(s)
         x = prepared.frame[list(s.columns)].to_numpy(float)
         w, _ = row_weights(graph, prepared.frame, target)
         params = linear.fit(s, x, weights=w)
@@ -147,8 +160,10 @@ def intervene(
         seed_everything(opts.seed, dowhy=True)
         baseline = clip_to_kind(interventional_samples(fitted.scm, target, prepared.columns, {}, samples), kind)
     qs = {f"p{q}": float(np.quantile(values, q / 100)) for q in (5, 25, 50, 75, 95)}
-    return _result(graph, target, settings, prepared, opts, mean=float(values.mean()),
-                   interval=_interval(draws, opts.confidence), baseline_mean=float(baseline.mean()),
+    mean = float(values.mean())
+    return _result(graph, target, settings, prepared, opts, mean=mean,
+                   interval=_interval(mean, draws, opts.confidence, len(prepared.frame), params_n),
+                   baseline_mean=float(baseline.mean()),
                    samples=len(values), quantiles=qs, notes=tuple(notes), refits=len(draws), caveats=tuple(caveats))
 
 
@@ -182,9 +197,10 @@ def counterfactual(
         caveats.append(f"the window holds only {len(rows)} row(s): its own noise decides much of the answer")
     w_rows, _ = row_weights(graph, rows, target)
     observed = float(np.average(rows[target].to_numpy(float), weights=w_rows))
-    draws = np.array([])
+    draws, params_n = np.array([]), 0
     if fitted.exact:
         s = linear.structure(fitted.dag, target, fitted.log_columns)
+        params_n = _parameters(s)
         x = prepared.frame[list(s.columns)].to_numpy(float)
         w, _ = row_weights(graph, prepared.frame, target)
         cur = rows[list(s.columns)].to_numpy(float)
@@ -204,7 +220,8 @@ def counterfactual(
     else:
         point = counterfactual_mean(fitted.scm, target, rows, prepared.columns, settings)
     label = (iso(rows.index.min()), iso(rows.index.max()))
-    return _result(graph, target, settings, prepared, opts, mean=point, interval=_interval(draws, opts.confidence),
+    return _result(graph, target, settings, prepared, opts, mean=point,
+                   interval=_interval(point, draws, opts.confidence, len(prepared.frame), params_n),
                    baseline_mean=observed, samples=len(rows), notes=tuple(notes), kind="counterfactual", window=label,
                    window_rows=len(rows), refits=len(draws), caveats=tuple(caveats))
 
