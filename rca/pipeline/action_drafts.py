@@ -28,7 +28,7 @@ from rca.engine.actions import Action, parse_actions
 from rca.engine.errors import EngineInputError
 from rca.pipeline.errors import BadInput
 
-_FENCE = re.compile(r"^\s*```[a-zA-Z]*\s*\n(.*?)\n\s*```\s*$", re.S)
+_FENCE = re.compile(r"```[a-zA-Z]*[ \t]*\n(.*?)\n[ \t]*```", re.S)  # the first fenced block, if the text has one
 
 
 def prompt(target: str, target_title: str, levers: dict[str, str], higher_is_worse: bool, max_actions: int
@@ -97,7 +97,7 @@ def drafted(settings: DraftSettings, messages: list[dict[str, str]]) -> tuple[li
     """
     try:
         text = ask(settings, messages)
-        fenced = _FENCE.match(text)
+        fenced = _FENCE.search(text)
         actions = parse_actions(fenced.group(1) if fenced else text, "model")
     except (BadInput, EngineInputError) as exc:
         return [], {"model draft": str(exc)}
