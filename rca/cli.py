@@ -384,15 +384,39 @@ def serve(
         raise typer.Exit(code)
 
 
+class GraphFormat(StrEnum):
+    text = "text"
+    dot = "dot"
+    svg = "svg"
+    png = "png"
+
+
 @graph_app.command("show")
-def graph_show(graph: Annotated[str, typer.Argument(help="graph file or shipped name")]) -> None:
-    """Validate a graph and print its nodes and edges."""
+def graph_show(
+    graph: Annotated[str, typer.Argument(help="graph file or shipped name")],
+    fmt: Annotated[GraphFormat, typer.Option(
+        "--format", "-f", help="text (edges), dot (Graphviz), or svg/png drawn by Graphviz's dot")] = GraphFormat.text,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="write here instead of stdout (png needs it)")] = None,
+) -> None:
+    """Validate a graph and print its edges, or write it as Graphviz DOT, SVG or PNG."""
     from rca import pipeline
 
-    g = pipeline.graph(graph)
-    typer.echo(f"graph {g.name}: unit {g.unit}, {len(g.nodes)} nodes, {len(g.edges)} edges")
-    for e in g.edges:
-        typer.echo(f"  {e.source} -> {e.target}" + (f"  (lag {e.lag})" if e.lag else ""))
+    if fmt is GraphFormat.text:
+        g = pipeline.graph(graph)
+        typer.echo(f"graph {g.name}: unit {g.unit}, {len(g.nodes)} nodes, {len(g.edges)} edges")
+        for e in g.edges:
+            typer.echo(f"  {e.source} -> {e.target}" + (f"  (lag {e.lag})" if e.lag else ""))
+        return
+    if fmt is GraphFormat.png and out is None:
+        raise pipeline.BadInput("--format png writes an image: give --out FILE.png")
+    data = pipeline.graph_picture(graph, fmt.value)
+    if out is None:
+        sys.stdout.write(data.decode("utf-8"))
+        return
+    from results.io import write_atomic
+
+    write_atomic(out, lambda tmp: tmp.write_bytes(data))
+    typer.echo(f"wrote {out}", err=True)
 
 
 @graph_app.command("check")

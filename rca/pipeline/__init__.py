@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from rca.pipeline.collection import CollectorRun, CollectOutcome, TableOutcome, collect, export_git
     from rca.pipeline.demos import DemoOutcome, demo
     from rca.pipeline.effects import Answer, actions, effect, effects_by_scope, recommendations, what_if
+    from rca.pipeline.graph_pictures import graph_picture
     from rca.pipeline.inputs import graph, request, settings
     from rca.pipeline.investigations import Investigation, Request, check_graph, investigate
     from rca.pipeline.reporting import ReportOutcome, report
@@ -37,6 +38,7 @@ _LAZY = {
     **dict.fromkeys(("DemoOutcome", "demo"), "demos"),
     **dict.fromkeys(("Answer", "actions", "effect", "effects_by_scope", "recommendations", "what_if"), "effects"),
     **dict.fromkeys(("graph", "request", "settings"), "inputs"),
+    "graph_picture": "graph_pictures",
     **dict.fromkeys(("Investigation", "Request", "check_graph", "investigate"), "investigations"),
     **dict.fromkeys(("ReportOutcome", "report"), "reporting"),
     **dict.fromkeys(("RunOutcome", "answer_question", "queue_question", "recover", "refit", "run_job"), "runs"),
@@ -45,7 +47,7 @@ _LAZY = {
 __all__ = [
     "Answer", "BadInput", "actions", "CollectOutcome", "CollectorRun", "DemoOutcome", "Investigation", "JobFailed",
     "PipelineError", "ReportOutcome", "Request", "TableOutcome", "check_graph", "collect", "demo", "effect",
-    "effects_by_scope", "export_git", "graph", "investigate", "recommendations", "report", "request", "settings",
+    "effects_by_scope", "export_git", "graph", "graph_picture", "investigate", "recommendations", "report", "request", "settings",
     "what_if", "RunOutcome", "answer_question", "queue_question", "recover", "refit", "run_job",
 ]
 
