@@ -99,3 +99,35 @@ def test_an_empty_window_is_one_line(rca, tmp_path: Path) -> None:
     res = rca("what-if", "--data", str(path), "--graph", "delivery", "--target", "bug_fix_commit_ratio",
               "--set", "line_coverage_ratio=0.8", "--window", "2010-01-01..2010-02-01")
     assert res.code == 2 and "has no complete rows" in res.err and "\n" not in res.err.strip()
+
+
+def test_what_if_over_the_http_api(tmp_path: Path) -> None:
+    """`POST /what-if` on a real `rca serve` over the demo store: an intervention and a counterfactual answered
+    at once, bad questions as one-line 400s, and a graph that is a path on the server refused."""
+    from tests.serve_helpers import SAMPLE, Served
+
+    served = Served(tmp_path).start()
+    try:
+        with served.client(timeout=60) as c:
+            ok = c.post("/what-if", json={"target": SAMPLE.target, "scope": SAMPLE.scope,
+                                          "set": {"line_coverage_ratio": 0.85}, "seed": 2})
+            assert ok.status_code == 200, ok.text
+            doc = ok.json()
+            assert doc["kind"] == "intervention" and doc["seed"] == 2 and doc["interval_of"] == "mean"
+            assert doc["interval"][0] <= doc["mean"] <= doc["interval"][1] < doc["baseline_mean"]
+            cf = c.post("/what-if", json={"target": SAMPLE.target, "scope": SAMPLE.scope, "window": "2026-06-01..",
+                                          "set": {"line_coverage_ratio": 0.85}})
+            assert cf.status_code == 200 and cf.json()["kind"] == "counterfactual", cf.text
+            for body, said in (
+                ({"target": SAMPLE.target, "scope": SAMPLE.scope, "set": {"line_coverage_ratio": 5}}, "it is a ratio"),
+                ({"target": "nope", "scope": SAMPLE.scope, "set": {"line_coverage_ratio": 0.8}}, "target 'nope'"),
+                ({"target": SAMPLE.target, "scope": "acme/none", "set": {"line_coverage_ratio": 0.8}}, "acme/none"),
+                ({"target": SAMPLE.target, "scope": SAMPLE.scope, "set": {"line_coverage_ratio": 0.8},
+                  "graph": "/etc/passwd"}, "no shipped graph named '/etc/passwd'"),
+            ):
+                bad = c.post("/what-if", json=body)
+                assert bad.status_code == 400 and said in bad.json()["error"], bad.text
+                assert "\n" not in bad.json()["error"]
+            assert c.post("/what-if", json={"target": SAMPLE.target, "scope": SAMPLE.scope, "set": {}}).status_code == 400
+    finally:
+        served.stop()

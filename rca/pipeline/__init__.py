@@ -26,7 +26,15 @@ from rca.pipeline.errors import BadInput, JobFailed, PipelineError
 if TYPE_CHECKING:
     from rca.pipeline.collection import CollectorRun, CollectOutcome, TableOutcome, collect, export_git
     from rca.pipeline.demos import DemoOutcome, demo
-    from rca.pipeline.effects import Answer, actions, effect, effects_by_scope, recommendations, what_if
+    from rca.pipeline.effects import (
+        Answer,
+        actions,
+        effect,
+        effects_by_scope,
+        recommendations,
+        what_if,
+        what_if_question,
+    )
     from rca.pipeline.graph_pictures import graph_picture
     from rca.pipeline.inputs import graph, request, settings
     from rca.pipeline.investigations import Investigation, Request, check_graph, investigate
@@ -36,7 +44,8 @@ if TYPE_CHECKING:
 _LAZY = {
     **dict.fromkeys(("CollectOutcome", "CollectorRun", "TableOutcome", "collect", "export_git"), "collection"),
     **dict.fromkeys(("DemoOutcome", "demo"), "demos"),
-    **dict.fromkeys(("Answer", "actions", "effect", "effects_by_scope", "recommendations", "what_if"), "effects"),
+    **dict.fromkeys(("Answer", "actions", "effect", "effects_by_scope", "recommendations", "what_if",
+                     "what_if_question"), "effects"),
     **dict.fromkeys(("graph", "request", "settings"), "inputs"),
     "graph_picture": "graph_pictures",
     **dict.fromkeys(("Investigation", "Request", "check_graph", "investigate"), "investigations"),
@@ -48,7 +57,7 @@ __all__ = [
     "Answer", "BadInput", "actions", "CollectOutcome", "CollectorRun", "DemoOutcome", "Investigation", "JobFailed",
     "PipelineError", "ReportOutcome", "Request", "TableOutcome", "check_graph", "collect", "demo", "effect",
     "effects_by_scope", "export_git", "graph", "graph_picture", "investigate", "recommendations", "report", "request", "settings",
-    "what_if", "RunOutcome", "answer_question", "queue_question", "recover", "refit", "run_job",
+    "what_if", "what_if_question", "RunOutcome", "answer_question", "queue_question", "recover", "refit", "run_job",
 ]
 
 

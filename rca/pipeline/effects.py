@@ -202,7 +202,7 @@ def recommendations(target: str, settings: Settings, *, graph: GraphRef = "deliv
 @faced
 def what_if(target: str, values: Mapping[str, float], settings: Settings, *, graph: GraphRef,
             data: Data | None = None, scope: str = "", seed: int | None = None, window: str | None = None,
-            formats: Sequence[str] = ()) -> Answer:
+            formats: Sequence[str] = (), store: Store | None = None) -> Answer:
     """The target had ``values`` been imposed: over the model's population, or (``window``: ``START..END``)
     over the rows of that window, what it would have averaged instead of what it did. Fitted on ``data``
     or the store's ``scope``; the result and its renderings (``formats``) in an :class:`Answer`."""
@@ -214,16 +214,31 @@ def what_if(target: str, values: Mapping[str, float], settings: Settings, *, gra
     chosen = parse_window(window) if window else None
     if data is not None:
         frame, label = wide_frame(data, g, scope)
+    elif store is not None:
+        frame, label = stored_frame(store, g, scope), scope
     else:
-        from rca.store import Store
+        from rca.store import Store as StoreType
 
-        with Store(settings.store_url) as store:
-            frame, label = stored_frame(store, g, scope), scope
+        with StoreType(settings.store_url) as own:
+            frame, label = stored_frame(own, g, scope), scope
     if chosen is not None:
         result = counterfactual(frame, g, target, dict(values), chosen, options=options)
     else:
         result = intervene(frame, g, target, dict(values), options=options)
     return Answer(result, "what_if", (label,) if label else (), None, render_answer(result, formats))
+
+
+def what_if_question(ask: Mapping[str, Any], settings: Settings, *, store: Store) -> WhatIf:
+    """A what-if as the HTTP API asks it (``target``, ``scope``, ``set``, and optionally ``graph``, ``window``,
+    ``seed``), answered now from the store. The graph is a shipped name or a definition, never a path: a
+    client of the service does not get to read the server's files."""
+    from rca.pipeline.runs import _graph
+
+    if not ask.get("scope"):
+        raise BadInput("say which scope of the store to read (scope)")
+    answer = what_if(str(ask.get("target", "")), dict(ask.get("set") or {}), settings, graph=_graph(ask.get("graph")),
+                     scope=str(ask["scope"]), seed=ask.get("seed"), window=ask.get("window"), store=store)
+    return answer.result
 
 
 MAX_ACTIONS_FILE = 64 * 1024
