@@ -111,13 +111,16 @@ def regression(data: pd.DataFrame, tcols: list[str], outcome: str, adjust: list[
 
 def ols_effect(data: pd.DataFrame, tcols: list[str], outcome: str, adjust: list[str]) -> float:
     """The regression estimate alone (no interval): fast, for refutations and bootstraps."""
-    z = np.column_stack([np.ones(len(data)), data[tcols + adjust].to_numpy(float)])
+    # Column by column: selecting a list of columns costs pandas six times as much, 150 times a question.
+    z = np.column_stack([np.ones(len(data))] + [data[c].to_numpy(float) for c in tcols + adjust])
     y = data[outcome].to_numpy(float)
     w = weights_of(data)
-    if w is not None:
-        sw = np.sqrt(w)
-        z, y = z * sw[:, None], y * sw
-    coef, *_ = np.linalg.lstsq(z, y, rcond=None)
+    zw = z if w is None else z * w[:, None]
+    try:  # the normal equations: ten times faster than an SVD, and these fits are well posed
+        coef = np.linalg.solve(zw.T @ z, zw.T @ y)
+    except np.linalg.LinAlgError:
+        sw = np.ones(len(y)) if w is None else np.sqrt(w)
+        coef, *_ = np.linalg.lstsq(z * sw[:, None], y * sw, rcond=None)
     return float(coef[1 : 1 + len(tcols)].sum())
 
 

@@ -15,7 +15,7 @@ residual. Here each of those predictions is made by the learner that predicts it
 The relationships are called non-linear when a flexible learner's out-of-fold error is clearly
 (10%) below the linear one's for the outcome or the treatment; the estimate is then the flexible
 one. The learners run at every size of data, bounded in time: 5 folds below 500 rows, 3 from
-there, each boosting model at most 100 shallow trees fitted on at most 5,000 rows.
+there, each boosting model at most 60 shallow trees fitted on at most 5,000 rows.
 
 The estimate is made here rather than by EconML: importing EconML takes longer (6-12 s) than the
 whole question may; scikit-learn supplies the learners. The final stage solves the orthogonal
@@ -99,7 +99,7 @@ def _make(name: str, seed: int, rows: int):
         return make_pipeline(SplineTransformer(n_knots=5, degree=3), RidgeCV(alphas=np.logspace(-7, 2, 19)))
     from sklearn.ensemble import HistGradientBoostingRegressor
 
-    return HistGradientBoostingRegressor(max_iter=100, learning_rate=0.1, max_leaf_nodes=15,
+    return HistGradientBoostingRegressor(max_iter=60, learning_rate=0.15, max_leaf_nodes=15,
                                          min_samples_leaf=max(5, min(20, rows // 20)), early_stopping=False,
                                          random_state=seed)
 
@@ -200,11 +200,12 @@ def final_stage(r: np.ndarray, v: np.ndarray, t: np.ndarray, w: np.ndarray, extr
 
 def residual_effect(data: pd.DataFrame, tcols: list[str], outcome: str, adjust: list[str]) -> float:
     """The final stage alone, on a frame of residuals (:meth:`Nuisance.frame`), for refutations."""
-    w = data[WEIGHT].to_numpy(float)
+    def cols(names: list[str]) -> np.ndarray:
+        return np.column_stack([data[c].to_numpy(float) for c in names])
+
     k = len(tcols) // 2
-    extra = data[adjust].to_numpy(float) if adjust else None
-    value, _, _ = final_stage(data[outcome].to_numpy(float), data[tcols[:k]].to_numpy(float),
-                              data[tcols[k:]].to_numpy(float), w, extra)
+    value, _, _ = final_stage(data[outcome].to_numpy(float), cols(tcols[:k]), cols(tcols[k:]),
+                              data[WEIGHT].to_numpy(float), cols(adjust) if adjust else None)
     return value
 
 
