@@ -289,7 +289,7 @@ class EffectBody(_Body):
     simulations: int = Field(default=50, ge=2, le=1000, description="re-estimations per refutation check")
     bootstrap: int = Field(default=200, ge=2, le=5000, description="resamples for bootstrap intervals")
     refute: bool = True
-    dml: bool = Field(default=True, description="also estimate by double machine learning (EconML), as a check")
+    dml: bool = Field(default=True, description="also estimate by double machine learning with flexible learners, as a check")
     seed: int | None = Field(default=None, ge=0)
 
 

@@ -209,7 +209,8 @@ def effect(
     data: DataOpt = None,
     scope: Annotated[list[str] | None, typer.Option(
         "--scope", "-s", help="scope to read (repeatable: pooled, or compared with --by-scope); default: every one")] = None,
-    by_scope: Annotated[bool, typer.Option("--by-scope", help="one effect per scope (EconML LinearDML), not pooled")] = False,
+    by_scope: Annotated[bool, typer.Option(
+        "--by-scope", help="one effect per scope (EconML: a causal forest, or LinearDML on few rows), not pooled")] = False,
     feature: Annotated[list[str] | None, typer.Option(
         "--feature", help="with --by-scope: a column of the data the effect may vary with (repeatable)")] = None,
     fmt: FormatOpt = Format.json,

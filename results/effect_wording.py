@@ -27,7 +27,6 @@ METHODS = {
     "regression_adjustment": "regression adjustment",
     "double_ml": "double ML, flexible learners",
     "doubly_robust": "doubly robust (AIPW)",
-    "propensity_score_weighting": "propensity-score weighting",
     "two_stage_regression": "front-door two-stage regression",
     "instrumental_variable": "instrumental variable (Wald / 2SLS)",
     "naive_regression": "naive regression, no adjustment",
