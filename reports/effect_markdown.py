@@ -128,8 +128,6 @@ def section(items: Sequence[ew.EffectItem], level: int = 2) -> list[str]:
     for item in items:
         lines += ["", f"{h}# {e(ew.item_title(item))}", "", f"**{e(item.answer)}**", ""]
         if isinstance(item, EffectResult):
-            if ew.reliability_text(item):
-                lines += [f"**{e(ew.reliability_text(item))}**", ""]
             lines += _effect(item, h + "#")
         elif isinstance(item, HeterogeneousEffects):
             lines += _heterogeneity(item)

@@ -44,7 +44,7 @@ class EffectView:
     scopes: tuple[ew.ScopeRow, ...] = ()
     average: str = ""
     features: tuple[tuple[str, str, str], ...] = ()  # feature, slope, interval
-    reliability: str = ""  # why the effect is unreliable ('' when the checks back it)
+    unreliable: bool = False  # the answer says why (it begins "Unreliable:")
     overlap: str = ""
     outside: tuple[tuple[str, str, str, str], ...] = ()  # column, r with treatment, r with outcome, effect adjusting
     # recommendations and actions
@@ -96,7 +96,7 @@ def _effect(r: EffectResult, ident: str) -> EffectView:
         caveats=tuple(r.caveats), method=tuple(method), identification=ew.identification_text(r), identified=r.identified,
         estimates=tuple(ew.estimate_rows(r)), naive=ew.naive_text(r), refutations=tuple(ew.refutation_rows(r)),
         refutation_summary=ew.refutation_summary(r), refuted=failed, sensitivity=ew.sensitivity_text(r),
-        step=ew.step_text(r), reliability=ew.reliability_text(r), overlap=ew.overlap_text(r), outside=outside,
+        step=ew.step_text(r), unreliable=r.identified and not r.reliable, overlap=ew.overlap_text(r), outside=outside,
         graph=graph, graph_note=note,
     )
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from results.actions import ActionRanking
-from results.effect_answers import level, reason_text
+from results.effect_answers import level
 from results.effects import EffectResult, Estimate, HeterogeneousEffects, Recommendation, Recommendations, Refutation
 from results.format import format_delta, format_value
 from results.intervals import contains, excludes_zero, side
@@ -189,13 +189,6 @@ def refutation_summary(r: EffectResult) -> str:
     if skipped:
         parts.append(f"Not run: {_join(skipped)}.")
     return " ".join(parts)
-
-
-def reliability_text(r: EffectResult) -> str:
-    """'' when the checks back the headline; else why not, in words (the same reasons the answer gives)."""
-    if r.reliable or not r.identified:
-        return ""
-    return "Unreliable: " + "; ".join(reason_text(r, c) for c in r.unreliable_because) + "."
 
 
 def overlap_text(r: EffectResult) -> str:
