@@ -46,7 +46,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rca.config import Settings
-from rca.pipeline.errors import BadInput, PipelineError
+from rca.pipeline.errors import BadInput, PipelineError, Unavailable
 from rca.telemetry import Redactor, ServiceMetrics, api_tokens, log_context, secrets_of, setup_logging
 
 log = logging.getLogger("rca.api")
@@ -494,8 +494,16 @@ def create_app(service: Service) -> FastAPI:
 
     @app.exception_handler(PipelineError)
     async def _pipeline(request: Request, exc: PipelineError) -> Response:
+        # The one tree's mapping: bad input 400, unavailable 503 (with when to ask again), internal 500.
+        line = service.redact(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        if isinstance(exc, Unavailable):
+            service.metrics.rejected.labels(reason="unavailable").inc()
+            return _json(503, {"error": line}, {"Retry-After": str(settings.serve.retry_after_s)})
+        if exc.http_status >= 500:
+            log.error("internal error: %s: %s", type(exc).__name__, exc, exc_info=exc)
+            return _json(exc.http_status, {"error": line})
         service.metrics.rejected.labels(reason="bad_request").inc()
-        return _json(400, {"error": service.redact(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)})
+        return _json(exc.http_status, {"error": line})
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:

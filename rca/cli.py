@@ -1,9 +1,10 @@
 """The ``rca`` command line: a thin face over :mod:`rca.pipeline`.
 
 Every command parses its options, calls one pipeline function and prints what it returns.
-Errors the user can fix (:class:`rca.pipeline.PipelineError`) become one line on stderr and
-exit status 2, never a traceback; a job that ran but partly failed (a chat post, a source)
-exits 1. Heavy imports happen inside commands, so ``rca --help`` is instant.
+Our errors (:mod:`core.errors`) become one line on stderr, never a traceback, and exit with
+their branch's status: 2 the user can fix it, 3 a server or the store is unavailable (try
+again), 1 a job that ran but partly failed (a chat post, a source). Heavy imports happen
+inside commands, so ``rca --help`` is instant.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from core.errors import WhydunnitError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="whydunnit: why did the metric get worse? Causal root-cause analysis for engineering metrics.")
@@ -394,7 +397,7 @@ def graph_check(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the app and turn user errors into one line and exit status 2."""
+    """Entry point: run the app and turn our errors into one line and their branch's exit status."""
     # Standalone mode lets the command-line parser report usage errors itself (exit 2) and
     # re-raises everything else, so our own input errors arrive here as exceptions.
     try:
@@ -402,13 +405,10 @@ def main(argv: list[str] | None = None) -> None:
     except OSError as exc:
         _err(f"{exc.strerror or exc}: {exc.filename}" if getattr(exc, "filename", None) else str(exc))
         sys.exit(1)
-    except Exception as exc:
-        from rca.pipeline.errors import PipelineError  # here, not at start-up: `rca --help` stays instant
-
-        if not isinstance(exc, PipelineError):
-            raise
+    except WhydunnitError as exc:
+        # One line and the branch's exit status: 2 the user can fix it, 3 try again later, 1 partly failed.
         _err(str(exc))
-        sys.exit(2)
+        sys.exit(exc.exit_code)
 
 
 if __name__ == "__main__":

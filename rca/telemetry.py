@@ -4,9 +4,10 @@ Logs: one JSON object a line when stderr is not a terminal (``serve.log_format: 
 readable text; every line carries the ids of what it belongs to (``request_id`` for an HTTP
 request, ``run_id`` and ``job`` for a scheduled run, ``question_id`` for a queued question), set
 with :func:`log_context` and carried by a context variable, so a worker thread's lines name the
-question it answers. Secrets never reach a line: every line goes through a :class:`Redactor`
-that knows the service's secrets (API tokens, webhook URLs, tokens and passwords of sources,
-the store's password) and also masks bearer tokens and URL passwords it was not told about.
+question it answers. Secrets never reach a line: every line goes through the ground floor's
+:class:`core.secrets.Redactor`, told the service's secrets (API tokens, webhook URLs, tokens and
+passwords of sources, the store's password), which also masks bearer tokens, URL passwords and
+password-like query values it was not told about.
 
 Metrics (prometheus-client, in the service's own registry, served by ``GET /metrics``):
 scheduled runs by job and outcome, collector errors, questions by kind and outcome and their
@@ -19,7 +20,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -27,6 +27,8 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from core.secrets import Redactor
 
 if TYPE_CHECKING:
     from rca.config import Settings
@@ -50,25 +52,6 @@ def current_context() -> dict[str, str]:
 
 # --- secrets ---------------------------------------------------------------------------------
 
-_BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{4,}")
-_URL_PASSWORD = re.compile(r"(://[^/\s:@]+:)[^@\s/]+@")
-
-
-class Redactor:
-    """Replaces each known secret by its mask (longest first), then any ``Bearer xyz`` and URL password."""
-
-    def __init__(self, secrets: dict[str, str] | None = None) -> None:
-        self.secrets = {k: v for k, v in (secrets or {}).items() if k and len(k) >= 4}
-        self._order = sorted(self.secrets, key=len, reverse=True)
-
-    def __call__(self, text: str) -> str:
-        for secret in self._order:
-            if secret in text:
-                text = text.replace(secret, self.secrets[secret])
-        text = _BEARER.sub(r"\1***", text)
-        return _URL_PASSWORD.sub(r"\1***@", text)
-
-
 def _read_first_line(path: Path) -> str | None:
     try:
         return path.read_text(encoding="utf-8").splitlines()[0].strip() or None
@@ -90,15 +73,15 @@ def api_tokens(settings: Settings, environ: dict[str, str] | None = None) -> lis
 
 def secrets_of(settings: Settings, environ: dict[str, str] | None = None) -> dict[str, str]:
     """Every secret the configuration points at, mapped to what a log line shows instead."""
-    from rca.store import masked
-    from reports.chat_send import mask
+    from core.secrets import mask_url, mask_webhook, url_secrets, webhook_secrets
 
     env = os.environ if environ is None else environ
     out: dict[str, str] = {t: "***" for t in api_tokens(settings, env)}
     for ch in settings.notify.channels:
         url = env.get(ch.url_env, "") if ch.url_env else _read_first_line(Path(ch.url_file)) if ch.url_file else None
         if url:
-            out[url.strip()] = mask(url.strip())
+            out[url.strip()] = mask_webhook(url.strip())
+            out.update(dict.fromkeys(webhook_secrets(url.strip()), "***"))
     auth = settings.prometheus.auth
     for name in ("bearer_token_env", "password_env"):
         var = getattr(auth, name, None)
@@ -110,16 +93,9 @@ def secrets_of(settings: Settings, environ: dict[str, str] | None = None) -> dic
         if value:
             out[value] = "***"
     url = settings.store_url
-    if masked(url) != url:
-        out[url] = masked(url)
-        try:
-            import sqlalchemy as sa
-
-            password = sa.engine.make_url(url).password
-            if password:
-                out[str(password)] = "***"
-        except Exception:  # noqa: S110 - an unparseable URL has no password to hide beyond the URL itself
-            pass
+    if mask_url(url) != url:
+        out[url] = mask_url(url)
+        out.update(dict.fromkeys(url_secrets(url), "***"))
     return out
 
 

@@ -28,6 +28,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from core.secrets import Redactor, mask_webhook, webhook_secrets
+
 log = logging.getLogger("reports.chat")
 
 
@@ -96,30 +98,15 @@ class SecretError(ValueError):
 
 
 def mask(url: str) -> str:
-    """``https://hooks.example.com/services/T0/B0/XYZ`` -> ``https://hooks.example.com/***``."""
-    try:
-        parts = urlsplit(url)
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return "***"
-    if not parts.scheme or not parts.hostname:
-        return "***"
-    return f"{parts.scheme}://{parts.hostname}{port}/***"
+    """``https://hooks.example.com/services/T0/B0/XYZ`` -> ``https://hooks.example.com/***`` (the ground floor's rule)."""
+    return mask_webhook(url)
 
 
 def scrub(text: str, url: str) -> str:
     """``text`` with the URL and each of its secret-looking pieces replaced by its mask."""
     if not url:
         return text
-    text = text.replace(url, mask(url))
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return text
-    for piece in [parts.path, parts.query, *parts.path.split("/"), *parts.query.split("&")]:
-        if len(piece) >= 6:
-            text = text.replace(piece, "***")
-    return text
+    return Redactor({url: mask(url), **dict.fromkeys(webhook_secrets(url), "***")})(text)
 
 
 def resolve_url(url_env: str | None = None, url_file: str | Path | None = None,

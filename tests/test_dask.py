@@ -217,7 +217,7 @@ def test_a_scheduler_nobody_runs_is_one_line(rca, tmp_path: Path, three_scopes: 
     cfg.write_text(f"store: {{url: '{three_scopes}'}}\ncompute: {{scheduler: 'tcp://127.0.0.1:{port}', timeout_s: 2}}\n"
                    "investigations: [{target: bug_fix_commit_ratio, scope: acme/payments, last: 13 weeks}]\n")
     res = rca("report", "--config", str(cfg))
-    assert res.code == 2 and res.err.count("\n") == 1, res.err
+    assert res.code == 3 and res.err.count("\n") == 1, res.err
     assert res.err.startswith(f"rca: error: cannot reach the Dask scheduler at tcp://127.0.0.1:{port}: ")
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from rca.pipeline.errors import BadInput, JobFailed, PipelineError
+from rca.pipeline.errors import BadInput, Internal, JobFailed, PipelineError, Unavailable
 
 if TYPE_CHECKING:
     from rca.pipeline.collection import CollectorRun, CollectOutcome, TableOutcome, collect, export_git
@@ -43,8 +43,8 @@ _LAZY = {
 }
 
 __all__ = [
-    "Answer", "BadInput", "CollectOutcome", "CollectorRun", "DemoOutcome", "Investigation", "JobFailed",
-    "PipelineError", "ReportOutcome", "Request", "TableOutcome", "check_graph", "collect", "demo", "effect",
+    "Answer", "BadInput", "CollectOutcome", "CollectorRun", "DemoOutcome", "Internal", "Investigation", "JobFailed",
+    "PipelineError", "ReportOutcome", "Request", "TableOutcome", "Unavailable", "check_graph", "collect", "demo", "effect",
     "effects_by_scope", "export_git", "graph", "investigate", "recommendations", "report", "request", "settings",
     "what_if", "RunOutcome", "answer_question", "queue_question", "recover", "refit", "run_job",
 ]

@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from rca.config import ComputeSettings, Settings
-from rca.pipeline.errors import BadInput, PipelineError
+from rca.pipeline.errors import BadInput, Unavailable
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -46,7 +46,7 @@ def _missing(c: ComputeSettings, name: str | None) -> BadInput:
 
 
 def client(c: ComputeSettings) -> Client:
-    """A connected client for ``c`` (kept for reuse), or a :class:`PipelineError` saying why not."""
+    """A connected client for ``c`` (kept for reuse); :class:`Unavailable` (or :class:`BadInput`: no dask) if not."""
     try:
         import distributed
         import joblib._dask  # noqa: F401  (joblib's Dask backend: it needs distributed too)
@@ -70,14 +70,14 @@ def client(c: ComputeSettings) -> Client:
             if cluster is not None:
                 cluster.close()
             what = "start a local Dask cluster" if c.scheduler == "local" else f"reach the Dask scheduler at {c.scheduler}"
-            raise PipelineError(f"cannot {what}: {_first_line(exc)}") from None
+            raise Unavailable(f"cannot {what}: {_first_line(exc)}") from None
         try:
             made.wait_for_workers(1, timeout=c.timeout_s)
         except (OSError, TimeoutError) as exc:
             made.close()
             if cluster is not None:
                 cluster.close()
-            raise PipelineError(f"the Dask scheduler at {address} has no worker after {c.timeout_s:g} s "
+            raise Unavailable(f"the Dask scheduler at {address} has no worker after {c.timeout_s:g} s "
                                 f"({_first_line(exc)}): start workers with `dask worker {address}`") from None
         _clients[c] = (made, cluster)
         return made
