@@ -151,7 +151,7 @@ class SuggestOutcome:
 def suggest_graph(data: Data, settings: Settings, *, from_graph: GraphRef | None = None,
                   tiers: Sequence[Sequence[str]] | None = None, out: str | Path | None = None, scope: str = "",
                   name: str | None = None, max_lag: int = 1, alpha: float = 0.01, bootstrap: int = 30,
-                  seconds: float = 60.0, min_frequency: float = 0.0, settling: int | None = None) -> SuggestOutcome:
+                  seconds: float = 60.0, min_frequency: float = 0.5, settling: int | None = None) -> SuggestOutcome:
     """Learn a graph from ``data`` under the tiers' order; compare it with ``from_graph``; write it to ``out``."""
     from rca.engine.discovery import node_like, suggest
     from rca.engine.discovery_text import graph_yaml
