@@ -28,10 +28,7 @@ def simulate(edges: list[tuple[str, str, int, float]], tiers: list[list[str]], n
     values = {x: np.zeros(n + 20) for x in order}
     for t in range(n + 20):
         for x in order:  # tier order is a topological order of the same-week edges
-            if noise == "gauss":
-                e = rng.normal()
-            else:  # skewed, like counts and sizes
-                e = rng.exponential() - 1.0
+            e = rng.normal() if noise == "gauss" else rng.exponential() - 1.0  # skewed: like counts and sizes
             v = e + (autoregression * values[x][t - 1] if t else 0.0)
             for s, d, lag, c in edges:
                 if d == x and t - lag >= 0:
