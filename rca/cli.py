@@ -396,6 +396,29 @@ def graph_check(
     typer.echo(json.dumps(result.to_dict(), indent=2) if fmt == "json" else "\n".join(result.lines()))
 
 
+@graph_app.command("suggest")
+def graph_suggest(
+    data: Annotated[Path, typer.Option("--data", "-d", help="CSV or Parquet: wide (time, then metrics) or observations")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="where to write the suggested graph (.yaml)")],
+    from_graph: Annotated[str | None, typer.Option("--from", help="graph to start from and compare with")] = None,
+    tiers: Annotated[str | None, typer.Option("--tiers", help="order, earliest first: 'a,b; c; d'")] = None,
+    max_lag: Annotated[int, typer.Option("--max-lag", min=0, max=52, help="lagged edges up to this many buckets")] = 1,
+    seconds: Annotated[float, typer.Option("--seconds", min=1, help="time bound for the bootstrap resamples")] = 60,
+    scope: Annotated[str, typer.Option("--scope", help="which scope of an observation table")] = "",
+    config: ConfigOpt = None,
+) -> None:
+    """Learn a graph from data under the domain's order and print it as a diff against --from."""
+    from rca import pipeline
+
+    order = pipeline.parse_tiers(tiers) if tiers else None
+    outcome = pipeline.suggest_graph(data, _settings(config), from_graph=from_graph, tiers=order, out=out, scope=scope,
+                                     max_lag=max_lag, seconds=seconds)
+    from rca.engine.discovery_text import lines
+
+    typer.echo("\n".join(lines(outcome.suggestion)))
+    typer.echo(f"wrote {outcome.path}", err=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app and turn our errors into one line and their branch's exit status."""
     # Standalone mode lets the command-line parser report usage errors itself (exit 2) and
