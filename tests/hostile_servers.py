@@ -11,6 +11,7 @@ test can tell a client that left early from one that read everything.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -76,10 +77,8 @@ class RawServer:
         self.thread.join(2)
         self.listener.close()
         for conn in self._conns:
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             conn.close()
 
     def __enter__(self) -> RawServer:
