@@ -7,7 +7,8 @@ non-blocking and never wait past :attr:`Deadline.at`: connecting, the TLS handsh
 and every read of the answer share one budget, so a dripped answer ends when a silent one
 would. :func:`read_body` reads an answer's chunks counting the bytes sent and the bytes unpacked
 (gzip and deflate are unpacked here, a bounded piece at a time, so a small bomb never becomes a
-large buffer) and stops past a cap. Collectors use it for every server they read.
+large buffer) and stops past a cap. The Prometheus collector reads its server through both;
+any collector that reads a server can.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ class _Stream(httpcore.NetworkStream):
         left = self._deadline.left()
         if left > 0:
             self._selector.modify(self._sock, events)
-            if self._selector.select(left):
+            if self._selector.select(None if math.isinf(left) else left):  # inf: outside a request, no bound set
                 return
         raise timeout("the request's time ran out")
 
@@ -151,6 +152,8 @@ class Backend(httpcore.NetworkBackend):
 
 
 class TooLarge(Exception):
+    """The answer passed the cap, as sent or (``encoding``) as unpacked."""
+
     def __init__(self, encoding: str | None) -> None:
         super().__init__(encoding)
         self.encoding = encoding  # None: the bytes on the wire passed the cap; else what unpacked past it
@@ -189,4 +192,6 @@ def read_body(chunks: Iterable[bytes], encoding: str, cap: int, cut: bool = Fals
             if cut:
                 return bytes(out[:cap])
             raise TooLarge(enc)
+    if unpack is not None and not unpack.eof and not cut:
+        raise Unreadable(f"its {enc} data ends before its end")
     return bytes(out)

@@ -48,6 +48,8 @@ def test_the_default_section_asks_for_nothing() -> None:
     ("  url: http://p\n  lookback: 3 months\n", "lookback '3 months' is not a duration"),
     ("  url: http://p\n  tls_verify: false\n  ca_file: /ca.pem\n", "the CA file would be ignored"),
     ("  url: http://p\n  max_points: 20000\n", "max_points"),
+    ("  url: http://p\n  max_response_mb: 0\n", "max_response_mb"),
+    ("  url: http://p\n  deadline_s: -1\n", "deadline_s"),
     ("  url: http://p\n  auth: {bearer_token_env: T, username: u, password_env: P}\n", "not both"),
     ("  url: http://p\n  auth: {username: u}\n", "basic auth needs username and one of"),
     ("  url: http://p\n  queries: [{metric: a_seconds, scope_label: 'x-y', expr: up}]\n", "not a Prometheus label name"),

@@ -259,3 +259,21 @@ def test_no_data_says_when_the_bucket_in_progress_ends(prometheus: PrometheusSer
     (line,) = got.failures
     assert line.startswith("deploys_count: no data: the query returned no series between ")
     assert f"the day bucket in progress ends at {iso_min(ends)} and is read on the first run after that" in line
+
+
+def test_read_body_unpacks_gzip_members_and_refuses_what_it_cannot_read() -> None:
+    import gzip
+
+    from collectors.bounded_http import TooLarge, Unreadable, read_body
+
+    two = gzip.compress(b'{"a": ') + gzip.compress(b"1}")  # a stream of two gzip members
+    assert read_body([two[:7], two[7:]], "gzip", 100) == b'{"a": 1}'
+    assert read_body([b"x" * 50, b"y" * 50], "", 60, cut=True) == b"x" * 50 + b"y" * 10  # an error's first bytes
+    with pytest.raises(TooLarge):
+        read_body([b"x" * 50, b"y" * 50], "identity", 60)
+    with pytest.raises(Unreadable, match="its gzip data is corrupt"):
+        read_body([gzip.compress(b"hello")[:10] + b"\xff" * 8], "gzip", 100)  # a deflate block of the reserved type
+    with pytest.raises(Unreadable, match="its gzip data ends before its end"):
+        read_body([gzip.compress(b"hello world")[:-6]], "gzip", 100)
+    with pytest.raises(Unreadable, match="Content-Encoding 'br', which was not asked for"):
+        read_body([b"x"], "br", 100)
