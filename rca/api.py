@@ -530,6 +530,7 @@ class ConnectionGuard:
                                      f"within {header_timeout_s:g} s (serve.header_timeout_s) (%d in all)")
         self.no_descriptors = Occurrences(log, logging.ERROR, "could not accept %d connection(s): the process is out of "
                                           "file descriptors; lower serve.max_connections or raise the limit (%d in all)")
+        self._client_errors: dict[str, Occurrences] = {}  # uvicorn's few fixed messages
         body = json.dumps({"error": "too many connections; ask again shortly"}).encode()
         self.refusal = (b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nconnection: close\r\n"
                         + f"retry-after: {retry_after_s}\r\ncontent-length: {len(body)}\r\n\r\n".encode() + body)
@@ -552,6 +553,13 @@ class ConnectionGuard:
         self.refused()
         return False
 
+    def client_error(self, message: str) -> None:
+        """A protocol error a client caused ("Invalid HTTP request received."), counted per message."""
+        if message not in self._client_errors:
+            self._client_errors[message] = Occurrences(log, logging.WARNING, f"{message.rstrip('.')}: %d time(s) "
+                                                       "(%d in all)")
+        self._client_errors[message]()
+
     def loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         """The event loop's error handler: accept() out of descriptors is one rate-limited line (asyncio
         would log a traceback for each of up to 2,048 tries a second); the rest as asyncio does."""
@@ -561,8 +569,27 @@ class ConnectionGuard:
         loop.default_exception_handler(context)
 
     def flush(self) -> None:
-        for o in (self.evicted, self.refused, self.timed_out, self.no_descriptors):
+        for o in (self.evicted, self.refused, self.timed_out, self.no_descriptors, *self._client_errors.values()):
             o.flush()
+
+
+class _ClientErrors(logging.LoggerAdapter):
+    """uvicorn's protocol logger, whose warnings (a malformed request, an unsupported upgrade: one line per
+    request a client sends) go to :meth:`ConnectionGuard.client_error` instead of a line each."""
+
+    def __init__(self, logger: logging.Logger, guard: ConnectionGuard) -> None:
+        super().__init__(logger, {})
+        self.guard = guard
+
+    @property
+    def level(self) -> int:  # uvicorn reads it to decide on its trace lines
+        return self.logger.level
+
+    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
+        if level == logging.WARNING and not args:
+            self.guard.client_error(str(msg))
+        else:
+            super().log(level, msg, *args, **kwargs)
 
 
 def guarded_protocol(guard: ConnectionGuard) -> type:
@@ -573,6 +600,10 @@ def guarded_protocol(guard: ConnectionGuard) -> type:
 
     class GuardedH11Protocol(H11Protocol):
         _deadline: asyncio.TimerHandle | None = None
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.logger = _ClientErrors(self.logger, guard)
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)

@@ -77,6 +77,10 @@ def test_half_sent_requests_are_capped_and_timed_out_while_healthz_answers(tmp_p
         assert _descriptors(pid) <= before + 2
         with served.client() as c:  # the service works on after the flood
             assert c.get("/runs").status_code == 200
+        for _ in range(200):  # malformed requests: each answered 400, the lot one log line
+            with socket.create_connection(("127.0.0.1", served.port), timeout=5) as s:
+                s.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+                assert s.recv(64).startswith(b"HTTP/1.1 400 ")
     finally:
         for s in socks:
             s.close()
@@ -87,5 +91,6 @@ def test_half_sent_requests_are_capped_and_timed_out_while_healthz_answers(tmp_p
     msgs = [x.get("msg", "") for x in lines]
     assert any("connection limit reached (serve.max_connections=40)" in m for m in msgs), msgs
     assert any("sent no complete request head within 6 s" in m for m in msgs), msgs
+    assert 1 <= sum("Invalid HTTP request received" in m for m in msgs) <= 2, msgs
     warnings = [x for x in lines if x.get("level") in ("warning", "error")]
-    assert len(warnings) <= 6, warnings  # rate-limited: a few lines for hundreds of closures
+    assert len(warnings) <= 8, warnings  # rate-limited: a few lines for hundreds of closures

@@ -63,6 +63,7 @@ def test_deeply_nested_and_oversized_graphs_are_400(served: Served) -> None:
     assert len(dot) > 60_000
     cases = [
         ({**base, "graph": "nodes:\n  a: " + "[" * 5_000 + "]" * 5_000 + "\n"}, "nested more than 64 levels deep"),
+        ({**base, "graph": "nodes:\n  a: " + "[" * 20_000 + "]" * 20_000 + "\n"}, "(serve.max_graph_bytes)"),
         ({**base, "graph": {"nodes": {"a": {"label": "x"}}, "edges": [[[[[[[[[["a"]]]]]]]]]] * 1}},
          None),  # shallow enough to parse: refused for what it says, not for its depth
         ({**base, "graph": _nested_object(200)}, "nested more than 64 levels deep"),

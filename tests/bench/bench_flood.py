@@ -45,6 +45,7 @@ class FloodResult:
     healthz_failures: list[str] = field(default_factory=list)
     log_lines: int = 0
     tracebacks: int = 0
+    seconds: float = 0.0
 
     def lines(self, connections: int, hold: float) -> list[str]:
         xs = sorted(self.healthz)
@@ -53,7 +54,8 @@ class FloodResult:
             return 1000 * xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))] if xs else float("nan")
 
         return [
-            f"flood: {connections} half-sent connections kept open for {hold:.0f} s: {self.opened} opened, "
+            f"flood: {connections} half-sent connections at a time for {self.seconds:.0f} s (asked: {hold:.0f} s; "
+            f"connecting waits while the service's listen queue is full): {self.opened} opened, "
             f"{self.closed_by_server} closed by the service, {self.connect_errors} connect errors",
             f"  service descriptors: {self.base_fds} before, peak {self.peak_fds}; resident memory: "
             f"{self.base_rss_kb / 1024:.0f} MB before, peak {self.peak_rss_kb / 1024:.0f} MB",
@@ -121,7 +123,8 @@ def flood(port: int, pid: int, connections: int, hold_s: float, res: FloodResult
         sel.register(s, selectors.EVENT_READ)
         res.opened += 1
 
-    end = time.monotonic() + hold_s
+    t0 = time.monotonic()
+    end = t0 + hold_s
     for _ in range(connections):
         open_one()
     while time.monotonic() < end:
@@ -137,6 +140,7 @@ def flood(port: int, pid: int, connections: int, hold_s: float, res: FloodResult
                 res.closed_by_server += 1
                 if time.monotonic() < end:
                     open_one()
+    res.seconds = time.monotonic() - t0
     stop.set()
     for t in threads:
         t.join(10)
