@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -51,6 +52,8 @@ METRICS: tuple[str, ...] = ("line_coverage_ratio", "covered_lines_count", "valid
                             "branch_coverage_ratio", "covered_branches_count", "valid_branches_count")
 TimeFrom = Literal["name", "sidecar", "report"]
 _HEX = re.compile(r"[0-9a-fA-F]{4,64}")
+_SIDECAR_MAX = 1 << 20
+log = logging.getLogger(__name__)
 
 
 class CoverageSourceSettings(Section):
@@ -310,6 +313,18 @@ def _commit_time(objects: Objects, rev: str) -> pd.Timestamp | None:
     return None
 
 
+def _unreadable(exc: Exception, where: str) -> str:
+    """The failure line of a report that could not be read. A :class:`ReportError` says what is wrong
+    with the report; anything else is a fault of ours on it, logged with its traceback once."""
+    from collectors.coverage_formats import ReportError
+
+    if isinstance(exc, ReportError):
+        return f"{exc}; skipped"
+    log.error("reading the coverage report %s failed", where, exc_info=exc)
+    first = str(exc).splitlines()[0][:200] if str(exc) else ""
+    return f"{where}: could not be read ({type(exc).__name__}{': ' + first if first else ''}); skipped"
+
+
 # --- a directory of reports --------------------------------------------------------------------------
 
 @dataclass
@@ -343,9 +358,13 @@ def _sidecar(path: Path) -> tuple[dict[str, Any] | None, str]:
     if not side.is_file():
         return None, f"no sidecar {side.name}"
     try:
-        doc = json.loads(side.read_bytes())
-    except (OSError, ValueError) as exc:
-        return {}, f"sidecar {side} is not JSON ({exc})"
+        with side.open("rb") as fh:
+            raw = fh.read(_SIDECAR_MAX + 1)
+        if len(raw) > _SIDECAR_MAX:
+            return {}, f"sidecar {side} is larger than 1 MiB"
+        doc = json.loads(raw)
+    except (OSError, ValueError, RecursionError) as exc:
+        return {}, f"sidecar {side} is not JSON ({type(exc).__name__ if isinstance(exc, RecursionError) else exc})"
     if not isinstance(doc, dict) or not ({"time", "commit"} & set(doc)):
         return {}, f"sidecar {side} has neither time nor commit"
     return doc, ""
@@ -391,7 +410,10 @@ def _report_time(path: Path, name: str, report: Report, src: CoverageSourceSetti
                 except ValueError as exc:
                     why.append(f"sidecar time {doc['time']!r} is not a time ({exc})")
         elif report.timestamp is not None:
-            return _utc(report.timestamp, zone), why
+            try:
+                return _utc(report.timestamp, zone), why
+            except (ValueError, OverflowError):  # pandas' range ends in 2262
+                why.append(f"the report's timestamp {report.timestamp.isoformat()} is out of range")
         else:
             why.append(f"the {report.format} report has no timestamp")
     return None, why
@@ -399,7 +421,7 @@ def _report_time(path: Path, name: str, report: Report, src: CoverageSourceSetti
 
 def _collect_dir(src: CoverageSourceSettings, old: Mapping[str, Any] | None, progress: Progress | None,
                  timeout_s: float) -> tuple[_Run, dict[str, Any], str]:
-    from collectors.coverage_formats import ReportError, parse_file
+    from collectors.coverage_formats import parse_file
 
     run = _Run()
     base = src.dir
@@ -434,8 +456,8 @@ def _collect_dir(src: CoverageSourceSettings, old: Mapping[str, Any] | None, pro
                 progress(f"coverage reports ({src.scope})", i, len(todo))
             try:
                 report = parse_file(path)
-            except ReportError as exc:
-                run.failures.append(f"{exc}; skipped")
+            except Exception as exc:  # one report, whatever is wrong with it, must not cost the others
+                run.failures.append(_unreadable(exc, str(path)))
                 seen[key] = [*mark, False]
                 continue
             ts, why = _report_time(path, key, report, src, zone, commits)
@@ -483,7 +505,7 @@ def _collect_git(src: CoverageSourceSettings, old: Mapping[str, Any] | None, pro
                  timeout_s: float) -> tuple[_Run, dict[str, Any], str]:
     import pandas as pd
 
-    from collectors.coverage_formats import ReportError, parse
+    from collectors.coverage_formats import parse
 
     assert src.repo is not None and src.file is not None
     run = _Run()
@@ -523,8 +545,8 @@ def _collect_git(src: CoverageSourceSettings, old: Mapping[str, Any] | None, pro
                         continue
                     try:
                         report = parse(content, where)
-                    except ReportError as exc:
-                        run.failures.append(f"{exc}; skipped")
+                    except Exception as exc:  # as for a directory's reports
+                        run.failures.append(_unreadable(exc, where))
                         continue
                 got.append((pd.Timestamp(int(ct), unit="s", tz="UTC"), i, sha[:12], report))
                 run.read += 1
