@@ -57,7 +57,8 @@ CONFIG: tuple[str, ...] = (
     "uploadpack.packObjectsHook=", "submodule.recurse=false", "color.ui=never", "mailmap.file=",
     # what we count must not depend on the repository's taste: Git's defaults
     "diff.submodule=short", "diff.algorithm=myers", "diff.indentHeuristic=true", "diff.renameLimit=1000",
-    "diff.relative=false", "diff.noprefix=false", "diff.mnemonicPrefix=false", "core.quotePath=true",
+    "diff.relative=false", "diff.noprefix=false", "diff.mnemonicPrefix=false", "diff.ignoreSubmodules=none",
+    "core.quotePath=true", "core.bigFileThreshold=512m",
 )
 _ENV = {
     "LC_ALL": "C", "LANGUAGE": "C", "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull,

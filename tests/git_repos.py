@@ -332,7 +332,8 @@ def make_hostile(path: Path, scripts: Path) -> Path:
         ("protocol.allow", "always"), ("protocol.ext.allow", "always"), ("protocol.file.allow", "always"),
         ("filter.evil.required", "false"), ("diff.submodule", "log"), ("submodule.recurse", "true"),
         ("color.ui", "always"), ("diff.noprefix", "true"), ("core.quotePath", "true"),
-        ("gpg.ssh.allowedSignersFile", str(scripts / "allowed_signers")),
+        ("gpg.ssh.allowedSignersFile", str(scripts / "allowed_signers")), ("core.bigFileThreshold", "1"),
+        ("diff.renameLimit", "1"), ("diff.algorithm", "patience"), ("diff.relative", "true"),
     ]
     (scripts / "allowed_signers").write_text("sig@example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA\n")
     for key, value in settings:
