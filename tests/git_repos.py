@@ -332,8 +332,7 @@ def make_hostile(path: Path, scripts: Path) -> Path:
         ("protocol.allow", "always"), ("protocol.ext.allow", "always"), ("protocol.file.allow", "always"),
         ("filter.evil.required", "false"), ("diff.submodule", "log"), ("submodule.recurse", "true"),
         ("color.ui", "always"), ("diff.noprefix", "true"), ("core.quotePath", "true"),
-        ("gpg.ssh.allowedSignersFile", str(scripts / "allowed_signers")), ("core.bigFileThreshold", "1"),
-        ("diff.renameLimit", "1"), ("diff.algorithm", "patience"), ("diff.relative", "true"),
+        ("gpg.ssh.allowedSignersFile", str(scripts / "allowed_signers")),
     ]
     (scripts / "allowed_signers").write_text("sig@example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA\n")
     for key, value in settings:
@@ -341,6 +340,20 @@ def make_hostile(path: Path, scripts: Path) -> Path:
     (git_dir / "info").mkdir(exist_ok=True)
     (git_dir / "info" / "attributes").write_text("* diff=evil filter=evil merge=evil\n")
     return markers
+
+
+# Settings that would change what is counted, not run anything: every file binary, no inexact
+# rename detection, another diff algorithm, paths relative to a folder.
+MISCOUNTING: tuple[tuple[str, str], ...] = (
+    ("core.bigFileThreshold", "1"), ("diff.renameLimit", "1"), ("diff.algorithm", "patience"),
+    ("diff.relative", "true"), ("diff.ignoreSubmodules", "all"), ("core.quotePath", "false"),
+)
+
+
+def make_miscounting(path: Path) -> None:
+    """Add :data:`MISCOUNTING` to the repository's configuration."""
+    for key, value in MISCOUNTING:
+        git(path, "config", "--add", key, value)
 
 
 def signed_commit(path: Path, parent: str, message: str, signature: str, when: int = 1_704_200_000) -> str:

@@ -14,6 +14,7 @@ must be what the untouched repository gave.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -25,7 +26,7 @@ from collectors import coverage, git
 from collectors.coverage import CoverageSettings
 from collectors.git import GitSettings
 from rca import pipeline
-from tests.git_repos import SIGNATURES, Repo, day, fast_import, make_hostile, signed_commit
+from tests.git_repos import SIGNATURES, Repo, day, fast_import, make_hostile, make_miscounting, signed_commit
 from tests.test_coverage_sources import cobertura
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -111,6 +112,18 @@ def test_collecting_a_hostile_repository_runs_nothing_and_counts_the_same(hostil
     assert clean["store"][2:4] == [(), ()] and clean["coverage"][1] == ()
     assert clean["commit"].count(b"\n") > 70 and len(clean["coverage"][0]["value"]) > 10  # something was read
     got = _everything(path, reports, tmp_path, middle, tip)
+    assert sorted(p.name for p in markers.iterdir()) == []
+    for key in clean:
+        assert got[key] == clean[key], key
+
+
+def test_settings_that_would_change_the_counts_do_not(hostile, tmp_path: Path) -> None:
+    """On a copy also configured to count otherwise (every file binary, no rename detection, ...)."""
+    path, reports, clean, markers, middle, tip = hostile
+    copy = tmp_path / "copy" / path.name
+    shutil.copytree(path, copy, symlinks=True)
+    make_miscounting(copy)
+    got = _everything(copy, reports, tmp_path, middle, tip)
     assert sorted(p.name for p in markers.iterdir()) == []
     for key in clean:
         assert got[key] == clean[key], key
