@@ -17,7 +17,7 @@ an unreadable author time is replaced by the commit time.
 
 from __future__ import annotations
 
-import secrets
+import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -56,7 +56,7 @@ class Marks:
 
 def new_marks() -> Marks:
     """Separators no repository can have put in its messages, names or paths beforehand."""
-    return Marks(secrets.token_hex(12))
+    return Marks(os.urandom(12).hex())
 
 
 # One run's options with a fixed token, for benchmarks that run the same git log themselves.
