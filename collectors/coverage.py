@@ -36,6 +36,7 @@ from pydantic import Field, field_validator, model_validator
 from collectors import observations
 from collectors.base import Collected, Collector, Progress, Replace, Section
 from collectors.git_cmd import DEFAULT_TIMEOUT_S, GitError, Objects, failure, open_repo, resolve_branch
+from collectors.git_log import commit_time
 from collectors.git_rules import repo_label
 from collectors.observations import InputError
 
@@ -306,8 +307,8 @@ def _commit_time(objects: Objects, rev: str) -> pd.Timestamp | None:
         return None
     for line in got[1].read().split(b"\n"):
         if line.startswith(b"committer "):
-            stamp = line.rsplit(b" ", 2)[1]
-            return pd.Timestamp(int(stamp), unit="s", tz="UTC") if stamp.isdigit() and len(stamp) < 12 else None
+            seconds = commit_time(line.rsplit(b" ", 2)[1]) if line.count(b" ") >= 2 else -1
+            return pd.Timestamp(seconds, unit="s", tz="UTC") if seconds >= 0 else None
         if not line:
             break
     return None
@@ -525,12 +526,19 @@ def _collect_git(src: CoverageSourceSettings, old: Mapping[str, Any] | None, pro
         run.scopes = set() if full else set(old.get("scopes", []))
         rev = tip if full else f"{head}..{tip}"
         since = () if src.since is None else (f"--since={_utc(src.since, UTC).isoformat()}",)
-        out = repo.text("log", "--first-parent", "--format=%H %ct", *since, rev, "--", file)
-        commits = [line.split() for line in reversed(out.splitlines()) if line.strip()]
+        out = repo.run("log", "--first-parent", "--format=%H %ct", *since, rev, "--", file)
+        commits = [(sha.decode(), commit_time(ct)) for sha, _, ct in
+                   (line.partition(b" ") for line in reversed(out.splitlines()) if line.strip())]
+        odd = [sha for sha, ct in commits if ct < 0]
+        if odd:
+            run.failures.append(f"{label}: {len(odd)} commit(s) with a commit time Git cannot read or past 2200 "
+                                f"(first: {odd[0][:12]}); skipped")
         got: list[tuple[pd.Timestamp, Any, str, Report]] = []
         gone = 0
         with repo.objects() as objects:
             for i, (sha, ct) in enumerate(commits):
+                if ct < 0:
+                    continue
                 if progress is not None and i % 50 == 0:
                     progress(f"coverage history ({src.scope})", i, len(commits))
                 where = f"{label}@{sha[:12]}:{file}"
@@ -548,7 +556,7 @@ def _collect_git(src: CoverageSourceSettings, old: Mapping[str, Any] | None, pro
                     except Exception as exc:  # as for a directory's reports
                         run.failures.append(_unreadable(exc, where))
                         continue
-                got.append((pd.Timestamp(int(ct), unit="s", tz="UTC"), i, sha[:12], report))
+                got.append((pd.Timestamp(ct, unit="s", tz="UTC"), i, sha[:12], report))
                 run.read += 1
         if progress is not None:
             progress(f"coverage history ({src.scope})", len(commits), len(commits))

@@ -99,7 +99,7 @@ class CommitRecord(NamedTuple):
         return len(self.parents) > 1
 
 
-def _time(raw: bytes) -> int:
+def commit_time(raw: bytes) -> int:
     """Unix seconds as git printed them; -1 for none (git prints nothing for a negative time) or past LATEST_TIME."""
     return int(raw) if raw.isdigit() and len(raw) < 12 and int(raw) < LATEST_TIME else -1
 
@@ -148,8 +148,8 @@ def parse_record(raw: bytes, classifier: Classifier, prefixes: tuple[str, ...], 
         name = email = b""
     author_name, author = classifier.person(name, email)
     verdict = classifier.message(message.decode("utf-8", "replace"), len(parent_list) > 1)
-    committed = _time(cts)
-    authored = _time(ats)
+    committed = commit_time(cts)
+    authored = commit_time(ats)
     return CommitRecord(sha.decode(), parent_list, author_name, author, committed if authored < 0 else authored,
                         committed, added, deleted, files,
                         binary, renamed, test_lines, verdict,

@@ -140,3 +140,23 @@ def test_a_big_coverage_py_report_is_read_a_file_at_a_time() -> None:
         tracemalloc.stop()
     assert report.totals.lines_valid == 399 * 4_000 and len(report.files) == 4_000
     assert peak < 12_000_000, peak
+
+
+def test_a_commit_with_an_unreadable_time_in_a_report_s_history_is_skipped(tmp_path: Path) -> None:
+    """The commit's report is skipped with a line; the other commits' reports land."""
+    r = Repo(tmp_path / "app")
+    r.commit("one", {"coverage.xml": cobertura(1, 4)}, when=day(0))
+    tree = r.git("rev-parse", "HEAD^{tree}").strip()
+    blob = r.git("hash-object", "-w", "--stdin", input=cobertura(2, 4).encode()).strip()
+    tree = r.git("mktree", input=f"100644 blob {blob}\tcoverage.xml\n".encode()).strip()
+    body = (f"tree {tree}\nparent {r.head()}\nauthor A <a@x> -5 +0000\ncommitter A <a@x> -5 +0000\n\nodd\n").encode()
+    odd = r.git("hash-object", "-t", "commit", "-w", "--literally", "--stdin", input=body).strip()
+    r.git("update-ref", "HEAD", odd)
+    r.git("reset", "-q", "--hard")
+    r.commit("three", {"coverage.xml": cobertura(3, 4)}, when=day(2))
+    got = collect(CoverageSettings.model_validate({"sources": [
+        {"scope": "s", "repo": str(r.path), "file": "coverage.xml"}]}), {})
+    assert got.failures == (f"app: 1 commit(s) with a commit time Git cannot read or past 2200 (first: {odd[:12]}); "
+                            "skipped",)
+    rows = got.observations[got.observations.metric == "line_coverage_ratio"]
+    assert list(rows["value"]) == [0.25, 0.75]
