@@ -58,7 +58,8 @@ CONFIG: tuple[str, ...] = (
     # what we count must not depend on the repository's taste: Git's defaults
     "diff.submodule=short", "diff.algorithm=myers", "diff.indentHeuristic=true", "diff.renameLimit=1000",
     "diff.relative=false", "diff.noprefix=false", "diff.mnemonicPrefix=false", "diff.ignoreSubmodules=none",
-    "core.quotePath=true", "core.bigFileThreshold=512m",
+    "diff.interHunkContext=0", "log.follow=false", "i18n.logOutputEncoding=UTF-8", "core.quotePath=true",
+    "core.bigFileThreshold=512m",
 )
 _ENV = {
     "LC_ALL": "C", "LANGUAGE": "C", "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull,

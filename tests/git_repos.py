@@ -347,6 +347,7 @@ def make_hostile(path: Path, scripts: Path) -> Path:
 MISCOUNTING: tuple[tuple[str, str], ...] = (
     ("core.bigFileThreshold", "1"), ("diff.renameLimit", "1"), ("diff.algorithm", "patience"),
     ("diff.relative", "true"), ("diff.ignoreSubmodules", "all"), ("core.quotePath", "false"),
+    ("diff.interHunkContext", "10"), ("log.follow", "true"), ("i18n.logOutputEncoding", "UTF-16"),
 )
 
 
