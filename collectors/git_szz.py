@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from collectors.git_cmd import GitError, Repo
+from collectors.git_cmd import GitError, GitTimeout, Repo
 from collectors.git_rules import is_comment_or_blank
 
 _HUNK = re.compile(rb"^@@ -(\d+)(?:,(\d+))? \+\d+(?:,(\d+))? @@")
@@ -123,9 +123,10 @@ def commit_graph_env(repo: Repo, dest_dir: str) -> dict[str, str] | None:
     env = {"GIT_ALTERNATE_OBJECT_DIRECTORIES": dest_dir}
     os.makedirs(os.path.join(dest_dir, "info"), exist_ok=True)
     os.makedirs(os.path.join(dest_dir, "pack"), exist_ok=True)
-    try:
-        _run(repo, ["commit-graph", "write", "--reachable", "--changed-paths", f"--object-dir={dest_dir}"], env)
-    except GitError:
+    try:  # --progress: on a very long history it takes minutes, and progress is what tells a slow git from a hung one
+        _run(repo, ["commit-graph", "write", "--reachable", "--changed-paths", "--progress",
+                    f"--object-dir={dest_dir}"], env)
+    except (GitError, GitTimeout):  # an optimisation only: blame works without it
         return None
     return env
 
