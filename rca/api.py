@@ -312,7 +312,7 @@ class EffectBody(_Body):
     simulations: int = Field(default=50, ge=2, le=1000, description="re-estimations per refutation check")
     bootstrap: int = Field(default=200, ge=2, le=5000, description="resamples for bootstrap intervals")
     refute: bool = True
-    dml: bool = Field(default=True, description="also estimate by double machine learning (EconML), as a check")
+    dml: bool = Field(default=True, description="also estimate by double machine learning with flexible learners, as a check")
     seed: int | None = Field(default=None, ge=0)
 
     _check_confidence = field_validator("confidence")(_confidence)
@@ -328,6 +328,16 @@ class RecommendationsBody(_Body):
     seed: int | None = Field(default=None, ge=0)
 
     _check_confidence = field_validator("confidence")(_confidence)
+
+
+class WhatIfBody(_Body):
+    target: str = Field(description="the graph node to predict", examples=["bug_fix_commit_ratio"])
+    scope: str = Field(description="the store's scope to read", examples=["acme/payments"])
+    set: dict[str, float] = Field(min_length=1, max_length=20, description="node -> value to hold it at",
+                                  examples=[{"line_coverage_ratio": 0.8}])
+    graph: str | dict[str, Any] | None = GraphField
+    window: str | None = Field(default=None, description="START..END: what it would have been over those rows")
+    seed: int | None = Field(default=None, ge=0)
 
 
 class Accepted(BaseModel):
@@ -872,6 +882,22 @@ def create_app(service: Service) -> FastAPI:
               responses={429: {"model": ErrorBody}, 503: {"model": ErrorBody}})
     async def post_recommendations(body: RecommendationsBody) -> Response:
         return await _queue("recommendations", body.model_dump(exclude_none=True))
+
+    @app.post("/what-if", tags=["questions"],
+              summary="What a node would be had others been held at values (answered now, from the store)",
+              responses={400: {"model": ErrorBody}, 429: {"model": ErrorBody}, 503: {"model": ErrorBody}})
+    async def post_what_if(body: WhatIfBody) -> Response:
+        from rca.pipeline import what_if_question
+
+        refused = _refuse_if_full()
+        if refused is not None:
+            return refused
+        try:
+            result = await run_in_threadpool(what_if_question, body.model_dump(exclude_none=True), settings,
+                                             store=service.store)
+        finally:
+            service.pool.release()
+        return _json(200, result.to_dict())
 
     def _record(id_: str):
         rec = service.store.investigation(id_)

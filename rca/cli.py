@@ -171,16 +171,20 @@ def what_if(
     set_: Annotated[list[str], typer.Option("--set", "-s", help="NODE=NUMBER to impose (repeatable)")],
     data: Annotated[Path | None, typer.Option("--data", "-d", help="CSV or Parquet (default: the store)")] = None,
     scope: Annotated[str, typer.Option("--scope", help="without --data: the store's scope to read")] = "",
+    window: Annotated[str | None, typer.Option(
+        "--window", help="START..END: what the target would have been over those rows (a counterfactual)")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="random seed (default from config: 0)")] = None,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="json, md or html")] = Format.json,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="write here instead of stdout")] = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Predict a metric had some nodes been set to values (an intervention), as JSON."""
-    import json
-
+    """Predict a metric had some nodes been held at values: an intervention, or over a window a counterfactual."""
     from rca import pipeline
 
     settings = _settings(config)
-    result = pipeline.what_if(target, _values(set_), settings, graph=graph, data=data, scope=scope)
-    sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
+    answer = pipeline.what_if(target, _values(set_), settings, graph=graph, data=data, scope=scope, seed=seed,
+                              window=window, formats=[fmt.value])
+    _emit(answer, fmt, out, "what-if")
 
 
 def _values(pairs: list[str]) -> dict[str, float]:
@@ -237,7 +241,8 @@ def effect(
     data: DataOpt = None,
     scope: Annotated[list[str] | None, typer.Option(
         "--scope", "-s", help="scope to read (repeatable: pooled, or compared with --by-scope); default: every one")] = None,
-    by_scope: Annotated[bool, typer.Option("--by-scope", help="one effect per scope (EconML LinearDML), not pooled")] = False,
+    by_scope: Annotated[bool, typer.Option(
+        "--by-scope", help="one effect per scope (EconML: a causal forest, or LinearDML on few rows), not pooled")] = False,
     feature: Annotated[list[str] | None, typer.Option(
         "--feature", help="with --by-scope: a column of the data the effect may vary with (repeatable)")] = None,
     fmt: FormatOpt = Format.json,
@@ -277,7 +282,13 @@ def recommend(
     data: DataOpt = None,
     scope: Annotated[str, typer.Option("--scope", "-s", help="the scope to read (default: the only one)")] = "",
     lever: Annotated[list[str] | None, typer.Option(
-        "--lever", help="rank only these nodes (repeatable; default: every actionable node upstream)")] = None,
+        "--lever", help="rank only these nodes (repeatable; default: every node upstream not marked actionable: false)")
+    ] = None,
+    actions: Annotated[Path | None, typer.Option(
+        "--actions", help="YAML file of candidate actions (named sets of node moves) to rank instead of single levers")
+    ] = None,
+    ask_model: Annotated[bool, typer.Option(
+        "--ask-model", help="also rank actions drafted by the model configured under recommend.drafts")] = False,
     fmt: FormatOpt = Format.json,
     out: OutOpt = None,
     seed: SeedOpt = None,
@@ -285,12 +296,21 @@ def recommend(
     confidence: ConfidenceOpt = 0.95,
     config: ConfigOpt = None,
 ) -> None:
-    """What should we change? TARGET's levers ranked by what moving each to its good quartile would bring."""
+    """What should we change? TARGET's levers, or candidate actions, ranked by what each would bring."""
     from rich.console import Console
 
     from rca import pipeline
 
     settings = _settings(config)
+    if actions is not None or ask_model:
+        if lever:
+            raise pipeline.BadInput("--lever ranks single levers; with --actions or --ask-model the actions say what moves")
+        with Console(stderr=True).status("Fitting the model and ranking the candidate actions..."):
+            answer = pipeline.actions(target, settings, graph=graph, data=data, scope=scope, actions_file=actions,
+                                      ask_model=ask_model, seed=seed, confidence=confidence, bootstrap=bootstrap,
+                                      formats=[fmt.value])
+        _emit(answer, fmt, out, "actions")
+        return
     with Console(stderr=True).status("Fitting the model and moving each lever..."):
         answer = pipeline.recommendations(target, settings, graph=graph, data=data, scope=scope, levers=lever or None,
                                           seed=seed, confidence=confidence, bootstrap=bootstrap, formats=[fmt.value])
@@ -398,15 +418,39 @@ def serve(
         raise typer.Exit(code)
 
 
+class GraphFormat(StrEnum):
+    text = "text"
+    dot = "dot"
+    svg = "svg"
+    png = "png"
+
+
 @graph_app.command("show")
-def graph_show(graph: Annotated[str, typer.Argument(help="graph file or shipped name")]) -> None:
-    """Validate a graph and print its nodes and edges."""
+def graph_show(
+    graph: Annotated[str, typer.Argument(help="graph file or shipped name")],
+    fmt: Annotated[GraphFormat, typer.Option(
+        "--format", "-f", help="text (edges), dot (Graphviz), or svg/png drawn by Graphviz's dot")] = GraphFormat.text,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="write here instead of stdout (png needs it)")] = None,
+) -> None:
+    """Validate a graph and print its edges, or write it as Graphviz DOT, SVG or PNG."""
     from rca import pipeline
 
-    g = pipeline.graph(graph)
-    typer.echo(f"graph {g.name}: unit {g.unit}, {len(g.nodes)} nodes, {len(g.edges)} edges")
-    for e in g.edges:
-        typer.echo(f"  {e.source} -> {e.target}" + (f"  (lag {e.lag})" if e.lag else ""))
+    if fmt is GraphFormat.text:
+        g = pipeline.graph(graph)
+        typer.echo(f"graph {g.name}: unit {g.unit}, {len(g.nodes)} nodes, {len(g.edges)} edges")
+        for e in g.edges:
+            typer.echo(f"  {e.source} -> {e.target}" + (f"  (lag {e.lag})" if e.lag else ""))
+        return
+    if fmt is GraphFormat.png and out is None:
+        raise pipeline.BadInput("--format png writes an image: give --out FILE.png")
+    data = pipeline.graph_picture(graph, fmt.value)
+    if out is None:
+        sys.stdout.write(data.decode("utf-8"))
+        return
+    from results.io import write_atomic
+
+    write_atomic(out, lambda tmp: tmp.write_bytes(data))
+    typer.echo(f"wrote {out}", err=True)
 
 
 @graph_app.command("check")

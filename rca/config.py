@@ -279,6 +279,29 @@ class JobSettings(_Section):
         return self
 
 
+class DraftSettings(_Section):
+    """An OpenAI-compatible chat-completions endpoint (a local Ollama or vLLM server) that drafts candidate
+    actions for ``rca recommend --ask-model``; the causal model ranks them, nothing else of the reply is used."""
+
+    url: str | None = Field(default=None, description="base URL, e.g. http://127.0.0.1:11434/v1")
+    model: str = Field(default="", description="the model's name on that server")
+    api_key_env: str | None = Field(default=None, description="environment variable holding the key, if one is needed")
+    timeout_s: float = Field(default=60.0, gt=0, le=600, description="for the whole reply")
+    max_reply_bytes: int = Field(default=65536, ge=1024, le=1_048_576)
+    max_actions: int = Field(default=8, ge=1, le=20)
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"https?://[^\s/]+(/[^\s]*)?", v):
+            raise ValueError(f"url must be http(s)://HOST[:PORT]/PATH, not {v!r}")
+        return v.rstrip("/") if v else v
+
+
+class RecommendSettings(_Section):
+    drafts: DraftSettings = DraftSettings()
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RCA_", env_nested_delimiter="__", extra="forbid", frozen=True)
 
@@ -290,6 +313,7 @@ class Settings(BaseSettings):
     store: StoreSettings = StoreSettings()
     compute: ComputeSettings = ComputeSettings()  # where heavy loops run: here, or on a Dask cluster
     engine: Options = Options()
+    recommend: RecommendSettings = RecommendSettings()  # `rca recommend --ask-model`: who drafts actions
     reports: ReportSettings = ReportSettings()
     coverage: CoverageSettings = CoverageSettings()
     git: GitSettings = GitSettings()

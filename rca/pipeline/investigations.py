@@ -1,4 +1,4 @@
-"""Investigations, what-ifs and graph checks: a request in, a result (and its renderings) out.
+"""Investigations and graph checks: a request in, a result (and its renderings) out.
 
 A request names a target and a question (:class:`rca.config.InvestigationSettings`: the same
 shape a configured report target has); the data is a frame or table given in memory or as a
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from graphs import CausalGraph
 from rca.config import InvestigationSettings, Settings, scrubber
-from rca.engine import ModelCache, Question, intervene
+from rca.engine import ModelCache, Question
 from rca.engine import check_graph as engine_check_graph
 from rca.engine import investigate as engine_investigate
 from rca.pipeline import records
@@ -22,7 +22,7 @@ from rca.pipeline.compute import on_cluster
 from rca.pipeline.data import Data, GraphRef, graph_of, stored_frame, wide_frame
 from rca.pipeline.errors import faced
 from rca.pipeline.questions import question as to_question
-from results import InvestigationResult, WhatIf
+from results import InvestigationResult
 
 if TYPE_CHECKING:
     from rca.store import Store
@@ -97,21 +97,6 @@ def render_all(result: InvestigationResult, formats: Sequence[str]) -> dict[str,
     from reports import render
 
     return {fmt: render(result, fmt) for fmt in formats}
-
-
-@faced
-def what_if(target: str, values: Mapping[str, float], settings: Settings, *, graph: GraphRef,
-            data: Data | None = None, scope: str = "") -> WhatIf:
-    """The target's distribution had ``values`` been imposed, fitted on ``data`` or the store's ``scope``."""
-    g = graph_of(graph)
-    if data is not None:
-        frame, _ = wide_frame(data, g, scope)
-    else:
-        from rca.store import Store
-
-        with Store(settings.store_url) as store:
-            frame = stored_frame(store, g, scope)
-    return intervene(frame, g, target, dict(values), options=settings.engine)
 
 
 @faced
