@@ -2,7 +2,7 @@
 
 A collector is a module with a config model (a :class:`Section`: one section of ``rca.yaml``)
 and a ``collect(section, state, progress)`` function, published as a :class:`Collector`.
-It turns its source into the observation table (:mod:`collectors.observations`) and a
+It turns its source into the observation table (:mod:`core.observations`) and a
 :class:`Collected` saying what to store, which stored rows the run supersedes, the
 incremental state to keep for next time, and what failed without stopping the rest. It knows
 nothing of the store: the pipeline writes all of it in one transaction, so a run lands
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from collectors import observations
+from core import observations
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from collectors.observations import InputError
+from core.errors import InputError
 
 FORMATS: tuple[str, ...] = ("cobertura", "jacoco", "lcov", "coveragepy")
 _CHUNK = 1 << 20

@@ -29,10 +29,9 @@ from urllib.parse import urlencode, urlsplit
 import httpcore
 
 from collectors.bounded_http import Backend, Deadline, TooLarge, Unreadable, read_body
-from collectors.observations import InputError
 from collectors.prometheus_settings import MAX_BACKOFF_S, PrometheusSettings, QuerySettings
 from core import retry
-from core.errors import Unavailable, WhydunnitError, printable
+from core.errors import InputError, Unavailable, WhydunnitError, printable
 from core.secrets import Redactor, basic_credential, mask_url
 
 __all__ = ["Client", "QueryError", "Series", "Unreachable", "series"]

@@ -22,12 +22,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
-from collectors.coverage import CoverageSettings
+from collectors.coverage_settings import CoverageSettings
 from collectors.files import FilesSettings
 from collectors.git_rules import GitSettings
-from collectors.observations import InputError
 from collectors.prometheus import PrometheusSettings
-from core.errors import printable
+from core.errors import InputError, printable
 from core.secrets import Redactor
 from graphs.model import load_yaml
 from rca.engine.question import Options

@@ -28,8 +28,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from collectors import observations
 from collectors.base import Replace
+from core import observations
 from core.errors import BadInput, Unavailable
 from core.secrets import Redactor, mask_url, url_secrets
 

@@ -12,7 +12,7 @@ from rca.store import Store, StoreError, StoreUnavailable
 
 
 def test_every_layers_input_error_is_the_same_branch() -> None:
-    from collectors.observations import InputError
+    from core.errors import InputError
     from graphs.model import GraphError
     from rca.config import ConfigError
     from rca.engine.errors import EngineInputError

@@ -21,8 +21,9 @@ import pandas as pd
 import pytest
 
 from collectors.base import Collected
-from collectors.observations import InputError, bucket_of
 from collectors.prometheus import PrometheusSettings, collect, plan
+from core.errors import InputError
+from core.observations import bucket_of
 from core.secrets import basic_credential
 from tests.hostile_servers import RawServer, drip, echo_auth, gzip_bomb, huge, reply
 from tests.prometheus_server import END, START, PrometheusServer, Proxy, Reply, free_port

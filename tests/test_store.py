@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from collectors.base import Replace
-from collectors.observations import InputError
+from core.errors import InputError
 from graphs.model import parse_graph
 from rca.frames import to_wide
 from rca.pipeline import BadInput

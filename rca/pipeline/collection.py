@@ -23,7 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 import collectors
 from collectors.base import Collected, Collector, Progress, merged
-from collectors.observations import COLUMNS, InputError, parse_time
+from core.errors import InputError
+from core.observations import COLUMNS
+from core.times import parse_time
 from rca.config import Settings
 from rca.pipeline.compute import on_cluster
 from rca.pipeline.errors import BadInput, faced

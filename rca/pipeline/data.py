@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from collectors import files, observations
+from collectors import files
+from core import observations
 from graphs import CausalGraph, load_graph
 from rca.frames import to_wide
 from rca.pipeline.errors import BadInput

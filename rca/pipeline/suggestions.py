@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from collectors import files, observations
+from collectors import files
 from collectors.git_buckets import SETTLING_LAG_METRIC, SETTLING_METRICS
+from core import observations
 from graphs import CausalGraph, Node, shipped_graph
 from graphs.model import build_graph, shipped_names
 from rca.config import Settings
