@@ -74,7 +74,7 @@ class ChannelSettings(_Section):
 
 class NotifySettings(_Section):
     channels: list[ChannelSettings] = []
-    timeout_s: float = Field(default=10.0, gt=0, le=120)
+    timeout_s: float = Field(default=10.0, gt=0, le=120, description="one request, connecting to the last byte")
     attempts: int = Field(default=5, ge=1, le=20, description="tries per post, the first included")
     backoff_s: float = Field(default=1.0, ge=0, le=60, description="first retry delay; doubles, with jitter")
     max_retry_after_s: float = Field(default=300.0, ge=0)

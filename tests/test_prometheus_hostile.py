@@ -265,7 +265,7 @@ def test_no_data_says_when_the_bucket_in_progress_ends(prometheus: PrometheusSer
 def test_read_body_unpacks_gzip_members_and_refuses_what_it_cannot_read() -> None:
     import gzip
 
-    from collectors.bounded_http import TooLarge, Unreadable, read_body
+    from core.bounded_http import TooLarge, Unreadable, read_body
 
     two = gzip.compress(b'{"a": ') + gzip.compress(b"1}")  # a stream of two gzip members
     assert read_body([two[:7], two[7:]], "gzip", 100) == b'{"a": 1}'
