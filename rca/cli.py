@@ -73,6 +73,7 @@ def demo(
     from rich.console import Console
 
     from rca import pipeline
+    from results.causes import top_cause
     from results.effect_wording import top_lever
 
     console = Console(stderr=True)
@@ -81,7 +82,7 @@ def demo(
                         "estimating an effect and ranking the levers..."):
         outcome = pipeline.demo(settings, out)
     r = outcome.result
-    top = next((c for c in r.causes if c.node != r.target), None)
+    top = top_cause(r)
     typer.echo(f"report: {outcome.reports.get('html', next(iter(outcome.reports.values())))}")
     typer.echo(f"{r.target}: {r.observed.baseline:.4g} -> {r.observed.current:.4g}; "
                f"regression {'detected' if r.regression.detected else 'not detected'} (score {r.regression.score:.1f})")

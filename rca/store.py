@@ -76,8 +76,6 @@ investigations_table = sa.Table(
 )
 sa.Index("ix_investigations_created", investigations_table.c.created_at)
 
-KINDS = ("investigation", "effect", "heterogeneity", "recommendations")
-
 runs_table = sa.Table(
     "runs",
     metadata,
@@ -177,7 +175,7 @@ class InvestigationRecord:
     report_path: str | None = None
     error: str | None = None
     finished_at: datetime | None = None
-    kind: str = "investigation"  # one of KINDS
+    kind: str = "investigation"  # one of results.questions.QUESTION_KINDS
 
 
 @dataclass(frozen=True)

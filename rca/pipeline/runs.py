@@ -40,14 +40,15 @@ from rca.engine.fitting import fit as fit_model
 from rca.pipeline.errors import BadInput, PipelineError, faced, translated
 from rca.pipeline.questions import check as check_question
 from rca.pipeline.records import closed, opened
+from results.causes import top_cause
+from results.questions import QUESTION_KINDS
 
 if TYPE_CHECKING:
     from graphs import CausalGraph
     from rca.store import InvestigationRecord, Store
+    from results import InvestigationResult
 
 log = logging.getLogger("rca.runs")
-
-QUESTION_KINDS = ("investigation", "effect", "heterogeneity", "recommendations")
 
 
 def owner() -> str:
@@ -153,9 +154,7 @@ def run_job(job: JobSettings, settings: Settings, *, store: Store, cache: ModelC
         if job.report:
             done = report(_job_settings(job, settings), cache=cache, name=job.name, environ=environ)
             outputs["reports"] = {fmt: str(p) for fmt, p in done.reports.items()}
-            outputs["results"] = [{"scope": r.scope, "target": r.target, "regression": r.regression.detected,
-                                   "top_cause": next((c.node for c in r.causes if c.node != r.target), None)}
-                                  for r in done.results]
+            outputs["results"] = [result_summary(r) for r in done.results]
             outputs["skipped"] = [scrub(x) for x in done.skipped]
             outputs["posts"] = [{"channel": d.channel, "ok": d.ok, "error": scrub(d.error) if d.error else d.error}
                                 for d in done.deliveries]
@@ -175,6 +174,14 @@ def run_job(job: JobSettings, settings: Settings, *, store: Store, cache: ModelC
         store.finish_run(run_id, status, error=error, outputs=outputs)
     return RunOutcome(run_id, job.name, status, error, outputs, time.perf_counter() - t0, tuple(failed_collectors),
                       retryable)
+
+
+def result_summary(r: InvestigationResult) -> dict[str, Any]:
+    """What a run's record keeps of one investigation: where, what, whether it regressed, and its top cause
+    (:func:`results.causes.top_cause`: the rule every report and chat message names it by)."""
+    top = top_cause(r)
+    return {"scope": r.scope, "target": r.target, "regression": r.regression.detected,
+            "top_cause": top.node if top is not None else None}
 
 
 def refit(job: JobSettings, settings: Settings, *, store: Store, cache: SharedModelCache,
