@@ -4,9 +4,10 @@ Every command parses its options, calls one pipeline function and prints what it
 Our errors (:mod:`core.errors`) become one line on stderr, never a traceback, and exit with
 their branch's status: 2 the user can fix it, 3 a server or the store is unavailable (try
 again), 1 a job that ran but partly failed (a chat post, a source; an answer written but not
-kept in the store). Every error line, note and failure is scrubbed of the configuration's secrets
-and of credential-shaped text, and is one printable line (outside text cannot forge a line or
-drive the terminal). Heavy imports happen inside commands, so ``rca --help`` is instant.
+kept in the store); our own bug is one line and then its traceback, once, exit 1. Every error
+line, note and failure is scrubbed of the configuration's secrets and of credential-shaped text,
+and is one printable line (outside text cannot forge a line or drive the terminal). Heavy imports
+happen inside commands, so ``rca --help`` is instant.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ import sys
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
-from core.errors import WhydunnitError, printable
+from core.errors import Internal, WhydunnitError, printable
 from core.secrets import Redactor
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
@@ -409,12 +410,15 @@ def serve(
     """Run the service: the HTTP API (token auth) and the scheduled jobs of rca.yaml, until SIGTERM."""
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = _settings(config, serve=overrides or None)
-    from rca import api  # FastAPI, uvicorn and APScheduler load only for this command
+    # The one command that runs two faces in one process: the HTTP API, and the scheduler beside it
+    # over the same service. FastAPI, uvicorn and APScheduler load only here.
+    from rca import api
+    from rca.scheduler import Scheduler
 
     if openapi:
         sys.stdout.write(api.dump_openapi(settings) + "\n")
         return
-    code = api.serve(settings)
+    code = api.serve(settings, alongside=Scheduler)
     if code:
         raise typer.Exit(code)
 
@@ -488,9 +492,7 @@ def graph_suggest(
     order = pipeline.parse_tiers(tiers) if tiers else None
     outcome = pipeline.suggest_graph(data, _settings(config), from_graph=from_graph, tiers=order, out=out, scope=scope,
                                      max_lag=max_lag, seconds=seconds)
-    from rca.engine.discovery_text import lines
-
-    typer.echo("\n".join(lines(outcome.suggestion)))
+    typer.echo("\n".join(outcome.lines()))
     typer.echo(f"wrote {outcome.path}", err=True)
 
 
@@ -504,10 +506,25 @@ def main(argv: list[str] | None = None) -> None:
         _err(f"{exc.strerror or exc}: {exc.filename}" if getattr(exc, "filename", None) else str(exc),
              _configured_scrub(argv))
         sys.exit(1)
+    except Internal as exc:
+        _internal(exc, _configured_scrub(argv))
     except WhydunnitError as exc:
         # One line and the branch's exit status: 2 the user can fix it, 3 try again later, 1 partly failed.
         _err(str(exc), _configured_scrub(argv))
         sys.exit(exc.exit_code)
+    except Exception as exc:  # our own bug
+        _internal(exc, _configured_scrub(argv))
+
+
+def _internal(exc: BaseException, scrub: Scrub) -> NoReturn:
+    """A bug of ours: one line saying so, then its traceback once (scrubbed line by line), exit 1."""
+    import traceback
+
+    _err(f"internal error: {type(exc).__name__}: {exc} (a bug in rca; the traceback follows)", scrub)
+    for block in traceback.format_exception(exc):
+        for line in block.rstrip("\n").split("\n"):
+            typer.echo(scrub(line) if line.strip() else line, err=True)
+    sys.exit(1)
 
 
 def _configured_scrub(argv: list[str] | None) -> Scrub:

@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -26,7 +26,7 @@ from collectors.coverage_settings import CoverageSettings
 from collectors.files import FilesSettings
 from collectors.git_rules import GitSettings
 from collectors.prometheus import PrometheusSettings
-from core.errors import InputError, printable
+from core.errors import BadInput, InputError, printable
 from core.secrets import Redactor
 from graphs.model import load_yaml
 from rca.engine.question import Options
@@ -379,6 +379,19 @@ def one_line(exc: ValidationError) -> str:
         parts.append(f"{where}: {msg}")
     more = f" (+{len(exc.errors()) - 3} more)" if len(exc.errors()) > 3 else ""
     return "; ".join(parts) + more
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validated(model: type[M], fields: dict[str, Any]) -> M:
+    """``model`` built from ``fields`` (a request's, a flag's); what is wrong with them is one
+    :class:`~core.errors.BadInput` line, the first problems named (the one place a validation error
+    becomes ours)."""
+    try:
+        return model(**fields)
+    except ValidationError as exc:
+        raise BadInput(one_line(exc)) from None
 
 
 def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:

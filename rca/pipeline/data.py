@@ -18,9 +18,9 @@ import pandas as pd
 
 from collectors import files
 from core import observations
+from core.errors import BadInput
 from graphs import CausalGraph, load_graph
 from rca.frames import to_wide
-from rca.pipeline.errors import BadInput
 
 if TYPE_CHECKING:
     from rca.store import Store

@@ -12,12 +12,12 @@ import re
 
 import pandas as pd
 
+from core.errors import BadInput
 from core.observations import UNITS, bucket_of
 from core.times import parse_time
 from rca.config import InvestigationSettings
 from rca.engine import Question, Window
 from rca.frames import bucket_length
-from rca.pipeline.errors import BadInput
 
 
 def parse_window(text: str) -> Window:
