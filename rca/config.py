@@ -1,7 +1,9 @@
 """One validated configuration: ``rca.yaml`` plus ``RCA_*`` environment overrides.
 
-Precedence, highest first: explicit arguments, environment variables (``RCA_DATA_DIR``,
-nested with a double underscore: ``RCA_ENGINE__SEED=7``), the YAML file, defaults. The
+Precedence, highest first: explicit arguments (a face's flags or a request's fields, passed as
+overrides), environment variables (``RCA_DATA_DIR``, nested with a double underscore:
+``RCA_ENGINE__SEED=7``), the YAML file, defaults; section by section, so an override of one key
+keeps the section's others. :func:`load_settings` lays them over each other in that order. The
 file is found at ``--config``, else ``$RCA_CONFIG``, else ``./rca.yaml`` if it exists; with
 none, the defaults are a complete, working configuration (a SQLite store under
 ``./whydunnit-data``). Unknown keys are errors, so a typo never silently does nothing.
@@ -20,7 +22,7 @@ from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 from collectors.coverage_settings import CoverageSettings
 from collectors.files import FilesSettings
@@ -328,8 +330,9 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # The YAML document arrives as init kwargs (see load_settings): env must beat it.
-        return env_settings, init_settings
+        # load_settings lays flags over the environment over the file itself (the one place the order is
+        # written): what arrives here is that result, so nothing else may lay the environment over it again.
+        return (init_settings,)
 
     @model_validator(mode="after")
     def _jobs_can_run(self) -> Settings:
@@ -414,16 +417,19 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(f"configuration {str(found)!r} must be a mapping of sections")
         doc = loaded or {}
-    doc = _merged(doc, {k: v for k, v in overrides.items() if v is not None})
+    try:
+        environment = EnvSettingsSource(Settings)()  # the RCA_* variables, as sections
+    except SettingsError as exc:  # an RCA_* variable that is not the JSON its field needs
+        cause = str(exc.__cause__ or exc).splitlines()[0]
+        raise ConfigError(f"invalid configuration from the environment: {exc}".split(" from source")[0]
+                          + f" ({cause}); a list or section given as RCA_... must be JSON") from None
+    # Flags over the environment over the file (over the defaults, which the model fills in).
+    doc = _merged(_merged(doc, environment), {k: v for k, v in overrides.items() if v is not None})
     where = f" in {str(found)!r}" if found else ""
     try:
         return Settings(**doc)
     except ValidationError as exc:
         raise ConfigError(f"invalid configuration{where}: {one_line(exc)}") from None
-    except SettingsError as exc:  # an RCA_* variable that is not the JSON its field needs
-        cause = str(exc.__cause__ or exc).splitlines()[0]
-        raise ConfigError(f"invalid configuration from the environment: {exc}".split(" from source")[0]
-                          + f" ({cause}); a list or section given as RCA_... must be JSON") from None
 
 
 def _merged(doc: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
