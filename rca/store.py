@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import pandas as pd
 import sqlalchemy as sa
@@ -153,6 +154,27 @@ def _with_driver(url: str) -> str:
     return url
 
 
+def _sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite store whose folder may be made: ``sqlite:///PATH``, or a SQLite URI
+    (``sqlite:///file:PATH?mode=rwc&uri=true``, whose path is the URI's, not ``file:PATH``). None for
+    other stores, memory, and a read-only URI (``mode=ro``: the file must be there already)."""
+    if not url.startswith("sqlite:///"):
+        return None
+    try:
+        parsed = sa.engine.make_url(url)
+    except sa.exc.ArgumentError:
+        return None
+    database = parsed.database or ""
+    if not database or database == ":memory:":
+        return None
+    if str(parsed.query.get("uri", "")).lower() in ("true", "1") and database.startswith("file:"):
+        parts = urlsplit(database)
+        if parse_qs(parts.query).get("mode", [""])[0] in ("ro", "memory") or parsed.query.get("mode") in ("ro", "memory"):
+            return None
+        return Path(unquote(parts.path)) if parts.path and parts.path != ":memory:" else None
+    return Path(database)
+
+
 def _naive_utc(ts: Any) -> datetime:
     return pd.Timestamp(ts).tz_convert("UTC").tz_localize(None).to_pydatetime()
 
@@ -270,8 +292,8 @@ class Store(RunLog):
         self.url = url
         self.shown = masked(url)
         _check_url(url)
-        if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-            path = Path(url.removeprefix("sqlite:///"))
+        path = _sqlite_file(url)
+        if path is not None:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
