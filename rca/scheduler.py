@@ -28,8 +28,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from core.errors import BadInput, Unavailable
-from rca.config import JobSettings, cron_fields
+from rca.config import JobSettings
 from rca.pipeline import RunOutcome, Service, SharedModelCache
+from rca.serve_settings import cron_fields
 from rca.telemetry import count_collectors, log_context
 
 log = logging.getLogger("rca.scheduler")
