@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from core import observations
+from core.observations import Replace
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -35,17 +36,6 @@ class Section(BaseModel):
     def configured(self) -> bool:
         """Whether this section asks for anything to be collected (the pipeline skips it if not)."""
         return False
-
-
-@dataclass(frozen=True)
-class Replace:
-    """Stored rows a run supersedes: one scope's rows from one source (from ``since`` on, if given;
-    only those of ``metric``, if given, so one query's re-read leaves the other metrics of its scope alone)."""
-
-    scope: str
-    source: str
-    since: pd.Timestamp | None = None
-    metric: str | None = None
 
 
 @dataclass(frozen=True)

@@ -28,9 +28,9 @@ from urllib.parse import urlencode, urlsplit
 
 import httpcore
 
-from core.bounded_http import Backend, Deadline, TooLarge, Unreadable, read_body
 from collectors.prometheus_settings import MAX_BACKOFF_S, PrometheusSettings, QuerySettings
 from core import retry
+from core.bounded_http import Backend, Deadline, TooLarge, Unreadable, read_body
 from core.errors import InputError, Unavailable, WhydunnitError, printable
 from core.secrets import Redactor, basic_credential, mask_url
 

@@ -3,7 +3,8 @@
 A long, tidy table with the columns ``ts`` (UTC timestamp), ``scope`` (what it is about),
 ``metric`` (snake_case name with a unit suffix), ``value`` (float) and ``source``
 (``git``, ``prometheus``, ``coverage``, ``file``). :func:`validate` normalises a frame to
-that shape or says, in one line, what is wrong with it (an :class:`~core.errors.InputError`).
+that shape or says, in one line, what is wrong with it (an :class:`~core.errors.InputError`);
+:class:`Replace` names stored rows a re-read supersedes.
 :func:`bucket_of` is where an hour, day, week or month starts, the one rule every collector,
 the frame step and the questions use. Times people write are read by :mod:`core.times`.
 pandas and numpy load only when a frame is made: the schema and :func:`bucket_of` on plain
@@ -13,6 +14,7 @@ integers cost no imports.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from core.errors import InputError
@@ -23,6 +25,18 @@ if TYPE_CHECKING:
 
 COLUMNS: tuple[str, ...] = ("ts", "scope", "metric", "value", "source")
 SOURCES: frozenset[str] = frozenset({"git", "prometheus", "coverage", "file", "sample"})
+
+
+@dataclass(frozen=True)
+class Replace:
+    """Stored rows a collector's run supersedes, deleted in the run's own transaction: one scope's rows from
+    one source (from ``since`` on, if given; only those of ``metric``, if given, so one query's re-read
+    leaves the other metrics of its scope alone)."""
+
+    scope: str
+    source: str
+    since: pd.Timestamp | None = None
+    metric: str | None = None
 
 
 def empty() -> pd.DataFrame:

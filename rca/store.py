@@ -29,9 +29,9 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from collectors.base import Replace
 from core import observations
 from core.errors import BadInput, Unavailable
+from core.observations import Replace
 from core.secrets import Redactor, mask_url, url_secrets
 
 metadata = sa.MetaData()

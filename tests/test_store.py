@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from collectors.base import Replace
 from core.errors import InputError
+from core.observations import Replace
 from graphs.model import parse_graph
 from rca.frames import to_wide
 from rca.pipeline import BadInput
