@@ -5,9 +5,8 @@ directory) and PostgreSQL share one code path. Every write is one transaction: t
 observations, any rows they replace, and the collector state that says how far a source
 has been read either all land or none do. Upserts are idempotent: an observation is keyed
 by ``(ts, scope, metric, source)`` and writing it again replaces its value. Questions asked of
-the data are kept with their JSON result so they can be served again later: investigations,
-and effect questions (``kind``: ``investigation``, ``effect``, ``heterogeneity`` or
-``recommendations``), in one table and one id space. The store
+the data are kept with their JSON result so they can be served again later: every kind of
+question (``kind``: one of :data:`results.questions.QUESTION_KINDS`) in one table and one id space. The store
 keeps the long table as it is; turning it into a graph's wide frame is the frame step's job
 (:mod:`rca.frames`). Credentials in a store URL never appear in a message (:func:`masked`, the
 ground floor's one rule). A store that cannot be reached, is locked or drops the connection is

@@ -4,7 +4,7 @@
 ``queued`` under a new id (what the client gets back at once); :func:`answer_question` answers it
 (``running``, then ``done`` with the JSON result and an HTML report, or ``failed`` with one line),
 in whatever worker picks it up. Questions are investigations and the effect questions
-(:data:`results.questions.QUESTION_KINDS`), in the store's one table of questions. A question's
+(:data:`results.questions.QUEUED_KINDS`), in the store's one table of questions. A question's
 graph is a shipped name or a definition, never a path (:func:`graph_asked`): a client of the
 service does not get to read the server's files.
 """
@@ -23,7 +23,7 @@ from rca.config import InvestigationSettings, Settings, scrubber, validated
 from rca.engine.fitting import ModelCache
 from rca.pipeline.questions import check as check_question
 from rca.pipeline.records import closed, opened
-from results.questions import QUESTION_KINDS
+from results.questions import QUEUED_KINDS
 
 if TYPE_CHECKING:
     from graphs import CausalGraph
@@ -93,8 +93,8 @@ def queue_question(kind: str, ask: Mapping[str, Any], settings: Settings, *, sto
     ``recommendations``: ``target``, ``scope``, ``levers`` and options. ``graph``, for each: a shipped
     name or a definition. Raises :class:`BadInput` (one line) for a question that cannot be answered.
     """
-    if kind not in QUESTION_KINDS:
-        raise BadInput(f"unknown kind of question {kind!r}; use {', '.join(QUESTION_KINDS)}")
+    if kind not in QUEUED_KINDS:
+        raise BadInput(f"unknown kind of question {kind!r}; use {', '.join(QUEUED_KINDS)}")
     ask = {k: v for k, v in dict(ask).items() if v is not None}
     g = graph_asked(ask.pop("graph", None))
     question: dict[str, Any] = {**ask, "graph": g.name, "graph_def": g.to_dict()}
