@@ -36,7 +36,16 @@ from core.errors import BadInput
 from rca.config import Settings
 from rca.pipeline import records
 from rca.pipeline.compute import on_cluster
-from rca.pipeline.data import Data, GraphRef, graph_of, stored_frame, stored_frames, wide_frame, wide_frames
+from rca.pipeline.data import (
+    Data,
+    GraphRef,
+    graph_asked,
+    graph_of,
+    stored_frame,
+    stored_frames,
+    wide_frame,
+    wide_frames,
+)
 from results import WhatIf
 from results.actions import ActionRanking
 from results.effects import EffectResult, HeterogeneousEffects, Recommendations
@@ -228,7 +237,6 @@ def what_if_question(ask: Mapping[str, Any], settings: Settings, *, store: Store
     """A what-if as the HTTP API asks it (``target``, ``scope``, ``set``, and optionally ``graph``, ``window``,
     ``seed``), answered now from the store. The graph is a shipped name or a definition, never a path: a
     client of the service does not get to read the server's files."""
-    from rca.pipeline.queued import graph_asked
 
     if not ask.get("scope"):
         raise BadInput("say which scope of the store to read (scope)")

@@ -5,8 +5,8 @@
 (``running``, then ``done`` with the JSON result and an HTML report, or ``failed`` with one line),
 in whatever worker picks it up. Questions are investigations and the effect questions
 (:data:`results.questions.QUEUED_KINDS`), in the store's one table of questions. A question's
-graph is a shipped name or a definition, never a path (:func:`graph_asked`): a client of the
-service does not get to read the server's files.
+graph is a shipped name or a definition, never a path (:func:`rca.pipeline.data.graph_asked`): a
+client of the service does not get to read the server's files.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from core.errors import BadInput, WhydunnitError
 from rca.config import InvestigationSettings, Settings, scrubber, validated
 from rca.engine.fitting import ModelCache
+from rca.pipeline.data import graph_asked
 from rca.pipeline.questions import check as check_question
 from rca.pipeline.records import closed, opened
 from results.questions import QUEUED_KINDS
@@ -30,38 +31,6 @@ if TYPE_CHECKING:
     from rca.store import InvestigationRecord, Store
 
 log = logging.getLogger("rca.runs")
-
-
-def graph_asked(ref: Any) -> CausalGraph:
-    """A question's graph: a shipped name, or a definition (a mapping, or YAML/DOT text). Never a path:
-    a client of the service does not get to read the server's files."""
-    from graphs.model import MAX_YAML_DEPTH, parse_graph, shipped_graph, shipped_names
-
-    if ref is None or ref == "":
-        return shipped_graph("delivery")
-    if isinstance(ref, Mapping):
-        if _depth(ref) > MAX_YAML_DEPTH:
-            raise BadInput(f"the graph is nested more than {MAX_YAML_DEPTH} levels deep; send it as graphs/*.yaml are")
-        return parse_graph(json.dumps(ref), "graph")
-    if isinstance(ref, str) and "\n" not in ref and not ref.lstrip().startswith(("{", "digraph", "strict")):
-        if ref not in shipped_names():
-            raise BadInput(f"no shipped graph named {ref[:80]!r}; use {', '.join(shipped_names())}, "
-                           "or send the graph itself (an object, or YAML/DOT text)")
-        return shipped_graph(ref)
-    if isinstance(ref, str):
-        return parse_graph(ref, "graph")
-    raise BadInput("graph must be a shipped graph's name or a graph definition (an object, or YAML/DOT text)")
-
-
-def _depth(value: Any) -> int:
-    """How deeply lists and mappings nest in ``value`` (counted without recursion: the value came from outside)."""
-    deepest, todo = 0, [(value, 1)]
-    while todo:
-        item, level = todo.pop()
-        if isinstance(item, Mapping | list | tuple):
-            deepest = max(deepest, level)
-            todo.extend((v, level + 1) for v in (item.values() if isinstance(item, Mapping) else item))
-    return deepest
 
 
 def _nodes(g: CausalGraph, **named: str | None) -> None:
