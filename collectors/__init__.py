@@ -1,7 +1,7 @@
 """Collectors turn a source (Git, Prometheus, coverage reports, files) into the tidy observation table.
 
 They know nothing of the store or the engine: each returns a frame shaped by
-:mod:`collectors.observations` and lets the pipeline decide where it goes. Each is a module
+:mod:`core.observations` and lets the pipeline decide where it goes. Each is a module
 ``collectors.<name>`` publishing a :class:`collectors.base.Collector` as ``COLLECTOR``; the
 names below are the ones the pipeline runs, in this order, when their section is configured.
 """

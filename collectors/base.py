@@ -2,7 +2,7 @@
 
 A collector is a module with a config model (a :class:`Section`: one section of ``rca.yaml``)
 and a ``collect(section, state, progress)`` function, published as a :class:`Collector`.
-It turns its source into the observation table (:mod:`collectors.observations`) and a
+It turns its source into the observation table (:mod:`core.observations`) and a
 :class:`Collected` saying what to store, which stored rows the run supersedes, the
 incremental state to keep for next time, and what failed without stopping the rest. It knows
 nothing of the store: the pipeline writes all of it in one transaction, so a run lands
@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from collectors import observations
+from core import observations
+from core.observations import Replace
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -35,17 +36,6 @@ class Section(BaseModel):
     def configured(self) -> bool:
         """Whether this section asks for anything to be collected (the pipeline skips it if not)."""
         return False
-
-
-@dataclass(frozen=True)
-class Replace:
-    """Stored rows a run supersedes: one scope's rows from one source (from ``since`` on, if given;
-    only those of ``metric``, if given, so one query's re-read leaves the other metrics of its scope alone)."""
-
-    scope: str
-    source: str
-    since: pd.Timestamp | None = None
-    metric: str | None = None
 
 
 @dataclass(frozen=True)

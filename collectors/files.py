@@ -1,8 +1,9 @@
 """The files collector: metrics kept in CSV or Parquet tables, wide or long.
 
-A **wide** table has a timestamp in its first column (ISO 8601 or Unix seconds) and one
-column per metric; a **long** one is the observation table itself (``ts, scope, metric,
-value[, source]``), as ``rca collect --git --out`` writes it. :func:`read` loads either,
+A **wide** table has a timestamp in its first column (ISO 8601, YYYYMMDD or Unix seconds, read
+by the one rule of :mod:`core.times`) and one column per metric; a **long** one is the
+observation table itself (``ts, scope, metric, value[, source]``), as ``rca collect --git --out``
+writes it. :func:`read` loads either,
 :func:`index_by_time` makes a wide one time-indexed for the engine, :func:`to_observations`
 turns either into observation rows. As a configured collector (``files: tables: [...]``) it
 re-reads each table on every run and replaces what that table stored before, so an edited
@@ -17,9 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from collectors import observations
 from collectors.base import Collected, Collector, Progress, Replace, Section
-from collectors.observations import InputError
+from core import observations
+from core.errors import InputError
+from core.times import parse_times
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -53,18 +55,15 @@ def is_observation_table(df: pd.DataFrame) -> bool:
 
 
 def index_by_time(df: pd.DataFrame, where: str = "data") -> pd.DataFrame:
-    """A wide table indexed by its first column as UTC time (ISO 8601 or Unix seconds)."""
+    """A wide table indexed by its first column as UTC time (ISO 8601, YYYYMMDD or Unix seconds)."""
     import pandas as pd
 
     first = df.columns[0]
-    col = df[first]
     try:
-        if pd.api.types.is_numeric_dtype(col):
-            ts = pd.to_datetime(col.astype("float64"), unit="s", utc=True)
-        else:
-            ts = pd.to_datetime(col, utc=True, format="ISO8601")
+        ts = parse_times(df[first])
     except (ValueError, TypeError, OverflowError):
-        raise InputError(f"{where}: first column {first!r} must hold timestamps (ISO 8601 or Unix seconds)") from None
+        raise InputError(f"{where}: first column {first!r} must hold timestamps (ISO 8601, YYYYMMDD or Unix "
+                         "seconds)") from None
     if ts.isna().any():
         raise InputError(f"{where}: first column {first!r} has {int(ts.isna().sum())} empty timestamp(s)")
     out = df.drop(columns=[first])

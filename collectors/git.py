@@ -33,7 +33,8 @@ from collectors.git_cmd import GitError, Repo, failure, open_repo, resolve_branc
 from collectors.git_log import CommitRecord, readable, stream_log
 from collectors.git_rules import Classifier, GitRepoSettings, GitRules, GitSettings, RepoSpec, identity, repo_label
 from collectors.git_szz import BlameLink, FixInput, commit_graph_env, ignore_revs_file, run_szz
-from collectors.observations import InputError, bucket_of
+from core.errors import InputError
+from core.observations import bucket_of
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -97,7 +98,7 @@ class GitResult:
             yield tuple(out)
 
     def observation_records(self) -> Iterator[tuple]:
-        """The observation rows as plain values in the columns of :data:`collectors.observations.COLUMNS`
+        """The observation rows as plain values in the columns of :data:`core.observations.COLUMNS`
         (ts as a UTC datetime)."""
         for ts, scope, metric, value in self.observation_rows:
             yield _utc(ts), scope, metric, value, "git"

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from collectors.observations import InputError
+from core.errors import InputError
 
 DEFAULT_TIMEOUT_S = 600.0
 _CHUNK = 1 << 20

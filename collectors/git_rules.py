@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field, field_validator, model_validator
 
 from collectors.base import Section
-from collectors.observations import InputError
+from core.errors import InputError
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -39,9 +39,7 @@ from datetime import UTC, datetime
 from hashlib import sha256
 from typing import TYPE_CHECKING, Any
 
-from collectors import observations
 from collectors.base import Collected, Collector, Progress, Replace
-from collectors.observations import bucket_of
 from collectors.prometheus_http import Client, QueryError, Unreachable
 from collectors.prometheus_settings import (
     MAX_POINTS,
@@ -52,7 +50,10 @@ from collectors.prometheus_settings import (
     QuerySettings,
     lookback_seconds,
 )
+from core import observations
 from core.errors import printable
+from core.observations import bucket_of
+from core.times import parse_time
 
 if TYPE_CHECKING:  # pandas loads when rows are made: reading rca.yaml's settings needs none
     import pandas as pd
@@ -102,7 +103,7 @@ def plan(q: QuerySettings, settings: PrometheusSettings, saved: Mapping[str, Any
     end = min(int(settings.until.timestamp()), now) if settings.until else now
     last = int(bucket_of(end, q.bucket)) - step  # the last bucket that has ended by `end`
     if saved and saved.get("fingerprint") == fingerprint(q, settings) and saved.get("last_bucket"):
-        first, full = int(observations.parse_time(saved["last_bucket"]).timestamp()), False
+        first, full = int(parse_time(saved["last_bucket"]).timestamp()), False
     else:
         since = int(q.since.timestamp()) if q.since else end - lookback_seconds(q.lookback or settings.lookback)
         first, full = int(bucket_of(since, q.bucket)), True

@@ -1,7 +1,7 @@
 """One Prometheus range request over HTTP, bounded in time and size; what went wrong as one line.
 
 :class:`Client` sends ``GET /api/v1/query_range`` through httpcore (the transport under httpx)
-over :mod:`collectors.bounded_http`'s sockets, which never wait past the request's deadline:
+over :mod:`core.bounded_http`'s sockets, which never wait past the request's deadline:
 connecting, the TLS handshake, sending and every read of the answer share ``timeout_s`` as a
 whole, so an answer that drips a byte a second ends when a silent one would (a per-read timeout
 never fires on a drip). The body is streamed and counted as it arrives, compressed and unpacked,
@@ -28,11 +28,10 @@ from urllib.parse import urlencode, urlsplit
 
 import httpcore
 
-from collectors.bounded_http import Backend, Deadline, TooLarge, Unreadable, read_body
-from collectors.observations import InputError
 from collectors.prometheus_settings import MAX_BACKOFF_S, PrometheusSettings, QuerySettings
 from core import retry
-from core.errors import Unavailable, WhydunnitError, printable
+from core.bounded_http import Backend, Deadline, TooLarge, Unreadable, read_body
+from core.errors import InputError, Unavailable, WhydunnitError, printable
 from core.secrets import Redactor, basic_credential, mask_url
 
 __all__ = ["Client", "QueryError", "Series", "Unreachable", "series"]

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator, model_validator
 
 from collectors.base import Section
-from collectors.observations import InputError
+from core.errors import InputError
 
 __all__ = ["MAX_POINTS", "PROMQL_DURATION", "STEP_S", "AuthSettings", "PrometheusSettings", "QuerySettings",
            "lookback_seconds"]

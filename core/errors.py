@@ -15,6 +15,8 @@ branch             CLI exit   HTTP        meaning
 
 Layers subclass a branch for their own vocabulary (a graph error is a :class:`BadInput`, a
 store outage an :class:`Unavailable`) so a face never needs to know which layer raised.
+:class:`InputError` is the ground floor's own: data that cannot be read as given (a table, a
+time, a source's settings or reply).
 """
 
 from __future__ import annotations
@@ -36,6 +38,11 @@ class BadInput(WhydunnitError, ValueError):
 
     exit_code = 2
     http_status = 400
+
+
+class InputError(BadInput):
+    """Data that cannot be read as given (a table, a time, a source's settings or reply): one line saying
+    what is wrong and what to do. The sources' errors, the observation schema's and the time reader's."""
 
 
 class Unavailable(WhydunnitError):

@@ -23,7 +23,10 @@ MASK = "***"
 # Query parameters whose value is a credential (libpq's password and sslpassword, OAuth and API keys, signed URLs).
 _SECRET_PARAMS = r"(?:password|passwd|pwd|sslpassword|pass|secret|client_secret|token|access_token|refresh_token|" \
                  r"id_token|api[_-]?key|apikey|auth|sig|signature|x-amz-signature|x-goog-signature)"
-_QUERY_SECRET = re.compile(rf"(?i)([?&;]{_SECRET_PARAMS}=)[^&#\s'\"]+")
+_QUERY_SECRET = re.compile(rf"(?i)([?&;]{_SECRET_PARAMS}=)[^&#\s'\"]+")  # in a URL we hold: to the separator
+# In free text the value runs to the next separator too, but punctuation that ends it there (a comma, a
+# colon, a closing bracket) is the sentence around the URL, not the value: "?token=abc: x" -> "?token=***: x".
+_QUERY_SECRET_IN_TEXT = re.compile(rf"(?i)([?&;]{_SECRET_PARAMS}=)[^&#\s'\"]+?(?=[.,;:!?)\]}}>]*(?:[&#\s'\"]|$))")
 # scheme://user:password@host: the password runs to the LAST '@' before the host, so one with an
 # unescaped '@' in it is hidden whole, not cut where a URL parser would cut it.
 _USERINFO = re.compile(r"^(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@?#]*:)(?P<pw>.*)@(?P<rest>[^@]*)$", re.DOTALL)
@@ -124,7 +127,7 @@ class Redactor:
         text = _AUTH_HEADER.sub(lambda m: f"{m[1]}{m[2]}{m[3] or ''}{MASK}", text)
         text = _AUTH_SCHEME.sub(rf"\1\2{MASK}", text)
         text = _URL_PASSWORD.sub(rf"\g<1>{MASK}@", text)
-        return _QUERY_SECRET.sub(rf"\g<1>{MASK}", text)
+        return _QUERY_SECRET_IN_TEXT.sub(rf"\g<1>{MASK}", text)
 
 
 def basic_credential(user: str, password: str) -> str:

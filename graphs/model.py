@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from collectors.observations import InputError
+from core.errors import InputError
 
 if TYPE_CHECKING:
     import networkx as nx

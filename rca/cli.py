@@ -4,23 +4,24 @@ Every command parses its options, calls one pipeline function and prints what it
 Our errors (:mod:`core.errors`) become one line on stderr, never a traceback, and exit with
 their branch's status: 2 the user can fix it, 3 a server or the store is unavailable (try
 again), 1 a job that ran but partly failed (a chat post, a source; an answer written but not
-kept in the store). Every error line, note and failure is scrubbed of the configuration's secrets
-and of credential-shaped text, and is one printable line (outside text cannot forge a line or
-drive the terminal). Heavy imports happen inside commands, so ``rca --help`` is instant.
+kept in the store); our own bug is one line and then its traceback, once, exit 1. What it prints
+besides an answer (error lines and notes scrubbed of secrets, progress bars, where an answer
+went) is :mod:`rca.cli_output`'s. ``rca serve`` is the one command that runs two faces in one
+process: the HTTP API with the scheduler beside it. Heavy imports happen inside commands, so
+``rca --help`` is instant.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from core.errors import WhydunnitError, printable
-from core.secrets import Redactor
+from core.errors import Internal, WhydunnitError
+from rca.cli_output import configured_scrub, emit, error_line, internal, note_line, progress_bar, scrubbing
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="whydunnit: why did the metric get worse? Causal root-cause analysis for engineering metrics.")
@@ -42,28 +43,6 @@ def _settings(config: Path | None, **overrides: object):
     return pipeline.settings(config, **overrides)
 
 
-Scrub = Callable[[str], str]
-
-
-def _shapes(text: str) -> str:
-    """Outside text as one printable line with credential-shaped pieces hidden (no configuration needed)."""
-    return printable(Redactor()(str(text)), 2000)
-
-
-def _scrub(settings) -> Scrub:
-    from rca.config import scrubber
-
-    return scrubber(settings)
-
-
-def _err(message: str, scrub: Scrub = _shapes) -> None:
-    typer.echo(f"rca: error: {scrub(message)}", err=True)
-
-
-def _note(message: str, scrub: Scrub = _shapes) -> None:
-    typer.echo(f"rca: note: {scrub(message)}", err=True)
-
-
 @app.command()
 def demo(
     out: Annotated[Path | None, typer.Option("--out", help="folder for the reports")] = None,
@@ -73,6 +52,7 @@ def demo(
     from rich.console import Console
 
     from rca import pipeline
+    from results.causes import top_cause
     from results.effect_wording import top_lever
 
     console = Console(stderr=True)
@@ -81,7 +61,7 @@ def demo(
                         "estimating an effect and ranking the levers..."):
         outcome = pipeline.demo(settings, out)
     r = outcome.result
-    top = next((c for c in r.causes if c.node != r.target), None)
+    top = top_cause(r)
     typer.echo(f"report: {outcome.reports.get('html', next(iter(outcome.reports.values())))}")
     typer.echo(f"{r.target}: {r.observed.baseline:.4g} -> {r.observed.current:.4g}; "
                f"regression {'detected' if r.regression.detected else 'not detected'} (score {r.regression.score:.1f})")
@@ -116,7 +96,7 @@ def report(
     settings = _settings(config)
     with Console(stderr=True).status("Investigating the configured targets and writing the report..."):
         outcome = pipeline.report(settings, dry_run=dry_run, out_dir=out)
-    scrub = _scrub(settings)
+    scrub = scrubbing(settings)
     for fmt, path in outcome.reports.items():
         typer.echo(f"{fmt}: {path}", err=True)
     for r in outcome.results:
@@ -130,10 +110,10 @@ def report(
         typer.echo(f"posted to {d.channel} ({d.kind}): {'ok' if d.ok else 'FAILED: ' + scrub(d.error)}", err=True)
     failed = [d for d in outcome.deliveries if not d.ok]
     if failed:
-        _err(f"{len(failed)} of {len(outcome.deliveries)} chat post(s) failed; the report is written and the "
+        error_line(f"{len(failed)} of {len(outcome.deliveries)} chat post(s) failed; the report is written and the "
              f"failures are recorded in {outcome.failures_path}")
     if outcome.skipped:
-        _err(f"{len(outcome.skipped)} configured target(s) could not be investigated; the others are in the report")
+        error_line(f"{len(outcome.skipped)} configured target(s) could not be investigated; the others are in the report")
     if not outcome.ok:
         raise typer.Exit(1)
 
@@ -161,7 +141,7 @@ def investigate(
     settings = _settings(config, engine=engine)
     request = pipeline.request(target=target, graph=graph, scope=scope, at=at, baseline=baseline, current=current)
     done = pipeline.investigate(request, settings, data=data, formats=[fmt.value])
-    _emit(done, fmt, out, "investigation", _scrub(settings))
+    emit(done, fmt.value, out, "investigation", scrubbing(settings))
 
 
 @app.command("what-if")
@@ -184,7 +164,7 @@ def what_if(
     settings = _settings(config)
     answer = pipeline.what_if(target, _values(set_), settings, graph=graph, data=data, scope=scope, seed=seed,
                               window=window, formats=[fmt.value])
-    _emit(answer, fmt, out, "what-if")
+    emit(answer, fmt.value, out, "what-if", scrubbing(settings))
 
 
 def _values(pairs: list[str]) -> dict[str, float]:
@@ -210,27 +190,6 @@ FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="json, md or h
 OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="write here instead of stdout")]
 SeedOpt = Annotated[int | None, typer.Option("--seed", help="random seed (default from config: 0)")]
 ConfidenceOpt = Annotated[float, typer.Option("--confidence", help="coverage of the intervals")]
-
-
-def _emit(answer, fmt: Format, out: Path | None, what: str, scrub: Scrub = _shapes) -> None:
-    """Print (or write) an answer (an investigation, an effect, recommendations) in ``fmt``; say on
-    stderr where it went and whether it was kept. An answer the store could not keep is written all
-    the same, then that is one error line and exit status 1."""
-    text = answer.rendered[fmt.value]
-    if out is None:
-        sys.stdout.write(text)
-    else:
-        from results.io import write_text_atomic
-
-        write_text_atomic(out, text)
-        typer.echo(f"wrote {printable(str(out))}", err=True)
-    if answer.id:
-        typer.echo(f"{what} {answer.id} kept in the store", err=True)
-    unkept = getattr(answer, "unkept", None)
-    if unkept:
-        where = f"written to {out}" if out is not None else "printed above"
-        _err(f"the {what} could not be kept in the store ({unkept}); the answer is {where}", scrub)
-        raise typer.Exit(1)
 
 
 @app.command()
@@ -272,7 +231,7 @@ def effect(
             answer = pipeline.effect(treatment, outcome, settings, graph=graph, data=data, scopes=scopes, seed=seed,
                                      confidence=confidence, simulations=simulations, bootstrap=bootstrap,
                                      refute=refute, formats=[fmt.value])
-    _emit(answer, fmt, out, "effects by scope" if by_scope else "effect", _scrub(settings))
+    emit(answer, fmt.value, out, "effects by scope" if by_scope else "effect", scrubbing(settings))
 
 
 @app.command()
@@ -309,44 +268,18 @@ def recommend(
             answer = pipeline.actions(target, settings, graph=graph, data=data, scope=scope, actions_file=actions,
                                       ask_model=ask_model, seed=seed, confidence=confidence, bootstrap=bootstrap,
                                       formats=[fmt.value])
-        _emit(answer, fmt, out, "actions")
+        emit(answer, fmt.value, out, "actions", scrubbing(settings))
         return
     with Console(stderr=True).status("Fitting the model and moving each lever..."):
         answer = pipeline.recommendations(target, settings, graph=graph, data=data, scope=scope, levers=lever or None,
                                           seed=seed, confidence=confidence, bootstrap=bootstrap, formats=[fmt.value])
-    _emit(answer, fmt, out, "recommendations", _scrub(settings))
+    emit(answer, fmt.value, out, "recommendations", scrubbing(settings))
 
 
 class Level(StrEnum):
     week = "week"
     day = "day"
     commit = "commit"
-
-
-def _progress_bar():
-    """A rich progress bar on stderr and the ``(stage, done, total)`` callback the pipeline drives
-    (none off a terminal, where rich is not even loaded)."""
-    import contextlib
-
-    if not sys.stderr.isatty():
-        return contextlib.nullcontext(), None
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    console = Console(stderr=True)
-    if not console.is_terminal:
-        return contextlib.nullcontext(), None
-
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   console=console, transient=True)
-    tasks: dict[str, int] = {}
-
-    def update(stage: str, done: int, total: int | None) -> None:
-        if stage not in tasks:
-            tasks[stage] = bar.add_task(stage, total=total)
-        bar.update(tasks[stage], completed=done, total=total)
-
-    return bar, update
 
 
 @app.command()
@@ -368,31 +301,31 @@ def collect(
     if git_path is not None:
         if out is None:
             raise pipeline.BadInput("--git needs --out FILE (.csv or .parquet)")
-        bar, update = _progress_bar()
+        bar, update = progress_bar()
         with bar:
             res = pipeline.export_git(git_path, out, level.value, settings=settings, branch=branch,
                                       since=since, scopes=tuple(scope or ()), szz=szz, progress=update)
         for note in res.notes:
-            _note(note, _scrub(settings))
+            note_line(note, scrubbing(settings))
         typer.echo(f"wrote {res.path}: {res.rows} rows from {res.commits_read} commits")
         return
     if out is not None:
         raise pipeline.BadInput("--out only goes with --git PATH; `rca collect` alone writes to the store")
     if szz is not None:
         raise pipeline.BadInput("--szz/--no-szz only go with --git PATH; for the store, set git.szz in rca.yaml")
-    bar, update = _progress_bar()
+    bar, update = progress_bar()
     with bar:
         outcome = pipeline.collect(settings, progress=update)
-    scrub = _scrub(settings)
+    scrub = scrubbing(settings)
     for run in outcome.runs:
         for note in run.notes:
-            _note(note, scrub)
+            note_line(note, scrub)
         for line in run.lines:
             typer.echo(f"{run.name}: {scrub(line)}")
         for failure in run.failures:
-            _err(f"{run.name}: {failure}", scrub)
+            error_line(f"{run.name}: {failure}", scrub)
         if run.error:
-            _err(f"{run.name}: {run.error}", scrub)
+            error_line(f"{run.name}: {run.error}", scrub)
     typer.echo(f"stored {outcome.rows_written} observations in {outcome.store}")
     if not outcome.ok:
         raise typer.Exit(1)
@@ -408,12 +341,15 @@ def serve(
     """Run the service: the HTTP API (token auth) and the scheduled jobs of rca.yaml, until SIGTERM."""
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = _settings(config, serve=overrides or None)
-    from rca import api  # FastAPI, uvicorn and APScheduler load only for this command
+    # The one command that runs two faces in one process: the HTTP API, and the scheduler beside it
+    # over the same service. FastAPI, uvicorn and APScheduler load only here.
+    from rca import api
+    from rca.scheduler import Scheduler
 
     if openapi:
         sys.stdout.write(api.dump_openapi(settings) + "\n")
         return
-    code = api.serve(settings)
+    code = api.serve(settings, alongside=Scheduler)
     if code:
         raise typer.Exit(code)
 
@@ -487,9 +423,7 @@ def graph_suggest(
     order = pipeline.parse_tiers(tiers) if tiers else None
     outcome = pipeline.suggest_graph(data, _settings(config), from_graph=from_graph, tiers=order, out=out, scope=scope,
                                      max_lag=max_lag, seconds=seconds)
-    from rca.engine.discovery_text import lines
-
-    typer.echo("\n".join(lines(outcome.suggestion)))
+    typer.echo("\n".join(outcome.lines()))
     typer.echo(f"wrote {outcome.path}", err=True)
 
 
@@ -500,31 +434,17 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv, prog_name="rca")
     except OSError as exc:
-        _err(f"{exc.strerror or exc}: {exc.filename}" if getattr(exc, "filename", None) else str(exc),
-             _configured_scrub(argv))
+        error_line(f"{exc.strerror or exc}: {exc.filename}" if getattr(exc, "filename", None) else str(exc),
+             configured_scrub(argv))
         sys.exit(1)
+    except Internal as exc:
+        internal(exc, configured_scrub(argv))
     except WhydunnitError as exc:
         # One line and the branch's exit status: 2 the user can fix it, 3 try again later, 1 partly failed.
-        _err(str(exc), _configured_scrub(argv))
+        error_line(str(exc), configured_scrub(argv))
         sys.exit(exc.exit_code)
-
-
-def _configured_scrub(argv: list[str] | None) -> Scrub:
-    """The scrubber that knows the secrets of the configuration the command was given (``--config``, else
-    ``$RCA_CONFIG`` or ``./rca.yaml``); one that hides only credential shapes if it cannot be read."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    path = None
-    for i, arg in enumerate(args):
-        if arg in ("--config", "-c") and i + 1 < len(args):
-            path = args[i + 1]
-        elif arg.startswith("--config="):
-            path = arg.partition("=")[2]
-    try:
-        from rca.config import load_settings
-
-        return _scrub(load_settings(path))
-    except Exception:  # the configuration may be what failed: the shapes are still hidden
-        return _shapes
+    except Exception as exc:  # our own bug
+        internal(exc, configured_scrub(argv))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 """One validated configuration: ``rca.yaml`` plus ``RCA_*`` environment overrides.
 
-Precedence, highest first: explicit arguments, environment variables (``RCA_DATA_DIR``,
-nested with a double underscore: ``RCA_ENGINE__SEED=7``), the YAML file, defaults. The
+Precedence, highest first: explicit arguments (a face's flags or a request's fields, passed as
+overrides), environment variables (``RCA_DATA_DIR``, nested with a double underscore:
+``RCA_ENGINE__SEED=7``), the YAML file, defaults; section by section, so an override of one key
+keeps the section's others. :func:`load_settings` lays them over each other in that order. The
 file is found at ``--config``, else ``$RCA_CONFIG``, else ``./rca.yaml`` if it exists; with
 none, the defaults are a complete, working configuration (a SQLite store under
 ``./whydunnit-data``). Unknown keys are errors, so a typo never silently does nothing.
@@ -16,21 +18,24 @@ import re
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
-from collectors.coverage import CoverageSettings
+from collectors.coverage_settings import CoverageSettings
 from collectors.files import FilesSettings
 from collectors.git_rules import GitSettings
-from collectors.observations import InputError
 from collectors.prometheus import PrometheusSettings
-from core.errors import printable
+from core.errors import BadInput, InputError, printable
 from core.secrets import Redactor
 from graphs.model import load_yaml
 from rca.engine.question import Options
+from rca.serve_settings import ServeSettings, cron_fields
+
+__all__ = ["ConfigError", "InvestigationSettings", "JobSettings", "NotifySettings", "ServeSettings", "Settings",
+           "api_tokens", "cron_fields", "load_settings", "one_line", "scrubber", "secrets_of", "validated"]
 
 
 class ConfigError(InputError):
@@ -75,7 +80,7 @@ class ChannelSettings(_Section):
 
 class NotifySettings(_Section):
     channels: list[ChannelSettings] = []
-    timeout_s: float = Field(default=10.0, gt=0, le=120)
+    timeout_s: float = Field(default=10.0, gt=0, le=120, description="one request, connecting to the last byte")
     attempts: int = Field(default=5, ge=1, le=20, description="tries per post, the first included")
     backoff_s: float = Field(default=1.0, ge=0, le=60, description="first retry delay; doubles, with jitter")
     max_retry_after_s: float = Field(default=300.0, ge=0)
@@ -143,88 +148,6 @@ class ReportSettings(_Section):
         bad = set(v) - {"html", "md", "json"}
         if bad:
             raise ValueError(f"unknown report format(s) {sorted(bad)}; use html, md, json")
-        return v
-
-
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")  # cron's numbering: 0 (and 7) is Sunday
-
-
-def _weekdays(field: str) -> str:
-    """A crontab day-of-week field in names: APScheduler 3 counts 0 as Monday, crontab as Sunday, so
-    numbers (single, ranges, steps, ``*/n``) are spelled out as the days crontab means; names stay."""
-    out = []
-    for part in field.split(","):
-        m = re.fullmatch(r"(\*|\d+)(?:-(\d+))?(?:/(\d+))?", part)
-        if m is None or part == "*":
-            out.append(part)
-            continue
-        first, last, step = m.group(1), m.group(2), int(m.group(3) or 1)
-        lo = 0 if first == "*" else int(first)
-        hi = 6 if first == "*" else int(last) if last is not None else (7 if m.group(3) else lo)
-        if not (0 <= lo <= 7 and 0 <= hi <= 7 and lo <= hi and step >= 1):
-            raise ValueError(f"day of week {part!r} is out of range (0-7, Sunday is 0 or 7)")
-        out.extend(dict.fromkeys(_WEEKDAYS[d % 7] for d in range(lo, hi + 1, step)))
-    return ",".join(dict.fromkeys(out))
-
-
-def cron_fields(expr: str) -> dict[str, str]:
-    """A crontab expression as APScheduler ``CronTrigger`` fields, checked.
-
-    Five fields (minute hour day month day-of-week), or six with seconds first
-    (``*/5 * * * * *``: every five seconds). Day-of-week numbers mean what crontab means
-    (0 or 7 is Sunday); names (``mon-fri``) work too. Raises ``ValueError`` with one line.
-    """
-    parts = str(expr).split()
-    if len(parts) not in (5, 6):
-        raise ValueError(f"cron {expr!r} needs 5 fields (minute hour day month weekday) or 6 (seconds first), "
-                         f"not {len(parts)}")
-    names = ("minute", "hour", "day", "month", "day_of_week")
-    fields = dict(zip(("second", *names) if len(parts) == 6 else names, parts, strict=True))
-    from apscheduler.triggers.cron import CronTrigger  # only when a schedule is configured
-
-    try:
-        fields["day_of_week"] = _weekdays(fields["day_of_week"])
-        CronTrigger(timezone="UTC", **fields)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"cron {expr!r}: {str(exc).splitlines()[0]}") from None
-    return fields
-
-
-class ServeSettings(_Section):
-    """``rca serve``: the HTTP API and the scheduler. API tokens are secrets: the NAMES of environment
-    variables (``token_env``) or files (``token_files``, one token a line) that hold them, never a token."""
-
-    host: str = "127.0.0.1"
-    port: int = Field(default=8080, ge=1, le=65535)
-    auth: bool = Field(default=True, description="false: no bearer token asked (only behind a proxy that checks one)")
-    token_env: list[str] = Field(default=["RCA_API_TOKEN"], description="environment variables holding API tokens")
-    token_files: list[Path] = Field(default=[], description="files holding API tokens, one a line")
-    metrics_auth: bool = Field(default=True, description="false: /metrics answers without a token")
-    max_body_bytes: int = Field(default=65_536, ge=1_024, le=64 * 1024 * 1024, description="larger bodies: 413")
-    workers: int = Field(default=2, ge=1, le=64, description="questions answered at once")
-    queue: int = Field(default=8, ge=0, le=10_000, description="questions waiting beyond the workers; then 429")
-    retry_after_s: int = Field(default=5, ge=1, le=3600, description="Retry-After of a 429 or 503")
-    shutdown_grace_s: float = Field(default=20.0, ge=0, le=3600, description="SIGTERM: how long running work may finish")
-    log_format: Literal["auto", "json", "text"] = Field(default="auto", description="auto: JSON off a terminal")
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    max_connections: int = Field(default=500, ge=4, le=100_000, description="client connections held open at once; "
-                                 "beyond, the longest-idle one is closed (or the new one gets 503)")
-    header_timeout_s: float = Field(default=10.0, gt=0, le=600, description="a request's line and headers must "
-                                    "arrive within this, or the connection is closed")
-    body_timeout_s: float = Field(default=30.0, gt=0, le=3600, description="a request's body must arrive within "
-                                  "this, or 408")
-    keep_alive_s: float = Field(default=5.0, gt=0, le=600, description="an idle connection is closed after this")
-    max_graph_bytes: int = Field(default=16_384, ge=256, le=1024 * 1024, description="a graph sent in a request "
-                                 "(YAML/DOT text or an object) may be at most this large; larger: 400")
-
-    @field_validator("token_env")
-    @classmethod
-    def _names(cls, v: list[str]) -> list[str]:
-        for name in v:
-            if not _ENV_NAME.fullmatch(name):  # never echoed: it may be a token pasted in the wrong place
-                raise ValueError("token_env must list NAMES of environment variables (letters, digits, underscores), "
-                                 "not tokens")
         return v
 
 
@@ -329,8 +252,9 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # The YAML document arrives as init kwargs (see load_settings): env must beat it.
-        return env_settings, init_settings
+        # load_settings lays flags over the environment over the file itself (the one place the order is
+        # written): what arrives here is that result, so nothing else may lay the environment over it again.
+        return (init_settings,)
 
     @model_validator(mode="after")
     def _jobs_can_run(self) -> Settings:
@@ -382,6 +306,19 @@ def one_line(exc: ValidationError) -> str:
     return "; ".join(parts) + more
 
 
+M = TypeVar("M", bound=BaseModel)
+
+
+def validated(model: type[M], fields: dict[str, Any]) -> M:
+    """``model`` built from ``fields`` (a request's, a flag's); what is wrong with them is one
+    :class:`~core.errors.BadInput` line, the first problems named (the one place a validation error
+    becomes ours)."""
+    try:
+        return model(**fields)
+    except ValidationError as exc:
+        raise BadInput(one_line(exc)) from None
+
+
 def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
     """Load and validate the configuration; raise :class:`ConfigError` with one line on failure."""
     found = _find(path)
@@ -402,16 +339,19 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(f"configuration {str(found)!r} must be a mapping of sections")
         doc = loaded or {}
-    doc = _merged(doc, {k: v for k, v in overrides.items() if v is not None})
+    try:
+        environment = EnvSettingsSource(Settings)()  # the RCA_* variables, as sections
+    except SettingsError as exc:  # an RCA_* variable that is not the JSON its field needs
+        cause = str(exc.__cause__ or exc).splitlines()[0]
+        raise ConfigError(f"invalid configuration from the environment: {exc}".split(" from source")[0]
+                          + f" ({cause}); a list or section given as RCA_... must be JSON") from None
+    # Flags over the environment over the file (over the defaults, which the model fills in).
+    doc = _merged(_merged(doc, environment), {k: v for k, v in overrides.items() if v is not None})
     where = f" in {str(found)!r}" if found else ""
     try:
         return Settings(**doc)
     except ValidationError as exc:
         raise ConfigError(f"invalid configuration{where}: {one_line(exc)}") from None
-    except SettingsError as exc:  # an RCA_* variable that is not the JSON its field needs
-        cause = str(exc.__cause__ or exc).splitlines()[0]
-        raise ConfigError(f"invalid configuration from the environment: {exc}".split(" from source")[0]
-                          + f" ({cause}); a list or section given as RCA_... must be JSON") from None
 
 
 def _merged(doc: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:

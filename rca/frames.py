@@ -2,7 +2,7 @@
 
 Each graph node reads one metric and says how it aggregates into the graph's unit (a sum of
 commits, a median of build times, the last coverage reading, a rate per day). Buckets follow
-:func:`collectors.observations.bucket_of`, the one rule every collector uses. A bucket where a
+:func:`core.observations.bucket_of`, the one rule every collector uses. A bucket where a
 node has no observation holds NaN: the engine decides what to do with gaps. A graph whose
 unit is ``commit`` takes the rows as they are, one per timestamp.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from collectors.observations import bucket_start
+from core.observations import bucket_start
 from graphs import CausalGraph
 
 _DAYS = {"hour": 1 / 24, "day": 1.0, "week": 7.0, "month": 30.4375}

@@ -3,15 +3,19 @@
 Each job is an APScheduler job with a :class:`~apscheduler.triggers.cron.CronTrigger`, one
 instance at a time (``max_instances=1``: a run still going when the next is due makes that
 one skipped, and counted), missed runs coalesced into one (``coalesce=True``) and run if no
-later than the job's ``misfire_grace_s``. A run is :func:`rca.pipeline.runs.run_job`: it
-records itself in the store and never raises for its own failures, so one failing job is
-logged and recorded and the others run on. A run that failed because something was unavailable
-(the store down, so it could not even be recorded; a cluster) is one log line, no traceback, and
-is tried again after the job's ``retry_s`` (trigger ``retry``) unless its cron comes sooner.
-Each job keeps its fitted models in its own :class:`~rca.pipeline.runs.SharedModelCache`
-between runs; a job with ``refit:`` drops and refits them on that cron (a run with trigger ``refit``).
+later than the job's ``misfire_grace_s``. A run is the service's (:meth:`rca.pipeline.Service.run_job`):
+it records itself in the store and never raises for its own failures, so one failing job is
+logged and recorded and the others run on. The three kinds of failure are told apart as every
+face tells them: a run that failed because something was unavailable (the store down, so it
+could not even be recorded; a cluster) is one log line, no traceback, and is tried again after
+the job's ``retry_s`` (trigger ``retry``) unless its cron comes sooner; bad input (a target the
+store cannot answer, a store that refuses the run's record) is a failed run, not retried; our
+own bug is logged with its traceback once, and the scheduler and the other jobs go on. Each job
+keeps its fitted models in its own :class:`~rca.pipeline.SharedModelCache` between runs; a job
+with ``refit:`` drops and refits them on that cron (a run with trigger ``refit``).
 
-This module is a face: it decides when, the pipeline decides what.
+This module is a face: it decides when, the pipeline decides what. It holds a
+:class:`~rca.pipeline.Service` (the store, the job runs) and never touches the store itself.
 """
 
 from __future__ import annotations
@@ -22,15 +26,12 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
-from core.errors import Unavailable
-from rca.config import JobSettings, Settings, cron_fields, scrubber
-from rca.telemetry import ServiceMetrics, count_collectors, log_context
-
-if TYPE_CHECKING:
-    from rca.pipeline.runs import RunOutcome
-    from rca.store import Store
+from core.errors import BadInput, Unavailable
+from rca.config import JobSettings
+from rca.pipeline import RunOutcome, Service, SharedModelCache
+from rca.serve_settings import cron_fields
+from rca.telemetry import count_collectors, log_context
 
 log = logging.getLogger("rca.scheduler")
 
@@ -45,15 +46,13 @@ def trigger_for(expr: str, timezone: str = "UTC"):
 class Scheduler:
     """The configured jobs on their crons, in background threads; :meth:`start`, then :meth:`stop`."""
 
-    def __init__(self, settings: Settings, store: Store, metrics: ServiceMetrics | None = None,
-                 on_run: Callable[[RunOutcome], None] | None = None) -> None:
+    def __init__(self, service: Service, on_run: Callable[[RunOutcome], None] | None = None) -> None:
         from apscheduler.executors.pool import ThreadPoolExecutor
         from apscheduler.schedulers.background import BackgroundScheduler
 
-        from rca.pipeline.runs import SharedModelCache
-
-        self.settings, self.store, self.metrics, self.on_run = settings, store, metrics, on_run
-        self.scrub = scrubber(settings)
+        settings = service.settings
+        self.service, self.settings, self.metrics, self.on_run = service, settings, service.metrics, on_run
+        self.scrub = service.scrub
         self.caches = {job.name: SharedModelCache() for job in settings.jobs}
         self._active: dict[str, str] = {}  # run id -> job name
         self._lock = threading.Lock()
@@ -108,14 +107,22 @@ class Scheduler:
 
     # --- runs -----------------------------------------------------------------------------------
 
-    def run_now(self, name: str) -> RunOutcome:
-        """Run the job ``name`` once in this thread (trigger ``manual``)."""
-        job = next((j for j in self.settings.jobs if j.name == name), None)
-        if job is None:
-            from rca.pipeline import BadInput
+    def trigger(self, name: str) -> None:
+        """Have the job ``name`` run now through its schedule, in the background as its cron would run it:
+        one instance at a time (a run still going makes this one skipped, and counted), asks that come
+        together coalesced into one run. :class:`BadInput` if there is no such job or nothing is scheduled."""
+        job = self.service.job(name)
+        if not self.running:
+            raise BadInput("the scheduler is not running: start it first")
+        self._scheduler.modify_job(job.name, next_run_time=datetime.now(UTC))
 
-            raise BadInput(f"no job named {name!r}; jobs: {', '.join(j.name for j in self.settings.jobs) or 'none'}")
-        return self._run(job, trigger="manual")
+    def run_now(self, name: str) -> RunOutcome:
+        """Run the job ``name`` once in this thread (trigger ``manual``); :class:`BadInput` if there is none."""
+        return self._run(self.service.job(name), trigger="manual")
+
+    def refit_now(self, name: str) -> RunOutcome:
+        """Drop and refit the job ``name``'s models once in this thread (trigger ``refit``)."""
+        return self._refit(self.service.job(name))
 
     def _track(self, run_id: str, job: JobSettings, start: bool) -> None:
         with self._idle:
@@ -126,8 +133,6 @@ class Scheduler:
                 self._idle.notify_all()
 
     def _run(self, job: JobSettings, trigger: str = "schedule") -> RunOutcome:
-        from rca.pipeline.runs import RunOutcome, run_job
-
         run_id = str(uuid.uuid4())
         with log_context(run_id=run_id, job=job.name):
             if trigger == "retry" and job.name in self.busy().values():  # the job is running again already
@@ -137,15 +142,11 @@ class Scheduler:
             t0 = time.perf_counter()
             try:
                 log.info("run started (%s)", trigger)
-                try:
-                    outcome = run_job(job, self.settings, store=self.store, cache=self.caches[job.name], run_id=run_id,
-                                      trigger=trigger)
-                except Unavailable as exc:  # the store itself: the run could not be recorded, so it is only logged
-                    outcome = RunOutcome(run_id, job.name, "failed", self.scrub(str(exc)), {}, time.perf_counter() - t0,
-                                         retryable=True)
-                level = logging.INFO if outcome.ok else logging.ERROR
-                log.log(level, "run %s in %.2f s%s%s", outcome.status, outcome.seconds,
-                        f": {outcome.error}" if outcome.error else "", self._retry_later(job, outcome))
+                outcome, bug = self._outcome(job, run_id, trigger, t0)
+                if not bug:  # a bug's one line, with its traceback, is written already
+                    log.log(logging.INFO if outcome.ok else logging.ERROR, "run %s in %.2f s%s%s", outcome.status,
+                            outcome.seconds, f": {outcome.error}" if outcome.error else "",
+                            self._retry_later(job, outcome))
                 if self.metrics is not None:
                     self.metrics.job_runs.labels(job=job.name, status=outcome.status).inc()
                     self.metrics.job_seconds.labels(job=job.name).observe(outcome.seconds)
@@ -154,13 +155,24 @@ class Scheduler:
                 if self.on_run is not None:
                     self.on_run(outcome)
                 return outcome
-            except Exception:  # the store itself failed: logged here, the scheduler and other jobs go on
-                log.exception("run could not be recorded")
-                if self.metrics is not None:
-                    self.metrics.job_runs.labels(job=job.name, status="failed").inc()
-                raise
             finally:
                 self._track(run_id, job, False)
+
+    def _outcome(self, job: JobSettings, run_id: str, trigger: str, t0: float) -> tuple[RunOutcome, bool]:
+        """The run's outcome, whichever way it failed, and whether it failed for a bug of ours. A run
+        records its own failures; what it raises is the store refusing or missing its record."""
+        def failed(error: str, retryable: bool = False) -> RunOutcome:
+            return RunOutcome(run_id, job.name, "failed", error, {}, time.perf_counter() - t0, retryable=retryable)
+
+        try:
+            return self.service.run_job(job, cache=self.caches[job.name], run_id=run_id, trigger=trigger), False
+        except Unavailable as exc:  # the store is down: the run could not be recorded; tried again later
+            return failed(self.scrub(str(exc)), retryable=True), False
+        except BadInput as exc:  # the store refuses the record (read-only, say): trying again will not help
+            return failed(self.scrub(str(exc))), False
+        except Exception as exc:  # our own bug: its traceback once; the scheduler and the other jobs go on
+            log.exception("run failed: internal error")
+            return failed(self.scrub(f"internal error: {type(exc).__name__}: {exc}")), True
 
     def _retry_later(self, job: JobSettings, outcome: RunOutcome) -> str:
         """Schedule one more run of ``job`` after its ``retry_s`` if ``outcome`` failed for want of something
@@ -179,13 +191,11 @@ class Scheduler:
         return f"; trying again in {job.retry_s} s"
 
     def _refit(self, job: JobSettings) -> RunOutcome:
-        from rca.pipeline.runs import refit
-
         run_id = str(uuid.uuid4())
         with log_context(run_id=run_id, job=job.name):
             self._track(run_id, job, True)
             try:
-                outcome = refit(job, self.settings, store=self.store, cache=self.caches[job.name], run_id=run_id)
+                outcome = self.service.refit(job, cache=self.caches[job.name], run_id=run_id)
                 log.info("refit %s: %s", outcome.status, outcome.outputs)
                 if self.metrics is not None:
                     self.metrics.models_cached.set(self.models_cached())

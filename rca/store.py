@@ -5,9 +5,8 @@ directory) and PostgreSQL share one code path. Every write is one transaction: t
 observations, any rows they replace, and the collector state that says how far a source
 has been read either all land or none do. Upserts are idempotent: an observation is keyed
 by ``(ts, scope, metric, source)`` and writing it again replaces its value. Questions asked of
-the data are kept with their JSON result so they can be served again later: investigations,
-and effect questions (``kind``: ``investigation``, ``effect``, ``heterogeneity`` or
-``recommendations``), in one table and one id space. The store
+the data are kept with their JSON result so they can be served again later: every kind of
+question (``kind``: one of :data:`results.questions.QUESTION_KINDS`) in one table and one id space. The store
 keeps the long table as it is; turning it into a graph's wide frame is the frame step's job
 (:mod:`rca.frames`). Credentials in a store URL never appear in a message (:func:`masked`, the
 ground floor's one rule). A store that cannot be reached, is locked or drops the connection is
@@ -23,14 +22,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from collectors import observations
-from collectors.base import Replace
+from core import observations
 from core.errors import BadInput, Unavailable
+from core.observations import Replace
 from core.secrets import Redactor, mask_url, url_secrets
 
 metadata = sa.MetaData()
@@ -75,8 +75,6 @@ investigations_table = sa.Table(
     sa.Column("kind", sa.String(32), nullable=False, server_default="investigation"),
 )
 sa.Index("ix_investigations_created", investigations_table.c.created_at)
-
-KINDS = ("investigation", "effect", "heterogeneity", "recommendations")
 
 runs_table = sa.Table(
     "runs",
@@ -155,6 +153,27 @@ def _with_driver(url: str) -> str:
     return url
 
 
+def _sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite store whose folder may be made: ``sqlite:///PATH``, or a SQLite URI
+    (``sqlite:///file:PATH?mode=rwc&uri=true``, whose path is the URI's, not ``file:PATH``). None for
+    other stores, memory, and a read-only URI (``mode=ro``: the file must be there already)."""
+    if not url.startswith("sqlite:///"):
+        return None
+    try:
+        parsed = sa.engine.make_url(url)
+    except sa.exc.ArgumentError:
+        return None
+    database = parsed.database or ""
+    if not database or database == ":memory:":
+        return None
+    if str(parsed.query.get("uri", "")).lower() in ("true", "1") and database.startswith("file:"):
+        parts = urlsplit(database)
+        if parse_qs(parts.query).get("mode", [""])[0] in ("ro", "memory") or parsed.query.get("mode") in ("ro", "memory"):
+            return None
+        return Path(unquote(parts.path)) if parts.path and parts.path != ":memory:" else None
+    return Path(database)
+
+
 def _naive_utc(ts: Any) -> datetime:
     return pd.Timestamp(ts).tz_convert("UTC").tz_localize(None).to_pydatetime()
 
@@ -177,7 +196,7 @@ class InvestigationRecord:
     report_path: str | None = None
     error: str | None = None
     finished_at: datetime | None = None
-    kind: str = "investigation"  # one of KINDS
+    kind: str = "investigation"  # one of results.questions.QUESTION_KINDS
 
 
 @dataclass(frozen=True)
@@ -272,8 +291,8 @@ class Store(RunLog):
         self.url = url
         self.shown = masked(url)
         _check_url(url)
-        if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-            path = Path(url.removeprefix("sqlite:///"))
+        path = _sqlite_file(url)
+        if path is not None:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:

@@ -1,7 +1,11 @@
-"""Post chat payloads to webhooks with httpx: timeouts, retries, and secrets kept secret.
+"""Post chat payloads to webhooks: bounded requests, retries, and secrets kept secret.
 
 :func:`post` sends one JSON body to one webhook and returns a :class:`Delivery` saying what
-happened; it never raises for HTTP or network trouble. It retries by :mod:`core.retry`: on 429
+happened; it never raises for HTTP or network trouble. Each request goes through the ground
+floor's bounded HTTP (:mod:`core.bounded_http`): connecting, the TLS handshake, sending and
+every read of the answer share one deadline (``timeout_s``, or what is left of the post's
+``deadline_s``), so a server that drips its answer a byte at a time is cut off when a silent one
+would be, and the answer is read only as far as a message needs. It retries by :mod:`core.retry`: on 429
 it waits what the server asks (the ``Retry-After`` header in seconds or as an HTTP date, or
 Discord's ``retry_after`` body field) and tries again; on 5xx, timeouts and connection errors it backs off exponentially
 with full jitter up to :attr:`RetryPolicy.attempts`; any other 4xx stops at once (the payload
@@ -12,10 +16,11 @@ reach a log line, a :class:`Delivery` or an error message.
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 import os
 import random
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -24,31 +29,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 
 from core import retry
+from core.bounded_http import Backend, Deadline, Unreadable, read_body
 from core.secrets import Redactor, mask_webhook, webhook_secrets
 
 log = logging.getLogger("reports.chat")
-
-
-class MaskURLs(logging.Filter):
-    """Masks every URL in a log record's arguments.
-
-    httpx logs each request's full URL at INFO ("HTTP Request: POST https://hooks..."), and a
-    webhook's URL is its secret, so the httpx logger gets this filter (added once, on import).
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple) and record.args:
-            record.args = tuple(mask(str(a)) if isinstance(a, httpx.URL) or (isinstance(a, str) and "://" in a)
-                                else a for a in record.args)
-        return True
-
-
-for _name in ("httpx",):  # httpcore logs only host and port, never the path
-    if not any(isinstance(f, MaskURLs) for f in logging.getLogger(_name).filters):
-        logging.getLogger(_name).addFilter(MaskURLs())
 
 
 @dataclass(frozen=True)
@@ -61,7 +49,7 @@ class RetryPolicy(retry.Policy):
     max_retry_after_s: float = 300.0  # a longer Retry-After is reported, not slept through
     deadline_s: float = 60.0  # the whole post, retries and waits included: a slow drip cannot hold a job
     jitter: bool = True
-    timeout_s: float = 10.0  # connect/read/write/pool, each
+    timeout_s: float = 10.0  # one request, connecting to the last byte of the answer
 
 
 @dataclass(frozen=True)
@@ -161,29 +149,26 @@ def check_url(url: str) -> None:
         raise SecretError("the webhook URL names port 0")
 
 
-def _bounded(call: Callable[[], httpx.Response], seconds: float, http: httpx.Client) -> httpx.Response:
-    """Run one request with a hard bound on its whole duration (httpx's timeouts are per read).
+_ANSWER_CAP = 64 << 10  # a webhook's answer is read this far: more than any message or retry_after needs
+_PASSED = frozenset({"retry-after", "content-type"})  # the answer's headers the post reads
 
-    The request runs in a helper thread; past the bound the client is closed, which ends the
-    request at its next read, and the caller carries on at once.
-    """
-    box: dict[str, Any] = {}
 
-    def run() -> None:
-        try:
-            box["response"] = call()
-        except BaseException as exc:  # handed to the caller below
-            box["error"] = exc
-
-    worker = threading.Thread(target=run, name="chat-post", daemon=True)
-    worker.start()
-    worker.join(max(seconds, 0.0))
-    if worker.is_alive():
-        http.close()
-        raise httpx.TimeoutException(f"no complete answer within {seconds:.3g} s")
-    if "error" in box:
-        raise box["error"]
-    return box["response"]
+def _send(pool: httpcore.ConnectionPool, deadline: Deadline, url: str, content: bytes, budget: float
+          ) -> httpx.Response:
+    """One POST with ``budget`` seconds for all of it, its answer read up to :data:`_ANSWER_CAP` bytes."""
+    deadline.at = time.monotonic() + budget
+    headers = [(b"Content-Type", b"application/json"), (b"User-Agent", b"whydunnit")]
+    try:
+        with pool.stream("POST", url, headers=headers, content=content,
+                         extensions={"timeout": dict.fromkeys(("connect", "read", "write", "pool"), budget)}) as r:
+            got = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in r.headers}
+            try:
+                answer = read_body(r.iter_stream(), got.get("content-encoding", ""), _ANSWER_CAP, cut=True)
+            except Unreadable:  # an answer we cannot unpack still has its status
+                answer = b""
+    finally:
+        deadline.at = math.inf
+    return httpx.Response(r.status, headers={k: v for k, v in got.items() if k in _PASSED}, content=answer)
 
 
 @dataclass(frozen=True)
@@ -196,11 +181,12 @@ class _Sent:
 
 
 def post(channel: Channel, body: dict[str, Any], policy: RetryPolicy | None = None, *,
-         client: httpx.Client | None = None, sleep: Callable[[float], None] = time.sleep,
-         rng: Callable[[], float] = random.random, clock: Callable[[], float] = time.monotonic) -> Delivery:
+         sleep: Callable[[float], None] = time.sleep, rng: Callable[[], float] = random.random,
+         clock: Callable[[], float] = time.monotonic) -> Delivery:
     """POST ``body`` as JSON to ``channel``; retry as the module docstring says; never raise.
 
-    The whole post, retries and waits included, ends by ``policy.deadline_s`` (:func:`core.retry.run`).
+    Each request ends by ``policy.timeout_s`` and the whole post, retries and waits included, by
+    ``policy.deadline_s`` (:func:`core.retry.run`).
     """
     policy = policy or RetryPolicy()
     target = mask(channel.url)
@@ -218,30 +204,20 @@ def post(channel: Channel, body: dict[str, Any], policy: RetryPolicy | None = No
         check_url(channel.url)
     except SecretError as exc:
         return done(None, 0, str(exc))
-    own = client is None
-
-    def fresh() -> httpx.Client:
-        return httpx.Client(timeout=httpx.Timeout(policy.timeout_s), follow_redirects=False)
-
-    held = [client or fresh()]
+    content = json.dumps(body).encode()
+    deadline = Deadline()
+    pool = httpcore.ConnectionPool(max_connections=1, network_backend=Backend(deadline))
 
     def attempt(number: int, left: float) -> retry.Try[_Sent]:
-        http = held[0]
-
-        def send() -> httpx.Response:
-            return http.post(channel.url, json=body, headers={"User-Agent": "whydunnit"})
-
+        budget = min(policy.timeout_s, left)
         try:
-            # Our own client gets a hard bound on the whole request; a caller's is the caller's to bound.
-            response = _bounded(send, left, http) if own else send()
-        except httpx.TimeoutException:
-            if own and http.is_closed:  # the bound closed it: a fresh client for the next try
-                held[0] = fresh()
-            return retry.Try(_Sent(None, f"timed out after {min(policy.timeout_s, left):g} s"), again=True)
-        except httpx.TransportError as exc:
-            return retry.Try(_Sent(None, f"network error: {exc.__class__.__name__}"), again=True)
-        except (httpx.InvalidURL, httpx.UnsupportedProtocol, ValueError) as exc:
+            response = _send(pool, deadline, channel.url, content, budget)
+        except httpcore.TimeoutException:
+            return retry.Try(_Sent(None, f"timed out after {budget:g} s"), again=True)
+        except (httpcore.UnsupportedProtocol, httpcore.LocalProtocolError, ValueError) as exc:
             return retry.Try(_Sent(None, f"cannot post to this URL: {exc.__class__.__name__}"))
+        except (httpcore.NetworkError, httpcore.ProtocolError) as exc:
+            return retry.Try(_Sent(None, f"network error: {exc.__class__.__name__}"), again=True)
         status = response.status_code
         if 200 <= status < 300:
             return retry.Try(_Sent(status, ok=True))
@@ -258,8 +234,7 @@ def post(channel: Channel, body: dict[str, Any], policy: RetryPolicy | None = No
     try:
         out = retry.run(attempt, policy, sleep=sleep, clock=clock, rng=rng, on_retry=retrying)
     finally:
-        if own:
-            held[0].close()
+        pool.close()
     sent, error = out.value, out.value.error if out.value else ""
     if out.stopped == "deadline":
         error = f"deadline of {policy.deadline_s:g} s passed: {error or 'no answer'}"
@@ -287,8 +262,6 @@ def deliver(label: str, kind: str, url_env: str | None, url_file: str | Path | N
 
 def record_failure(path: Path, delivery: Delivery, body: dict[str, Any], report: str) -> None:
     """Append a failed post (masked target, error, the payload to resend) as one JSON line."""
-    import json
-
     path.parent.mkdir(parents=True, exist_ok=True)
     line = {"at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), **delivery.to_dict(), "report": report,
             "payload": body}

@@ -11,7 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from results.causes import pushes, share_of_change, top_cause, upstream
 from results.format import format_delta, format_value, notable
+from results.intervals import contains
 from results.investigation import Cause, InvestigationResult
 
 
@@ -88,38 +90,11 @@ def period(r: InvestigationResult) -> str:
     return ""
 
 
-def upstream(r: InvestigationResult) -> list[Cause]:
-    """Causes other than the target's own mechanism, in the result's order."""
-    return [c for c in r.causes if c.node != r.target]
-
-
-def _change(r: InvestigationResult) -> float:
-    return r.observed.current - r.observed.baseline
-
-
-def pushes(r: InvestigationResult, c: Cause) -> bool:
-    """Whether a cause moved the target the way it moved (not against it)."""
-    change = _change(r)
-    return change != 0 and (c.contribution > 0) == (change > 0) and c.contribution != 0
-
-
-def share_of_change(r: InvestigationResult, c: Cause) -> float:
-    """A cause's contribution as a share of the observed change (contributions add up to it)."""
-    change = _change(r)
-    return c.contribution / change if change else 0.0
-
-
-def top_cause(r: InvestigationResult) -> Cause | None:
-    """The first upstream cause (in the result's order) that pushed the target the way it moved
-    and carries a noticeable share or an unusual change of its own."""
-    return next((c for c in upstream(r) if pushes(r, c) and (notable(share_of_change(r, c)) or c.unusual)), None)
-
-
 def why_not_significant(c: Cause) -> str:
     """The reason a cause is not significant, as the numbers say it; '' when it is significant."""
     if c.significant:
         return ""
-    if c.interval[0] <= 0 <= c.interval[1]:
+    if contains(c.interval, 0.0):
         return "its interval includes zero"
     if not c.unusual:
         return "its own change is within its normal variation"
@@ -231,7 +206,7 @@ def explanation(r: InvestigationResult) -> str:
 
 
 def share_of_change_value(r: InvestigationResult, value: float) -> float:
-    change = _change(r)
+    change = r.observed.current - r.observed.baseline
     return value / change if change else 0.0
 
 

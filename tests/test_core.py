@@ -12,7 +12,7 @@ from rca.store import Store, StoreError, StoreUnavailable
 
 
 def test_every_layers_input_error_is_the_same_branch() -> None:
-    from collectors.observations import InputError
+    from core.errors import InputError
     from graphs.model import GraphError
     from rca.config import ConfigError
     from rca.engine.errors import EngineInputError
@@ -82,3 +82,13 @@ def test_printable_keeps_one_line_and_no_terminal_codes() -> None:
     line = printable(forged, limit=80)
     assert "\n" not in line and "\r" not in line and "\x1b" not in line and "\x07" not in line
     assert line.startswith("x rca: error: forged \\x1b[2J\\x07") and len(line) == 80
+
+
+def test_a_masked_query_value_keeps_the_punctuation_after_it() -> None:
+    # The value's pattern ate the sentence's colon: "?token=abc: x" read "?token=*** x".
+    assert redact("fetch ?token=abc: x") == "fetch ?token=***: x"
+    assert redact("see https://h/x?token=abc123, then (https://h/y?sig=a.b.c).") == \
+        "see https://h/x?token=***, then (https://h/y?sig=***)."
+    assert redact("a&password=pw;b c") == "a&password=*** c"  # inside the value, not after it
+    assert mask_url("https://h/x?password=pw!") == "https://h/x?password=***"  # a URL we hold: all of it
+    assert Redactor(url_secrets("https://h/x?password=pw!!"))("said ?password=pw!!, then") == "said ?password=***, then"

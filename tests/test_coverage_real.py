@@ -126,14 +126,15 @@ def test_each_format_gives_coverage_pys_own_totals(reports: dict, fmt: str) -> N
 
 
 def test_report_timestamps_agree_once_the_json_zone_is_given(reports: dict) -> None:
-    from collectors.coverage import _utc, _zone_of
+    from collectors.coverage_settings import zone_of
+    from core.times import parse_time
 
     xml = parse_file(reports["paths"]["cobertura"]).timestamp  # Unix milliseconds: an instant
     local = parse_file(reports["paths"]["coveragepy"]).timestamp  # Tokyo wall-clock time, no offset
     assert xml is not None and local is not None and local.tzinfo is None
-    gap = abs(_utc(local, _zone_of("Asia/Tokyo")) - pd.Timestamp(xml))
+    gap = abs(parse_time(local, zone=zone_of("Asia/Tokyo")) - pd.Timestamp(xml))
     assert gap < pd.Timedelta(minutes=10)  # written by two commands run one after the other
-    assert abs(_utc(local, _zone_of("UTC")) - pd.Timestamp(xml)) > pd.Timedelta(hours=8)
+    assert abs(parse_time(local, zone=zone_of("UTC")) - pd.Timestamp(xml)) > pd.Timedelta(hours=8)
 
 
 def _stored(cfg: Path) -> pd.DataFrame:

@@ -39,10 +39,11 @@ def _k8s() -> dict[str, dict]:
 
 
 def _routes() -> set[str]:
-    from rca.api import Service, create_app
+    from rca.api import create_app
+    from rca.pipeline import Service
 
     settings = Settings(serve=ServeSettings(auth=False))
-    return {getattr(r, "path", "") for r in create_app(Service(settings, scheduler=False)).routes}
+    return {getattr(r, "path", "") for r in create_app(Service(settings)).routes}
 
 
 def _cli_commands() -> set[str]:

@@ -235,7 +235,7 @@ def test_seeded_results_repeat() -> None:
 
 
 def test_results_and_engine_imports_stay_light() -> None:
-    # (collectors.observations arrives only through graphs, which results may import)
+    # (core.observations arrives only through graphs, which results may import)
     code = ("import sys, results.effects; bad = [m for m in sys.modules if m.split('.')[0] in "
             "('rca', 'reports')]; assert not bad, bad; "
             "import rca.engine.effects, rca.engine.heterogeneity, rca.engine.recommend; "

@@ -180,7 +180,7 @@ def test_a_partial_clone_is_never_fetched_from(tmp_path: Path) -> None:
 def test_a_repository_that_makes_git_hang_is_stopped(tmp_path: Path) -> None:
     """Its configuration includes a FIFO nobody writes to: every git command would wait forever."""
     from collectors.git import GitRules, RepoSpec, collect_repo
-    from collectors.observations import InputError
+    from core.errors import InputError
 
     r = Repo(tmp_path / "r")
     r.commit("feat: one", {"a.py": "a = 1\n", "coverage.xml": cobertura(1, 2)}, when=day(0))
@@ -198,7 +198,7 @@ def test_a_repository_of_another_user_is_read_only_if_the_user_trusts_it(tmp_pat
                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """The collector ignores the user's global Git configuration, except its safe.directory entries."""
     from collectors.git import RepoSpec, collect_repo
-    from collectors.observations import InputError
+    from core.errors import InputError
 
     if os.geteuid() != 0:
         pytest.skip("giving a repository to another user needs root")

@@ -12,7 +12,7 @@ import pytest
 
 from collectors import git_buckets as gb
 from collectors.git import GitRules, RepoSpec, collect_repo
-from collectors.observations import bucket_of
+from core.observations import bucket_of
 from tests.git_repos import messy_history
 
 SCOPES = ("src", "feature")

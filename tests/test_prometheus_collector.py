@@ -17,8 +17,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from collectors.observations import bucket_of
 from collectors.prometheus import PrometheusSettings, collect
+from core.observations import bucket_of
 from rca.config import Settings
 from rca.pipeline import collect as run_collect
 from rca.store import Store

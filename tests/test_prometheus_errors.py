@@ -18,8 +18,8 @@ import pandas as pd
 import pytest
 
 from collectors.base import Collected
-from collectors.observations import InputError
 from collectors.prometheus import PrometheusSettings, collect
+from core.errors import InputError
 from tests.prometheus_server import (
     END,
     START,

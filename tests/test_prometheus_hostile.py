@@ -21,8 +21,9 @@ import pandas as pd
 import pytest
 
 from collectors.base import Collected
-from collectors.observations import InputError, bucket_of
 from collectors.prometheus import PrometheusSettings, collect, plan
+from core.errors import InputError
+from core.observations import bucket_of
 from core.secrets import basic_credential
 from tests.hostile_servers import RawServer, drip, echo_auth, gzip_bomb, huge, reply
 from tests.prometheus_server import END, START, PrometheusServer, Proxy, Reply, free_port
@@ -264,7 +265,7 @@ def test_no_data_says_when_the_bucket_in_progress_ends(prometheus: PrometheusSer
 def test_read_body_unpacks_gzip_members_and_refuses_what_it_cannot_read() -> None:
     import gzip
 
-    from collectors.bounded_http import TooLarge, Unreadable, read_body
+    from core.bounded_http import TooLarge, Unreadable, read_body
 
     two = gzip.compress(b'{"a": ') + gzip.compress(b"1}")  # a stream of two gzip members
     assert read_body([two[:7], two[7:]], "gzip", 100) == b'{"a": 1}'

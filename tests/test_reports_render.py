@@ -135,6 +135,7 @@ def test_hostile_text_is_escaped_in_every_chat_payload() -> None:
     url = "https://reports.example.com/r.html"
     for kind in chat.KINDS:
         body = chat.payload(kind, [r], url)
+        checked = 0  # strings that carry the hostile text and were checked: none would pass an empty payload
         for path, text in _strings(body):
             for ours in (f"<{url}|full report>", f"<{url}>", f"[Open the full report]({url})", f"[full report]({url})"):
                 text = text.replace(ours, "")  # the links we add ourselves
@@ -149,6 +150,9 @@ def test_hostile_text_is_escaped_in_every_chat_payload() -> None:
             else:  # Markdown platforms: no unescaped link, tag, code or mention
                 assert not re.search(r"(?<!\\)[<>\[\]`]", text), (kind, path, text)
                 assert "@everyone" not in text, (kind, path, text)
+            checked += "pwned" in text
+        assert any("pwned" in text for _, text in _strings(body)), kind  # the hostile text reached the payload
+        assert kind == "generic" or checked, (kind, body)
 
 
 def _at(body: object, path: str) -> object:

@@ -1,5 +1,7 @@
-"""Load on a real ``rca serve`` (loopback, bounded): GETs keep being answered fast while a burst of
-questions beyond the pool gets 429s, and no accepted question is lost or duplicated."""
+"""Load on a real ``rca serve`` (loopback, bounded): GETs keep being answered while a burst of
+questions beyond the pool gets 429s, and no accepted question is lost or duplicated. How fast they
+are answered is a figure of the machine, measured by ``python -m tests.bench.bench_serve`` (p50, p99
+and max of each kind of request), not asserted here."""
 
 from __future__ import annotations
 
@@ -13,19 +15,17 @@ from tests.bench.bench_serve import burst
 from tests.serve_helpers import TOKEN, Served
 
 
-def test_a_burst_beyond_the_pool_gets_429s_health_stays_fast_and_nothing_is_lost(tmp_path: Path) -> None:
+def test_a_burst_beyond_the_pool_gets_429s_health_keeps_answering_and_nothing_is_lost(tmp_path: Path) -> None:
     served = Served(tmp_path, serve={"workers": 2, "queue": 2, "retry_after_s": 3}).start()
     try:
         res = burst(served.url, TOKEN, posts=16, getters=6, max_s=90)
-        print("\n".join(res.lines()))
-        assert not res.errors, res.errors[:3]
+        assert not res.errors, res.errors[:3]  # every GET and POST answered, none dropped or timed out
         assert sum(res.status.values()) == 16 and set(res.status) <= {202, 429}, res.status
         assert res.status[429] >= 1 and res.status[202] >= 1, res.status  # 16 at once, 4 places
         assert res.retry_after == {"3"}
         assert len(set(res.ids)) == len(res.ids) == res.status[202]
         assert set(res.final) == set(res.ids) and set(res.final.values()) <= {"done", "failed"}, res.final
-        assert len(res.latency["healthz"]) >= 20
-        assert res.pct("healthz", 0.5) < 0.5 and res.pct("healthz", 0.99) < 1.0, res.lines()
+        assert len(res.latency["healthz"]) >= 20 and len(res.latency["runs"]) >= 5  # answered all along the burst
         with httpx.Client(base_url=served.url, headers={"Authorization": f"Bearer {TOKEN}"}) as c:
             text = c.get("/metrics").text
         samples = {(s.name, tuple(sorted(s.labels.items()))): s.value

@@ -1,9 +1,10 @@
 """PostgreSQL goes down under a running service, then comes back: every face says "unavailable".
 
-A real PostgreSQL cluster of this test's own (the session's is shared, so it is not the one
-stopped): the HTTP API answers 503 with Retry-After to reads and questions alike, /readyz says
-not ready, the CLI exits 3 with one line, the scheduler's run fails as one log line (no
-traceback) and is tried again once the store is back.
+The third branch of the one error tree, one test per face (bad input and our own bugs are
+tests/test_faces.py's). A real PostgreSQL cluster of this test's own (the session's is shared,
+so it is not the one stopped): the HTTP API answers 503 with Retry-After to reads and questions
+alike, /readyz says not ready, the CLI exits 3 with one line, the scheduler's run fails as one
+log line (no traceback) and is tried again once the store is back.
 """
 
 from __future__ import annotations
@@ -77,27 +78,35 @@ def test_the_api_answers_503_while_the_store_is_down(pg: PostgresServer, tmp_pat
     assert "Traceback" not in log and pg.password not in log
 
 
-def test_the_cli_exits_3_and_the_scheduler_retries_once_the_store_is_back(pg: PostgresServer, tmp_path: Path,
-                                                                         rca, caplog: pytest.LogCaptureFixture) -> None:
+def test_the_cli_exits_3_with_one_line_while_the_store_is_down(pg: PostgresServer, tmp_path: Path, rca) -> None:
     url = _filled(pg)
     cfg = tmp_path / "rca.yaml"
     cfg.write_text(f"store: {{url: '{url}'}}\n")
+    _down(pg)
+    try:
+        res = rca("investigate", "--graph", "delivery", "--target", SAMPLE.target, "--scope", SAMPLE.scope,
+                  "--at", "latest", "--config", str(cfg))
+    finally:
+        _up(pg)
+    assert res.code == 3 and res.err.startswith("rca: error: cannot ") and res.err.count("\n") == 1, res
+    assert pg.password not in res.err
+
+
+def test_the_scheduler_logs_one_line_and_retries_once_the_store_is_back(pg: PostgresServer, tmp_path: Path,
+                                                                       caplog: pytest.LogCaptureFixture) -> None:
+    url = _filled(pg)
     settings = pipeline.settings(
         None, data_dir=str(tmp_path / "data"), store={"url": url}, engine={"bootstrap": 5},
         reports={"out_dir": str(tmp_path / "reports")},
         investigations=[{"target": SAMPLE.target, "scope": SAMPLE.scope, "last": "13 weeks"}],
         jobs=[{"name": "weekly", "cron": "0 6 1 1 *", "report": True, "notify": False, "retry_s": 1}])
+    service = pipeline.Service(settings, metrics=ServiceMetrics(), alongside=Scheduler)
+    service.start()
+    sched, metrics = service.alongside, service.metrics
     with Store(url) as store:
-        metrics = ServiceMetrics()
-        sched = Scheduler(settings, store, metrics)
-        sched.start()
         try:
             _down(pg)
             try:
-                res = rca("investigate", "--graph", "delivery", "--target", SAMPLE.target, "--scope", SAMPLE.scope,
-                          "--at", "latest", "--config", str(cfg))
-                assert res.code == 3 and res.err.startswith("rca: error: cannot ") and res.err.count("\n") == 1, res
-                assert pg.password not in res.err
                 failed = sched.run_now("weekly")
                 assert failed.status == "failed" and failed.retryable and "cannot" in failed.error
                 assert pg.password not in failed.error
@@ -114,3 +123,4 @@ def test_the_cli_exits_3_and_the_scheduler_retries_once_the_store_is_back(pg: Po
             assert [(r.trigger, r.status) for r in done] == [("retry", "done")], done
         finally:
             sched.stop(wait_s=10)
+            service.close()

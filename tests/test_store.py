@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from collectors.base import Replace
-from collectors.observations import InputError
+from core.errors import InputError
+from core.observations import Replace
 from graphs.model import parse_graph
 from rca.frames import to_wide
 from rca.pipeline import BadInput
@@ -233,3 +233,17 @@ def test_runs_are_kept_and_unfinished_work_is_marked_interrupted(store: Store) -
     assert cut is not None and cut.status == "interrupted" and cut.error == "the service was restarted"
     assert [r.id for r in store.runs(job="weekly-report")] == ["r2"]
     assert store.investigation("q1").status == "interrupted"
+
+
+def test_a_sqlite_uri_opens_its_file_and_makes_no_stray_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # "sqlite:///file:PATH?uri=true" is PATH, not a folder named "file:" in the working directory.
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    db = tmp_path / "kept" / "whydunnit.db"
+    with Store(f"sqlite:///file:{db}?mode=rwc&uri=true") as store:  # read-write-create: its folder is made
+        store.write(pd.DataFrame({"ts": [pd.Timestamp("2026-03-02", tz="UTC")], "scope": ["s"], "metric": ["m"],
+                                  "value": [1.0], "source": ["file"]}))
+    with Store(f"sqlite:///file:{db}?mode=ro&uri=true") as store:  # read-only: the file as it is
+        assert store.count() == 1
+    assert db.is_file() and list(work.iterdir()) == []

@@ -50,6 +50,16 @@ def test_a_cause_that_lowered_the_target_is_never_said_to_explain_its_rise() -> 
     assert wording.top_cause(r).node == COV  # not the first listed, which pulled the other way
 
 
+def test_a_scheduled_runs_record_names_the_top_cause_the_report_names() -> None:
+    from rca.pipeline.runs import result_summary
+
+    # GET /runs named the first upstream cause listed, here one that lowered the target while it rose.
+    r = _with([_cause(CHURN, -0.03, direction="better"), _cause(COV, 0.07), _cause(TARGET, 0.04)])
+    assert result_summary(r) == {"scope": r.scope, "target": TARGET, "regression": True, "top_cause": COV}
+    only_against = _with([_cause(CHURN, -0.03, direction="better"), _cause(TARGET, 0.11)])
+    assert wording.top_cause(only_against) is None and result_summary(only_against)["top_cause"] is None
+
+
 def test_not_significant_says_the_reason_the_numbers_give() -> None:
     includes_zero = _with([_cause(COV, 0.05, significant=False, interval=(-0.01, 0.1)), _cause(TARGET, 0.03)])
     assert "(not significant: its interval includes zero)" in wording.explanation(includes_zero)

@@ -23,10 +23,10 @@ import time
 
 import httpx
 
+from core.errors import BadInput
 from rca.config import DraftSettings
 from rca.engine.actions import Action, parse_actions
 from rca.engine.errors import EngineInputError
-from rca.pipeline.errors import BadInput
 
 _FENCE = re.compile(r"```[a-zA-Z]*[ \t]*\n(.*?)\n[ \t]*```", re.S)  # the first fenced block, if the text has one
 

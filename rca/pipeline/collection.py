@@ -23,10 +23,11 @@ from typing import TYPE_CHECKING, Any
 
 import collectors
 from collectors.base import Collected, Collector, Progress, merged
-from collectors.observations import COLUMNS, InputError, parse_time
+from core.errors import BadInput, InputError
+from core.observations import COLUMNS
+from core.times import parse_time
 from rca.config import Settings
 from rca.pipeline.compute import on_cluster
-from rca.pipeline.errors import BadInput, faced
 from results.io import write_atomic
 
 if TYPE_CHECKING:
@@ -70,7 +71,6 @@ class CollectOutcome:
         return next(r for r in self.runs if r.name == name)
 
 
-@faced
 @on_cluster
 def collect(settings: Settings, progress: Progress | None = None, *, only: Sequence[str] = ()) -> CollectOutcome:
     """Run every configured collector (or those named in ``only``) into the store."""
@@ -129,7 +129,6 @@ class TableOutcome:
     notes: tuple[str, ...]
 
 
-@faced
 def export_git(path: str | Path, out: str | Path, level: str = "week", *, settings: Settings | None = None,
                branch: str | None = None, since: str | None = None, scopes: tuple[str, ...] = (),
                szz: bool | None = None, progress: Progress | None = None) -> TableOutcome:
@@ -137,6 +136,7 @@ def export_git(path: str | Path, out: str | Path, level: str = "week", *, settin
     ``level="commit"``, its per-commit table) to CSV or Parquet, chosen by ``out``'s suffix.
     ``szz`` overrides the configuration's ``git.szz`` (False: no bug-introducing figures, faster)."""
     from collectors.git import COMMIT_COLUMNS, RepoSpec, collect_repo
+    from collectors.git_rules import GitSettings
 
     out = Path(out)
     suffix = out.suffix.lower()
@@ -144,7 +144,7 @@ def export_git(path: str | Path, out: str | Path, level: str = "week", *, settin
         raise BadInput(f"cannot write {str(out)!r}: use a .csv or .parquet file name")
     if level not in ("commit", "day", "week"):
         raise BadInput(f"unknown level {level!r}; use commit, day or week")
-    rules = (settings or Settings()).git
+    rules = settings.git if settings is not None else GitSettings()
     update: dict[str, Any] = {} if szz is None else {"szz": szz}
     if level != "commit":
         update["bucket"] = level

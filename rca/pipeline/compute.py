@@ -34,8 +34,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
+from core.errors import BadInput, Unavailable
 from rca.config import ComputeSettings, Settings
-from rca.pipeline.errors import BadInput, Unavailable
 
 if TYPE_CHECKING:
     from distributed import Client

@@ -1,5 +1,6 @@
-"""Where a question's graph and data come from: a graph object, file or shipped name; a frame,
-a table file (wide or long) or the store's observations for a scope.
+"""Where a question's graph and data come from: a graph object, file or shipped name (or, from a client
+of the service, a shipped name or a definition: :func:`graph_asked`); a frame, a table file (wide
+or long) or the store's observations for a scope.
 
 Whatever the source, the result is the engine's input: a graph and a wide frame indexed by
 time with one column per node (or, for questions over several scopes, one such frame per scope:
@@ -10,16 +11,18 @@ node by the graph's unit and its own aggregation.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from collectors import files, observations
+from collectors import files
+from core import observations
+from core.errors import BadInput
 from graphs import CausalGraph, load_graph
 from rca.frames import to_wide
-from rca.pipeline.errors import BadInput
 
 if TYPE_CHECKING:
     from rca.store import Store
@@ -31,6 +34,38 @@ GraphRef = CausalGraph | str | Path
 def graph_of(graph: GraphRef) -> CausalGraph:
     """A graph object as given, else loaded from a file or a shipped name."""
     return graph if isinstance(graph, CausalGraph) else load_graph(graph)
+
+
+def graph_asked(ref: Any) -> CausalGraph:
+    """A graph a client of the service sends: a shipped name, or a definition (a mapping, or YAML/DOT text).
+    Never a path: a client of the service does not get to read the server's files."""
+    from graphs.model import MAX_YAML_DEPTH, parse_graph, shipped_graph, shipped_names
+
+    if ref is None or ref == "":
+        return shipped_graph("delivery")
+    if isinstance(ref, Mapping):
+        if _depth(ref) > MAX_YAML_DEPTH:
+            raise BadInput(f"the graph is nested more than {MAX_YAML_DEPTH} levels deep; send it as graphs/*.yaml are")
+        return parse_graph(json.dumps(ref), "graph")
+    if isinstance(ref, str) and "\n" not in ref and not ref.lstrip().startswith(("{", "digraph", "strict")):
+        if ref not in shipped_names():
+            raise BadInput(f"no shipped graph named {ref[:80]!r}; use {', '.join(shipped_names())}, "
+                           "or send the graph itself (an object, or YAML/DOT text)")
+        return shipped_graph(ref)
+    if isinstance(ref, str):
+        return parse_graph(ref, "graph")
+    raise BadInput("graph must be a shipped graph's name or a graph definition (an object, or YAML/DOT text)")
+
+
+def _depth(value: Any) -> int:
+    """How deeply lists and mappings nest in ``value`` (counted without recursion: the value came from outside)."""
+    deepest, todo = 0, [(value, 1)]
+    while todo:
+        item, level = todo.pop()
+        if isinstance(item, Mapping | list | tuple):
+            deepest = max(deepest, level)
+            todo.extend((v, level + 1) for v in (item.values() if isinstance(item, Mapping) else item))
+    return deepest
 
 
 def _one_scope(long: pd.DataFrame, scope: str, where: str) -> tuple[pd.DataFrame, str]:

@@ -15,7 +15,6 @@ import pandas as pd
 
 from rca.config import InvestigationSettings, Settings
 from rca.pipeline.effects import effect, recommendations
-from rca.pipeline.errors import faced
 from rca.pipeline.investigations import investigate
 from rca.store import Store
 from results import InvestigationResult
@@ -45,7 +44,6 @@ def _window(w: tuple[pd.Timestamp, pd.Timestamp]) -> str:
     return f"{w[0].isoformat()}..{w[1].isoformat()}"
 
 
-@faced
 def demo(settings: Settings, out_dir: Path | None = None, *, inject: bool = True) -> DemoOutcome:
     """Generate the sample organisation, store it, investigate it and write its reports."""
     from rca import sample

@@ -32,11 +32,20 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from core.errors import BadInput
 from rca.config import Settings
 from rca.pipeline import records
 from rca.pipeline.compute import on_cluster
-from rca.pipeline.data import Data, GraphRef, graph_of, stored_frame, stored_frames, wide_frame, wide_frames
-from rca.pipeline.errors import BadInput, faced
+from rca.pipeline.data import (
+    Data,
+    GraphRef,
+    graph_asked,
+    graph_of,
+    stored_frame,
+    stored_frames,
+    wide_frame,
+    wide_frames,
+)
 from results import WhatIf
 from results.actions import ActionRanking
 from results.effects import EffectResult, HeterogeneousEffects, Recommendations
@@ -110,7 +119,6 @@ def _seed(settings: Settings, seed: int | None) -> int:
     return settings.engine.seed if seed is None else seed
 
 
-@faced
 @on_cluster
 def effect(treatment: str, outcome: str, settings: Settings, *, graph: GraphRef = "delivery", data: Data | None = None,
            scopes: Scopes = (), seed: int | None = None, confidence: float = 0.95, simulations: int = 50,
@@ -144,7 +152,6 @@ def effect(treatment: str, outcome: str, settings: Settings, *, graph: GraphRef 
     return _ask("effect", outcome, question, g, settings, data, _scopes(scopes), store, keep, formats, compute, problem)
 
 
-@faced
 def effects_by_scope(treatment: str, outcome: str, settings: Settings, *, graph: GraphRef = "delivery",
                      data: Data | None = None, scopes: Scopes = (), features: Sequence[str] = (),
                      seed: int | None = None, confidence: float = 0.95, min_rows_per_scope: int = 10,
@@ -170,7 +177,6 @@ def effects_by_scope(treatment: str, outcome: str, settings: Settings, *, graph:
                 min_scopes=2)
 
 
-@faced
 @on_cluster
 def recommendations(target: str, settings: Settings, *, graph: GraphRef = "delivery", data: Data | None = None,
                     scope: Scopes = (), levers: Sequence[str] | None = None, seed: int | None = None,
@@ -199,7 +205,6 @@ def recommendations(target: str, settings: Settings, *, graph: GraphRef = "deliv
                 max_scopes=1)
 
 
-@faced
 def what_if(target: str, values: Mapping[str, float], settings: Settings, *, graph: GraphRef,
             data: Data | None = None, scope: str = "", seed: int | None = None, window: str | None = None,
             formats: Sequence[str] = (), store: Store | None = None) -> Answer:
@@ -232,11 +237,10 @@ def what_if_question(ask: Mapping[str, Any], settings: Settings, *, store: Store
     """A what-if as the HTTP API asks it (``target``, ``scope``, ``set``, and optionally ``graph``, ``window``,
     ``seed``), answered now from the store. The graph is a shipped name or a definition, never a path: a
     client of the service does not get to read the server's files."""
-    from rca.pipeline.runs import _graph
 
     if not ask.get("scope"):
         raise BadInput("say which scope of the store to read (scope)")
-    answer = what_if(str(ask.get("target", "")), dict(ask.get("set") or {}), settings, graph=_graph(ask.get("graph")),
+    answer = what_if(str(ask.get("target", "")), dict(ask.get("set") or {}), settings, graph=graph_asked(ask.get("graph")),
                      scope=str(ask["scope"]), seed=ask.get("seed"), window=ask.get("window"), store=store)
     return answer.result
 
@@ -254,7 +258,6 @@ def _read_actions(path: str | Path) -> str:
         raise BadInput(f"cannot read actions file {str(p)!r}: {getattr(exc, 'strerror', None) or 'not UTF-8 text'}") from None
 
 
-@faced
 @on_cluster
 def actions(target: str, settings: Settings, *, graph: GraphRef = "delivery", data: Data | None = None,
             scope: Scopes = (), actions_file: str | Path | None = None, ask_model: bool = False,

@@ -16,8 +16,8 @@ from __future__ import annotations
 import shutil
 import subprocess
 
+from core.errors import BadInput
 from graphs import CausalGraph
-from rca.pipeline.errors import BadInput
 
 DOT_TIMEOUT_S = 30.0
 
@@ -77,8 +77,6 @@ def drawn(graph: CausalGraph, fmt: str) -> bytes:
 def graph_picture(graph: CausalGraph | str, fmt: str) -> bytes:
     """A graph (an object, a file or a shipped name) as ``dot`` text, or drawn as ``svg`` or ``png``."""
     from rca.pipeline.data import graph_of
-    from rca.pipeline.errors import translated
 
-    with translated():
-        g = graph_of(graph)
+    g = graph_of(graph)
     return dot_text(g).encode("utf-8") if fmt == "dot" else drawn(g, fmt)

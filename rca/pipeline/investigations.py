@@ -20,7 +20,6 @@ from rca.engine import investigate as engine_investigate
 from rca.pipeline import records
 from rca.pipeline.compute import on_cluster
 from rca.pipeline.data import Data, GraphRef, graph_of, stored_frame, wide_frame
-from rca.pipeline.errors import faced
 from rca.pipeline.questions import question as to_question
 from results import InvestigationResult
 
@@ -54,7 +53,6 @@ def answer(request: Request, graph: CausalGraph, frame, settings: Settings, *,
     return engine_investigate(frame, graph, q, scope=request.scope, options=settings.engine, cache=cache)
 
 
-@faced
 @on_cluster
 def investigate(request: Request, settings: Settings, *, data: Data | None = None, graph: GraphRef | None = None,
                 formats: Sequence[str] = (), keep: bool | None = None, store: Store | None = None,
@@ -99,7 +97,6 @@ def render_all(result: InvestigationResult, formats: Sequence[str]) -> dict[str,
     return {fmt: render(result, fmt) for fmt in formats}
 
 
-@faced
 def check_graph(graph: GraphRef, data: Data, settings: Settings, *, permutations: int = 100, scope: str = ""):
     """Check a graph against a table: unsupported edges, missed dependencies, fit quality per node.
 

@@ -3,7 +3,7 @@
 A face asks with words: an anomaly ``at`` a time or a short ``START..END`` window, a change
 from ``baseline`` to ``current`` (``START..END`` each; an open ``END`` means "to the latest
 data"), or ``last: 13 weeks`` against the 13 weeks before. Times are read by
-:func:`collectors.observations.parse_time`, the project's one time reader.
+:func:`core.times.parse_time`, the project's one time reader.
 """
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ import re
 
 import pandas as pd
 
-from collectors.observations import UNITS, bucket_of, parse_time
+from core.errors import BadInput
+from core.observations import UNITS, bucket_of
+from core.times import parse_time
 from rca.config import InvestigationSettings
 from rca.engine import Question, Window
 from rca.frames import bucket_length
-from rca.pipeline.errors import BadInput
 
 
 def parse_window(text: str) -> Window:

@@ -1,4 +1,4 @@
-"""What the pipeline keeps of each question it answers: a record in the store's investigations table.
+"""What the pipeline keeps of each question it answers and each run, and how a face reads them back.
 
 A record is opened ``running`` with the question as asked, and closed ``done`` with the JSON
 result or ``failed`` with the one-line error (and the result, when one was made but could not
@@ -7,6 +7,10 @@ of work in that life cycle; an error is scrubbed of secrets and made one printab
 it is stored. A store that cannot keep a good answer (read-only, down) does not cost the answer:
 :func:`keep` returns it with why it was not kept, and :func:`kept` raises that for callers that
 need the record.
+
+Reading back (:func:`question`, :func:`questions`, :func:`run`, :func:`runs`) scrubs every error
+text again, and each error and failure in a run's outputs: rows written before they were scrubbed
+on the way in, or by another writer, never serve a secret.
 """
 
 from __future__ import annotations
@@ -18,12 +22,13 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from core.errors import WhydunnitError
+from core.errors import BadInput, WhydunnitError
 from rca.config import scrubber
-from rca.pipeline.errors import BadInput
 
 if TYPE_CHECKING:
-    from rca.store import InvestigationRecord, Store
+    from rca.store import InvestigationRecord, RunRecord, Store
+
+Scrub = Callable[[str], str]
 
 R = TypeVar("R")
 
@@ -92,3 +97,50 @@ def kept(store: Store | None, record: InvestigationRecord, work: Callable[[], R]
     if done.unkept is not None:
         raise done.unkept
     return done.result
+
+
+# --- reading back ------------------------------------------------------------------------------------
+
+
+def question(store: Store, id_: str, scrub: Scrub) -> InvestigationRecord | None:
+    """The question ``id_`` (its error scrubbed), or None."""
+    rec = store.investigation(id_)
+    return _clean_question(rec, scrub) if rec is not None else None
+
+
+def questions(store: Store, scrub: Scrub, *, limit: int = 50, status: str | None = None,
+              kind: str | None = None) -> list[InvestigationRecord]:
+    """The newest questions first (of every kind, or of ``kind``), errors scrubbed."""
+    return [_clean_question(r, scrub) for r in store.investigations(limit=limit, status=status, kind=kind)]
+
+
+def run(store: Store, id_: str, scrub: Scrub) -> RunRecord | None:
+    """The run ``id_`` (its error and the errors in its outputs scrubbed), or None."""
+    rec = store.run(id_)
+    return _clean_run(rec, scrub) if rec is not None else None
+
+
+def runs(store: Store, scrub: Scrub, *, limit: int = 50, job: str | None = None,
+         status: str | None = None) -> list[RunRecord]:
+    """The newest runs first (of every job, or of ``job``), scrubbed."""
+    return [_clean_run(r, scrub) for r in store.runs(limit=limit, job=job, status=status)]
+
+
+def _clean_question(rec: InvestigationRecord, scrub: Scrub) -> InvestigationRecord:
+    return replace(rec, error=scrub(rec.error)) if rec.error else rec
+
+
+def _clean_run(rec: RunRecord, scrub: Scrub) -> RunRecord:
+    return replace(rec, error=scrub(rec.error) if rec.error else rec.error,
+                   outputs=_scrubbed(rec.outputs, scrub) if rec.outputs else rec.outputs)
+
+
+def _scrubbed(value: Any, scrub: Scrub) -> Any:
+    """``value`` (a run's outputs) with every ``error`` text and each of its ``failures`` scrubbed."""
+    if isinstance(value, dict):
+        return {k: (scrub(v) if k == "error" and isinstance(v, str) else
+                    [scrub(x) if isinstance(x, str) else x for x in v] if k in ("failures", "skipped") and
+                    isinstance(v, list) else _scrubbed(v, scrub)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrubbed(v, scrub) for v in value]
+    return value

@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from core.errors import BadInput, WhydunnitError
 from graphs import CausalGraph
 from rca.config import InvestigationSettings, Settings
 from rca.engine import ModelCache
 from rca.pipeline import records
 from rca.pipeline.compute import on_cluster
 from rca.pipeline.data import graph_of, stored_frame
-from rca.pipeline.errors import BadInput, PipelineError, faced, translated
 from rca.pipeline.investigations import answer, question_record
 from rca.store import InvestigationRecord, Store
 from results import InvestigationResult
@@ -80,13 +80,12 @@ def _investigate_all(store: Store, specs: list[InvestigationSettings], settings:
     opened: dict[int, InvestigationRecord] = {}
     for i, spec in enumerate(specs):
         try:
-            with translated():
-                graph = graph_of(spec.graph)
-                key = (graph.name, spec.scope)
-                if key not in frames:
-                    frames[key] = stored_frame(store, graph, spec.scope)
-                opened[i] = records.opened(scope=spec.scope, target=spec.target, question=question_record(spec, graph))
-        except PipelineError as exc:
+            graph = graph_of(spec.graph)
+            key = (graph.name, spec.scope)
+            if key not in frames:
+                frames[key] = stored_frame(store, graph, spec.scope)
+            opened[i] = records.opened(scope=spec.scope, target=spec.target, question=question_record(spec, graph))
+        except WhydunnitError as exc:
             problems[i] = str(exc)
             continue
         groups.setdefault(key, []).append((i, spec, graph))
@@ -120,14 +119,12 @@ def _answer_group(task: tuple[list[tuple[int, InvestigationSettings, CausalGraph
     out: list[tuple[int, InvestigationResult | str]] = []
     for i, spec, graph in members:
         try:
-            with translated():
-                out.append((i, answer(spec, graph, frame, settings, cache=cache)))
-        except PipelineError as exc:
+            out.append((i, answer(spec, graph, frame, settings, cache=cache)))
+        except WhydunnitError as exc:
             out.append((i, str(exc)))
     return out
 
 
-@faced
 @on_cluster
 def report(settings: Settings, *, dry_run: bool = False, out_dir: Path | None = None,
            environ: Mapping[str, str] | None = None, cache: ModelCache | None = None,

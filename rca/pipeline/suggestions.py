@@ -19,14 +19,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from collectors import files, observations
+from collectors import files
 from collectors.git_buckets import SETTLING_LAG_METRIC, SETTLING_METRICS
+from core import observations
+from core.errors import BadInput
 from graphs import CausalGraph, Node, shipped_graph
 from graphs.model import build_graph, shipped_names
 from rca.config import Settings
 from rca.frames import bucket_length
 from rca.pipeline.data import Data, GraphRef, graph_of, wide_frame
-from rca.pipeline.errors import BadInput, faced
 
 # The domain's order, earliest first: a metric of a later tier does not cause one of an earlier tier in the
 # same bucket (a lagged edge may run either way).
@@ -146,8 +147,13 @@ class SuggestOutcome:
     path: Path | None
     left_out: tuple[str, ...]  # columns too sparse to learn from
 
+    def lines(self) -> list[str]:
+        """The suggestion in words, a line each: edges added, kept and dropped against the start graph, and notes."""
+        from rca.engine.discovery_text import lines
 
-@faced
+        return lines(self.suggestion)
+
+
 def suggest_graph(data: Data, settings: Settings, *, from_graph: GraphRef | None = None,
                   tiers: Sequence[Sequence[str]] | None = None, out: str | Path | None = None, scope: str = "",
                   name: str | None = None, max_lag: int = 1, alpha: float = 0.01, bootstrap: int = 30,

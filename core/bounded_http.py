@@ -7,8 +7,8 @@ non-blocking and never wait past :attr:`Deadline.at`: connecting, the TLS handsh
 and every read of the answer share one budget, so a dripped answer ends when a silent one
 would. :func:`read_body` reads an answer's chunks counting the bytes sent and the bytes unpacked
 (gzip and deflate are unpacked here, a bounded piece at a time, so a small bomb never becomes a
-large buffer) and stops past a cap. The Prometheus collector reads its server through both;
-any collector that reads a server can.
+large buffer) and stops past a cap. The one mechanism for bounding what we ask a server: the
+Prometheus collector's queries and the chat posts go through both.
 """
 
 from __future__ import annotations
@@ -145,7 +145,7 @@ class Backend(httpcore.NetworkBackend):
 
     def connect_unix_socket(self, path: str, timeout: float | None = None,
                             socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
-        raise httpcore.UnsupportedProtocol("Prometheus is reached over TCP")
+        raise httpcore.UnsupportedProtocol("servers are reached over TCP")
 
     def sleep(self, seconds: float) -> None:
         time.sleep(seconds)

@@ -1,22 +1,23 @@
-"""The observation table: the one schema every collector returns and the store keeps.
+"""The observation table: the one schema every collector returns and the store keeps, and the bucket rule.
 
 A long, tidy table with the columns ``ts`` (UTC timestamp), ``scope`` (what it is about),
 ``metric`` (snake_case name with a unit suffix), ``value`` (float) and ``source``
 (``git``, ``prometheus``, ``coverage``, ``file``). :func:`validate` normalises a frame to
-that shape or says, in one line, what is wrong with it. The time rules every part shares
-live here too: :func:`parse_time` (the one reader of user-given times) and :func:`bucket_of`
-(where an hour, day, week or month starts). :class:`InputError` is the root of every "your
-input is wrong, here is what to do" error of the sources, so a face can turn any of them into
-one clear line. pandas and numpy load only when a frame is made: the schema, the errors and
-:func:`bucket_of` on plain integers cost no imports.
+that shape or says, in one line, what is wrong with it (an :class:`~core.errors.InputError`);
+:class:`Replace` names stored rows a re-read supersedes.
+:func:`bucket_of` is where an hour, day, week or month starts, the one rule every collector,
+the frame step and the questions use. Times people write are read by :mod:`core.times`.
+pandas and numpy load only when a frame is made: the schema and :func:`bucket_of` on plain
+integers cost no imports.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from core.errors import BadInput
+from core.errors import InputError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -26,8 +27,16 @@ COLUMNS: tuple[str, ...] = ("ts", "scope", "metric", "value", "source")
 SOURCES: frozenset[str] = frozenset({"git", "prometheus", "coverage", "file", "sample"})
 
 
-class InputError(BadInput):
-    """Bad input to a source the user can fix; its message is one line saying what is wrong and what to do."""
+@dataclass(frozen=True)
+class Replace:
+    """Stored rows a collector's run supersedes, deleted in the run's own transaction: one scope's rows from
+    one source (from ``since`` on, if given; only those of ``metric``, if given, so one query's re-read
+    leaves the other metrics of its scope alone)."""
+
+    scope: str
+    source: str
+    since: pd.Timestamp | None = None
+    metric: str | None = None
 
 
 def empty() -> pd.DataFrame:
@@ -74,24 +83,6 @@ def validate(frame: pd.DataFrame) -> pd.DataFrame:
     if unknown:
         raise InputError(f"unknown observation source(s) {sorted(unknown)}; use one of {sorted(SOURCES)}")
     return out.reset_index(drop=True)
-
-
-def parse_time(text: object) -> pd.Timestamp:
-    """A user-given time as UTC: ISO 8601 (a bare date means midnight UTC), a datetime, or Unix seconds."""
-    import pandas as pd
-
-    raw = str(text).strip()
-    try:
-        if isinstance(text, int | float) or raw.replace(".", "", 1).lstrip("-").isdigit():
-            ts = pd.Timestamp(float(raw), unit="s", tz="UTC")
-        else:
-            ts = pd.Timestamp(text if not isinstance(text, str) else raw)
-    except (ValueError, TypeError, OverflowError, pd.errors.OutOfBoundsDatetime):
-        raise InputError(f"{raw!r} is not a time; use ISO 8601 (2026-03-02 or 2026-03-02T10:00Z) "
-                         "or Unix seconds") from None
-    if ts is pd.NaT or pd.isna(ts):
-        raise InputError(f"{raw!r} is not a time")
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
 UNITS: tuple[str, ...] = ("hour", "day", "week", "month")
