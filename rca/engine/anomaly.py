@@ -17,11 +17,11 @@ import pandas as pd
 
 from graphs import CausalGraph
 from rca.engine import attribution, evidence, linear
+from rca.engine.attribution import SAMPLED_DRAWS
 from rca.engine.fitting import Fitted, fit, seed_everything
 from rca.engine.question import Options
 
 LOG_DRAWS = 30  # bootstrap refits for Monte Carlo attribution (each costs ~20 ms)
-SAMPLED_DRAWS = 20  # bootstrap refits when DoWhy must sample (each one costs a full attribution)
 
 
 def attribute(

@@ -16,7 +16,7 @@ node's mechanism is tested with classical tests that suit the linear mechanisms 
 a root, Welch's t-test and Kolmogorov-Smirnov; for a child, a Chow test (does adding the
 window and its interactions with the parents improve the regression?) and Brown-Forsythe on
 the residuals (did the noise scale change?), Bonferroni-combined. Contributions of lagged
-copies (``x[t-k]``) are folded back into their node.
+copies (``x[t-k]``) are folded back into their node by :func:`rca.engine.ranking.fold`.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ import pandas as pd
 from rca.engine import linear, stats
 from rca.engine.evidence import Evidence
 from rca.engine.fitting import gcm
+
+SAMPLED_DRAWS = 20  # bootstrap refits when DoWhy must sample (each one costs a full attribution), both questions
 
 
 def _groups(indicator: np.ndarray) -> np.ndarray:
@@ -157,15 +159,6 @@ def anomaly_contributions(
             shapley_config=shapley_config(ancestors),
         )
     return {k: float(np.mean(v)) for k, v in raw.items()}
-
-
-def fold_lags(contributions: dict[str, float], columns: dict[str, tuple[str, int]]) -> dict[str, float]:
-    """Add each lagged column's contribution to its node."""
-    out: dict[str, float] = {}
-    for col, value in contributions.items():
-        node = columns.get(col, (col, 0))[0]
-        out[node] = out.get(node, 0.0) + value
-    return out
 
 
 def bootstrap(

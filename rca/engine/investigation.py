@@ -154,7 +154,7 @@ def investigate(
         caveats.extend(_few_events(target, target_w[1]))
     if not opts.bootstrap:
         caveats.append("intervals are off (bootstrap: 0): significance is not assessed")
-    elif len(done.att.draws) < min(opts.bootstrap, anomaly.SAMPLED_DRAWS):
+    elif len(done.att.draws) < min(opts.bootstrap, attribution.SAMPLED_DRAWS):
         caveats.append(f"{opts.bootstrap - len(done.att.draws)} of {opts.bootstrap} bootstrap resamples could not be fitted")
 
     total = observed.current - observed.baseline
