@@ -36,7 +36,8 @@ MAX_LAG = 520  # ten years of weeks: a lag is a column of the model, and every l
 KINDS: tuple[str, ...] = ("auto", "continuous", "count", "ratio", "duration")
 
 
-_NODE_FIELDS = frozenset({"metric", "agg", "higher_is_worse", "actionable", "mechanism", "kind", "label", "denominator"})
+_NODE_FIELDS = frozenset({"metric", "agg", "higher_is_worse", "actionable", "mechanism", "kind", "label", "denominator",
+                          "lag_of", "lag"})
 
 # What a metric's name says about it (the observation schema's unit suffixes): its kind, its unit.
 _SUFFIXES: tuple[tuple[str, str, str], ...] = (
@@ -83,6 +84,10 @@ class Node:
     # For a ratio of events per bucket (bug fixes per commit): the node counting the events, so
     # a week of 1 commit weighs what one commit weighs, not what 40 do.
     denominator: str | None = None
+    # A lag node: this column is ``lag_of`` shifted ``lag`` buckets back (``bug_ratio_lag1``), so its
+    # causes are that node's parents, shifted the same way (see :attr:`CausalGraph.model_edges`).
+    lag_of: str | None = None
+    lag: int = 0
 
     @property
     def title(self) -> str:
@@ -109,7 +114,24 @@ class CausalGraph:
     edges: tuple[Edge, ...]
 
     def parents(self, node: str) -> list[Edge]:
-        return [e for e in self.edges if e.target == node]
+        return [e for e in self.model_edges if e.target == node]
+
+    @property
+    def model_edges(self) -> tuple[Edge, ...]:
+        """The declared edges, and those a lag node inherits: ``L = X[t-k]`` is caused by each parent
+        ``P`` of ``X`` (edge lag ``j``) at ``t-k-j``, so a cause acting through the lag is traced to
+        where it started instead of ending at a root that only copies ``X``."""
+        out = list(self.edges)
+        seen = {(e.source, e.target, e.lag) for e in out}
+        for name, node in self.nodes.items():
+            if node.lag_of is None:
+                continue
+            for e in self.edges:
+                key = (e.source, name, e.lag + node.lag)
+                if e.target == node.lag_of and key not in seen:
+                    seen.add(key)
+                    out.append(Edge(*key))
+        return tuple(out)
 
     def ancestors(self, node: str) -> set[str]:
         """Every node with a directed path (any lag) into ``node``."""
@@ -128,7 +150,7 @@ class CausalGraph:
 
         g = nx.DiGraph()
         g.add_nodes_from(self.nodes)
-        g.add_edges_from((e.source, e.target) for e in self.edges if e.source != e.target)
+        g.add_edges_from((e.source, e.target) for e in self.model_edges if e.source != e.target)
         return g
 
     def restricted(self, keep: set[str], *, denominators: bool = True) -> CausalGraph:
@@ -142,13 +164,17 @@ class CausalGraph:
         nodes = {}
         for name, node in self.nodes.items():
             if name in keep:
-                nodes[name] = node if node.denominator in keep or node.denominator is None else replace(node, denominator=None)
+                if node.denominator is not None and node.denominator not in keep:
+                    node = replace(node, denominator=None)
+                if node.lag_of is not None and node.lag_of not in keep:
+                    node = replace(node, lag_of=None, lag=0)
+                nodes[name] = node
         edges = [e for e in self.edges if e.source in keep and e.target in keep]
         return build_graph(self.name, self.unit, nodes, edges, self.name)
 
     @property
     def max_lag(self) -> int:
-        return max((e.lag for e in self.edges), default=0)
+        return max((e.lag for e in self.model_edges), default=0)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -163,6 +189,7 @@ class CausalGraph:
                     "mechanism": n.mechanism,
                     "kind": n.kind,
                     **({"denominator": n.denominator} if n.denominator else {}),
+                    **({"lag_of": n.lag_of, "lag": n.lag} if n.lag_of else {}),
                 }
                 for n in self.nodes.values()
             },
@@ -188,7 +215,7 @@ def unrolled(graph: CausalGraph) -> tuple[nx.DiGraph, dict[str, tuple[str, int]]
     for name in graph.nodes:
         dag.add_node(name)
         columns[name] = (name, 0)
-    for e in graph.edges:
+    for e in graph.model_edges:
         if e.lag == 0:
             dag.add_edge(e.source, e.target)
         else:
@@ -230,7 +257,22 @@ def _node(name: str, spec: dict[str, Any] | None, where: str) -> Node:
         kind=kind,
         label=str(spec["label"]) if spec.get("label") is not None else None,
         denominator=str(spec["denominator"]) if spec.get("denominator") is not None else None,
+        lag_of=str(spec["lag_of"]) if spec.get("lag_of") is not None else None,
+        lag=_node_lag(name, spec, where),
     )
+
+
+def _node_lag(name: str, spec: dict[str, Any], where: str) -> int:
+    if spec.get("lag_of") is None:
+        if spec.get("lag") is not None:
+            raise GraphError(f"{where}: node {name!r} has a lag but no lag_of; say which node it is a lagged copy of "
+                             "(lag_of: X), or put the lag on an edge")
+        return 0
+    lag = _lag(spec.get("lag", 1), f"{where}: node {name!r}")
+    if lag < 1:
+        raise GraphError(f"{where}: node {name!r} is a lagged copy of {spec['lag_of']!r} with lag {lag}; a lag node "
+                         "is at least one bucket back")
+    return lag
 
 
 def _lag(value: Any, where: str) -> int:
@@ -255,6 +297,8 @@ def build_graph(name: str, unit: str, nodes: dict[str, Node], edges: list[Edge],
     if not nodes:
         raise GraphError(f"{where}: the graph has no nodes")
     for n in nodes.values():
+        if n.lag_of is not None and (n.lag_of not in nodes or n.lag_of == n.name):
+            raise GraphError(f"{where}: node {n.name!r} has lag_of {n.lag_of!r}, which is not another node of the graph")
         if n.denominator is not None and (n.denominator not in nodes or n.denominator == n.name):
             raise GraphError(f"{where}: node {n.name!r} has denominator {n.denominator!r}, which is not another node "
                              "of the graph; declare the count node (e.g. commits_count) under nodes")

@@ -176,7 +176,7 @@ def investigate(
                    and e.source not in flat and e.target not in flat] if check is not None else []
     own_worse = {c.node: (c.evidence > 0) == graph.nodes[c.node].higher_is_worse for c in causes if c.evidence}
     moved = {n: float(current[n].mean() - reference[n].median()) for n in graph.nodes}
-    ordered, unexplained = ranking.rank(causes, target, [(e.source, e.target) for e in graph.edges],
+    ordered, unexplained = ranking.rank(causes, target, [(e.source, e.target) for e in graph.model_edges],
                                         kind=question.kind, suspected=suspected, unsupported=unsupported,
                                         own_worse=own_worse, deviation=moved,
                                         units={n: graph.nodes[n].unit for n in graph.nodes})
