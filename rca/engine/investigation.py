@@ -160,6 +160,8 @@ def investigate(
     total = observed.current - observed.baseline
     scale = max(abs(total), float(reference[target].std(ddof=0) or 0.0), 1e-12)
     causes = _causes(done, prepared.columns, target, node.higher_is_worse, scale, opts.confidence)
+    causes, overshoot = _within_change(causes, target, scale)
+    caveats.extend(overshoot)
     explained = sum(c.contribution for c in causes)
     if abs(total - explained) > 0.05 * scale:
         caveats.append(f"the contributions add up to {explained:.4g}, not the observed {total:.4g}: the model does "
@@ -176,10 +178,13 @@ def investigate(
                    and e.source not in flat and e.target not in flat] if check is not None else []
     own_worse = {c.node: (c.evidence > 0) == graph.nodes[c.node].higher_is_worse for c in causes if c.evidence}
     moved = {n: float(current[n].mean() - reference[n].median()) for n in graph.nodes}
-    ordered, unexplained = ranking.rank(causes, target, [(e.source, e.target) for e in graph.model_edges],
-                                        kind=question.kind, suspected=suspected, unsupported=unsupported,
-                                        own_worse=own_worse, deviation=moved,
-                                        units={n: graph.nodes[n].unit for n in graph.nodes})
+    # One rule whichever way the target went: the causes that pushed it that way, unusual ones first.
+    went_worse = explained == 0 or (explained > 0) == node.higher_is_worse
+    edges = [(e.source, e.target) for e in graph.model_edges]
+    ordered, unexplained = ranking.rank(causes, target, edges, kind=question.kind, suspected=suspected,
+                                        unsupported=unsupported, own_worse=own_worse, deviation=moved,
+                                        units={n: graph.nodes[n].unit for n in graph.nodes}, went_worse=went_worse)
+    caveats.extend(_fit_against_graph(ordered, target, edges, question.kind, own_worse, went_worse))
 
     t0 = time.perf_counter()
     counterfactuals = _counterfactuals(done.att, fitted, graph, s, reference, current, prepared, list(ordered),
@@ -305,6 +310,54 @@ def _outside(check: GraphCheck | None, graph: CausalGraph, target: str, modelled
         direction = "neutral" if z == 0 else "worse" if up == higher_is_worse else "better"
         out.append(Cause(node=n, contribution=0.0, share=0.0, interval=(0.0, 0.0), significant=False,
                          direction=direction, evidence=z, unusual=ev.unusual[n], outside_graph=True))
+    return out
+
+
+def _within_change(causes: list[Cause], target: str, scale: float) -> tuple[list[Cause], list[str]]:
+    """Causes whose parts add up to the change, the target's own part never pulling against it.
+
+    A linear mechanism fitted on ordinary rows extrapolates at an extreme one: a queue 60x deeper
+    predicts a latency 60x worse where the client's timeout held it at 40x. The causes then carry
+    more than the whole change and the target's own noise "pulls" the rest back, a share of -1.1
+    beside a cause at 2.1. Where the target's own part has the opposite sign to the change, the
+    parts that pushed the way it went are scaled down together, in proportion (intervals alike),
+    until they and the parts that pushed against it add up to the change; the target's own part is
+    then nil. Shares are of the change, each with the sign of its push.
+    """
+    explained = sum(c.contribution for c in causes)
+    own = next((c for c in causes if c.node == target), None)
+    if own is None or explained == 0 or own.contribution * explained >= 0 or abs(own.contribution) <= 1e-6 * scale:
+        return causes, []
+    with_it = sum(c.contribution for c in causes if c.node != target and c.contribution * explained > 0)
+    against = sum(c.contribution for c in causes if c.node != target and c.contribution * explained < 0)
+    if with_it == 0:
+        return causes, []
+    factor = (explained - against) / with_it
+    out = []
+    for c in causes:
+        if c.node == target:
+            c = replace(c, contribution=0.0, interval=(c.interval[0] - c.contribution, c.interval[1] - c.contribution))
+        elif c.contribution * explained > 0:
+            c = replace(c, contribution=c.contribution * factor, interval=(c.interval[0] * factor, c.interval[1] * factor))
+        out.append(c)
+    out = [replace(c, share=c.contribution / explained) for c in out]
+    note = (f"the model puts more than the whole change on its causes ({with_it:.4g} against an observed "
+            f"{explained - against:.4g} they could account for): its mechanisms, fitted on ordinary rows, extrapolate "
+            f"past them, so the causes' parts are scaled to the change in proportion ({factor:.2g}x)")
+    return out, [note]
+
+
+def _fit_against_graph(causes: tuple[Cause, ...], target: str, edges: list[tuple[str, str]], kind: str,
+                       own_worse: dict[str, bool], went_worse: bool) -> list[str]:
+    """Say where the graph's paths, not the fitted effects, put a node first (see ranking.path_starts)."""
+    starts = ranking.path_starts(list(causes), target, edges, kind=kind, own_worse=own_worse, went_worse=went_worse)
+    out = []
+    for c in causes:
+        if c.node in starts:
+            effect = "no" if c.direction == "neutral" or not notable(c.share) else "an opposite"
+            out.append(f"the fit window shows {effect} effect of {c.node} on what it feeds, yet the graph has a path "
+                       f"from it to the deviating nodes and its own deviation is unusual: it is ranked where the "
+                       f"deviation starts (the fitted mechanisms never saw rows like these)")
     return out
 
 

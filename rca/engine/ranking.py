@@ -41,10 +41,41 @@ MODERATE = 2.5  # |evidence| of an ancestor that may have started an unusual nod
 AMPLIFICATION = 0.25  # a callee's move explains a caller's up to 4x its size (retries, pools, fan-out)
 
 
+def path_starts(causes: list[Cause], target: str, graph_edges: list[tuple[str, str]], *, kind: str = "anomaly",
+                own_worse: Mapping[str, bool] | None = None, went_worse: bool = True) -> set[str]:
+    """Unusual nodes that lead by the graph's paths, whatever their fitted effect (anomalies only).
+
+    In an anomaly the rows asked about may sit in a regime the fit window never saw: a CPU that
+    saturates, a network that delays. A mechanism fitted on ordinary rows then puts ~0 (or even a
+    small opposite effect) on an edge the graph declares, and the deviation shows up in the child's
+    noise instead. So an unusual node that is an ancestor, on the graph's declared paths, of an
+    unusual node leading the ranking (or of the unusual target), and whose own deviation went the
+    way the target went (its own bad way when the target got worse), is where the deviation starts,
+    whatever the fitted coefficient. A change between windows fits the new window too, so there the
+    fitted effects decide.
+    """
+    if kind != "anomaly":
+        return set()
+    worse = own_worse or {}
+    way = "worse" if went_worse else "better"
+    unusual = {c.node for c in causes if c.unusual}
+    leading = {c.node for c in causes if c.node != target and c.unusual and c.direction == way}
+    if target in unusual:
+        leading.add(target)
+    g = nx.DiGraph(graph_edges)
+    out: set[str] = set()
+    for c in causes:
+        if c.node == target or c.node not in unusual or c.node not in g or worse.get(c.node) is not went_worse:
+            continue
+        if c.direction != way and nx.descendants(g, c.node) & leading:
+            out.add(c.node)
+    return out
+
+
 def rank(causes: list[Cause], target: str, graph_edges: list[tuple[str, str]], *, kind: str = "anomaly",
          suspected: list[tuple[str, str]] = (), unsupported: list[tuple[str, str]] = (),
          own_worse: Mapping[str, bool] | None = None, deviation: Mapping[str, float] | None = None,
-         units: Mapping[str, str] | None = None) -> tuple[tuple[Cause, ...], Unexplained]:
+         units: Mapping[str, str] | None = None, went_worse: bool = True) -> tuple[tuple[Cause, ...], Unexplained]:
     """The causes in reading order and the target's own (unexplained) part.
 
     ``kind`` decides what orders a tier: an anomaly's causes by their evidence (how far outside
@@ -59,23 +90,31 @@ def rank(causes: list[Cause], target: str, graph_edges: list[tuple[str, str]], *
     100% availability until it failed: the model cannot learn an effect it never saw vary).
     ``deviation`` and ``units`` (each node's raw move at the rows asked about, in its own unit)
     let an anomaly's blocking rule compare like with like: a callee that slowed by 5 ms does not
-    explain a caller that slowed by 300 ms, even though both are unusual.
+    explain a caller that slowed by 300 ms, even though both are unusual. ``went_worse`` says which
+    way the target moved: the same rule ranks an improvement, the causes that pushed it the way it
+    went (there: better) first.
     """
     g = nx.DiGraph(graph_edges)
     g.add_nodes_from(c.node for c in causes)
-    causes = _promote(causes, target, g)
-    g.remove_edges_from(unsupported)
+    way, against = ("worse", "better") if went_worse else ("better", "worse")
+    by_path = path_starts(causes, target, graph_edges, kind=kind, own_worse=own_worse, went_worse=went_worse)
+    causes = _promote(causes, target, g, way)
+    if kind != "anomaly":
+        # The graph check tests the fit window. Between two windows its verdict stands; at an anomaly
+        # the rows asked about may be in a regime the fit window never exercised (see path_starts).
+        g.remove_edges_from(unsupported)
     for src, dst in suspected:
         if src in g and dst in g and src not in nx.descendants(g, dst) and src != dst:
             g.add_edge(src, dst)
     own = next((c for c in causes if c.node == target), None)
     worse = own_worse or {}
     unusual_bad = {c.node for c in causes if c.node != target and c.unusual
-                   and (c.direction == "worse" or (c.direction == "neutral" and worse.get(c.node, False)))}
+                   and (c.direction == way or (c.direction == "neutral" and worse.get(c.node) is went_worse))}
+    unusual_bad |= by_path
     # Pulling the other way takes a contribution large enough to name; a smaller one pulls nowhere,
     # and its node stays among the rest, ranked by its evidence.
     unusual_good = {c.node for c in causes if c.node != target and c.unusual and c.node not in unusual_bad
-                    and c.direction == "better" and notable(c.share)}
+                    and c.direction == against and notable(c.share)}
 
     by_node = {c.node: c for c in causes}
 
@@ -130,8 +169,9 @@ def rank(causes: list[Cause], target: str, graph_edges: list[tuple[str, str]], *
             tier = 2
         strength = (-abs(c.evidence), -credit[c.node]) if kind == "anomaly" or tier == 2 else (
             -credit[c.node], -abs(c.evidence))
-        # A node that moved its own good way (a service that got faster) is a less likely start.
-        own_good = tier == 0 and c.node in worse and not worse[c.node]
+        # A node that moved against the target's way (a service that got faster while the front end
+        # slowed) is a less likely start.
+        own_good = tier == 0 and c.node in worse and worse[c.node] is not went_worse
         # A candidate the graph cut off the target's paths (only the data tie it) comes after the
         # in-graph nodes of its tier: the graph's claim, where the data back it, is the stronger one.
         return (tier, c.outside_graph, bool(blocked.get(c.node)), own_good, *strength, -reach.get(c.node, 0),
@@ -142,16 +182,16 @@ def rank(causes: list[Cause], target: str, graph_edges: list[tuple[str, str]], *
     return ordered, unexplained
 
 
-def _promote(causes: list[Cause], target: str, g: nx.DiGraph) -> list[Cause]:
+def _promote(causes: list[Cause], target: str, g: nx.DiGraph, way: str = "worse") -> list[Cause]:
     """Mark as unusual the moderately deviating ancestors that carry more than an unusual node they feed."""
     by_node = {c.node: c for c in causes}
     promoted: set[str] = set()
     for c in causes:
-        if c.node == target or not c.unusual or c.direction != "worse" or c.node not in g:
+        if c.node == target or not c.unusual or c.direction != way or c.node not in g:
             continue
         for up in nx.ancestors(g, c.node):
             a = by_node.get(up)
-            if (a is not None and up != target and not a.unusual and a.direction == "worse"
+            if (a is not None and up != target and not a.unusual and a.direction == way
                     and abs(a.evidence) >= MODERATE and abs(a.contribution) >= abs(c.contribution)):
                 promoted.add(up)
     out = []
