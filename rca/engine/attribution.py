@@ -259,17 +259,18 @@ def linear_anomaly(
     draws: int,
     rng: np.random.Generator,
     weights: np.ndarray | None = None,
+    params: linear.Params | None = None,
 ) -> Attribution:
     """Exact Shapley contributions to ``mean(current[target]) - E[target]`` for a linear SCM.
 
     The target is ``sum_j T_j N_j`` plus a constant, so DoWhy's mean-deviation set function is
     additive and node j's Shapley value is ``T_j (mean n_j - E[N_j])``; with ``weights`` (the
     current rows' denominators of a ratio target) the mean is the pooled one. Bootstrap: refit
-    on resampled reference rows (a few refits at a time) and recompute.
+    on resampled reference rows (a few refits at a time) and recompute; ``params`` are those
+    refits when already made (:func:`anomaly_refits`, same rows, draws and generator).
     """
-    n = len(reference)
-    resamples = np.vstack([np.arange(n)[None], rng.integers(0, n, (draws, n))])
-    params = linear.fit_resampled(s, reference, resamples)
+    if params is None:
+        params = anomaly_refits(s, reference, draws, rng)
     effects = linear.total_effects(s, params)
     contrib = effects * (weighted_mean(linear.noise(s, params, current), weights) - linear.noise_means(s, params))
     return Attribution(
@@ -281,6 +282,13 @@ def linear_anomaly(
         structure=s,
         params=params,
     )
+
+
+def anomaly_refits(s: linear.Structure, reference: np.ndarray, draws: int, rng: np.random.Generator) -> linear.Params:
+    """The fit (refit 0) and ``draws`` bootstrap refits on resampled reference rows."""
+    n = len(reference)
+    resamples = np.vstack([np.arange(n)[None], rng.integers(0, n, (draws, n))])
+    return linear.fit_resampled(s, reference, resamples)
 
 
 def sampled_anomaly(

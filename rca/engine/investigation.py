@@ -542,7 +542,8 @@ def _graph_check(reference: pd.DataFrame, graph: CausalGraph, fitted: Fitted, op
 
     if len(reference) < len(reference.columns) + 5:
         return None  # too few rows to test conditional independences; the row-count caveat says so
-    return check_frame(reference, graph, permutations=opts.check_permutations, seed=opts.seed, quality=fitted.quality)
+    return fitted.remembered(("graph check", opts.check_permutations, opts.seed), lambda: check_frame(
+        reference, graph, permutations=opts.check_permutations, seed=opts.seed, quality=fitted.quality))
 
 
 def _bounded(rows: pd.DataFrame, opts: Options, name: str, caveats: list[str]) -> pd.DataFrame:
