@@ -140,13 +140,20 @@ def investigate(
         current=_mean(current[target], target_w[1] if target_w else None),
         unit=node.unit,
     )
+    def verdict(higher_is_worse: bool):  # noqa: ANN202 - a Regression
+        if question.kind == "anomaly":
+            return detection.anomaly_regression(reference[target].to_numpy(), current[target].to_numpy(),
+                                                higher_is_worse, weights=target_w)
+        return detection.change_regression(reference[target].to_numpy(), current[target].to_numpy(),
+                                           higher_is_worse, opts.regression_alpha, weights=target_w)
+
+    regression = verdict(node.higher_is_worse)
+    # The causes are ranked by the way the target went: its bad way, unless the same verdict, mirrored,
+    # finds it improved beyond its normal noise (a move within noise has no way to rank by).
+    went_worse = not verdict(not node.higher_is_worse).detected
     if question.kind == "anomaly":
-        regression = detection.anomaly_regression(reference[target].to_numpy(), current[target].to_numpy(),
-                                                   node.higher_is_worse, weights=target_w)
         done = anomaly.attribute(fitted, graph, s, reference, current, opts, weights)
     else:
-        regression = detection.change_regression(reference[target].to_numpy(), current[target].to_numpy(),
-                                                  node.higher_is_worse, opts.regression_alpha, weights=target_w)
         done = change.attribute(fitted, s, reference, current, opts, weights)
     timings.update(done.timings)
     caveats.extend(done.caveats)
@@ -179,7 +186,6 @@ def investigate(
     own_worse = {c.node: (c.evidence > 0) == graph.nodes[c.node].higher_is_worse for c in causes if c.evidence}
     moved = {n: float(current[n].mean() - reference[n].median()) for n in graph.nodes}
     # One rule whichever way the target went: the causes that pushed it that way, unusual ones first.
-    went_worse = explained == 0 or (explained > 0) == node.higher_is_worse
     edges = [(e.source, e.target) for e in graph.model_edges]
     ordered, unexplained = ranking.rank(causes, target, edges, kind=question.kind, suspected=suspected,
                                         unsupported=unsupported, own_worse=own_worse, deviation=moved,
