@@ -145,12 +145,17 @@ def rank(causes: list[Cause], target: str, graph_edges: list[tuple[str, str]], *
     blocked = {n: blockers(n, unusual_bad) for n in unusual_bad} | {n: blockers(n, unusual_good) for n in unusual_good}
     # A node that explains blocked ones answers for their part too: their contribution (and their
     # significance) is its change seen through an edge the model has wrong or lacks.
+    # So does its evidence: in an anomaly a node is as sure a start as the surest deviation it explains
+    # (a CPU at 85% where 50% is usual explains a call edge 200x slower), ahead of an unusual node that
+    # explains nothing.
     credit = {n: abs(by_node[n].contribution) for n in by_node}
+    sure = {n: abs(by_node[n].evidence) for n in by_node}
     inherited = {n: by_node[n].significant for n in by_node}
     for node, ups in blocked.items():
         for up in ups:
             if not blocked.get(up):
                 credit[up] += abs(by_node[node].contribution)
+                sure[up] = max(sure[up], abs(by_node[node].evidence))
                 inherited[up] = inherited[up] or by_node[node].significant
 
     # Ties (nodes flat all through the fit window score alike): the one whose unusual descendants
@@ -167,7 +172,7 @@ def rank(causes: list[Cause], target: str, graph_edges: list[tuple[str, str]], *
             tier = 3
         else:
             tier = 2
-        strength = (-abs(c.evidence), -credit[c.node]) if kind == "anomaly" or tier == 2 else (
+        strength = (-sure[c.node], -credit[c.node]) if kind == "anomaly" or tier == 2 else (
             -credit[c.node], -abs(c.evidence))
         # A node that moved against the target's way (a service that got faster while the front end
         # slowed) is a less likely start.
