@@ -156,3 +156,28 @@ def test_shares_add_up_with_no_target_part_pulling_against_a_worse_target(seed: 
     assert any("more than the whole change" in c for c in r.caveats), r.caveats
     lo, hi = by["queue.depth"].interval
     assert lo <= by["queue.depth"].contribution <= hi
+
+
+# --- no units declared: inside its fitted range an ancestor explains what the fit says it does ----
+
+PETS = parse_graph("""digraph pets {
+  "adoptions-db" [agg=mean, higher_is_worse=true];
+  "payforadoption" [agg=mean, higher_is_worse=true];
+  "PetSite" [agg=mean, higher_is_worse=true];
+  "adoptions-db" -> "payforadoption" -> "PetSite";
+}""", "pets.dot")
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_an_ancestor_inside_its_fitted_range_does_not_take_a_fault_it_cannot_explain(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = 300
+    db = rng.normal(0.0039, 0.0004, n)
+    db[50] = 0.0098  # the fit window has seen the database this slow before
+    pay = 0.2 + 3.0 * db + rng.normal(0, 0.02, n)
+    db[-1] = 0.006  # unusual for the database (5 sd), but a move of 2 ms ...
+    pay[-1] += 0.2  # ... beside a payment service 200 ms slower on its own
+    site = 0.3 + pay + rng.normal(0, 0.02, n)
+    df = pd.DataFrame({"adoptions-db": db, "payforadoption": pay, "PetSite": site}, index=_minutes(n))
+    r = _anomaly(df, PETS, "PetSite", 1)
+    assert r.causes[0].node == "payforadoption", [(c.node, round(c.evidence, 1), c.unusual) for c in r.causes]

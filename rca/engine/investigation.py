@@ -187,9 +187,12 @@ def investigate(
     moved = {n: float(current[n].mean() - reference[n].median()) for n in graph.nodes}
     # One rule whichever way the target went: the causes that pushed it that way, unusual ones first.
     edges = [(e.source, e.target) for e in graph.model_edges]
+    # A node with a row asked about outside every value of the fit window is in a regime the fit never saw.
+    unseen = {n for n in graph.nodes if current[n].max() > reference[n].max() or current[n].min() < reference[n].min()}
     ordered, unexplained = ranking.rank(causes, target, edges, kind=question.kind, suspected=suspected,
                                         unsupported=unsupported, own_worse=own_worse, deviation=moved,
-                                        units={n: graph.nodes[n].unit for n in graph.nodes}, went_worse=went_worse)
+                                        units={n: graph.nodes[n].unit for n in graph.nodes}, went_worse=went_worse,
+                                        passed_down=_passed_down(done.att, s, moved), unseen=unseen)
     caveats.extend(_fit_against_graph(ordered, target, edges, question.kind, own_worse, went_worse))
 
     t0 = time.perf_counter()
@@ -364,6 +367,28 @@ def _fit_against_graph(causes: tuple[Cause, ...], target: str, edges: list[tuple
             out.append(f"the fit window shows {effect} effect of {c.node} on what it feeds, yet the graph has a path "
                        f"from it to the deviating nodes and its own deviation is unusual: it is ranked where the "
                        f"deviation starts (the fitted mechanisms never saw rows like these)")
+    return out
+
+
+def _passed_down(att: attribution.Attribution, s: linear.Structure, moved: dict[str, float]) -> dict[tuple[str, str], float]:
+    """Per (ancestor, node) of the target's structure: the node's move the fitted model predicts from
+    the ancestor's observed move alone (its total effect times that move). Linear structures only."""
+    if att.params is None or not s.additive:
+        return {}
+    m = len(s.columns)
+    direct = np.zeros((m, m))
+    for k, pa in enumerate(s.parents):
+        for i, j in enumerate(pa):
+            direct[k, j] = att.params.coef[k][0, i]
+    try:
+        total = np.linalg.inv(np.eye(m) - direct)  # total[k, j]: d column k / d noise of column j
+    except np.linalg.LinAlgError:
+        return {}
+    out = {}
+    for j, a in enumerate(s.columns):
+        for k, n in enumerate(s.columns):
+            if k != j and total[k, j] != 0 and a in moved and n in moved:
+                out[(a, n)] = float(total[k, j] * moved[a])
     return out
 
 
