@@ -60,3 +60,14 @@ def test_broken_dot_is_one_clear_line_from_pydot() -> None:
     assert model._read_dot("digraph { a -> ; }") is None
     with pytest.raises(GraphError, match="not valid Graphviz DOT"):
         parse_graph("digraph { a -> ; }", "g.dot")
+
+
+def test_reading_the_documented_subset_never_imports_pydot() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; from graphs.model import parse_graph;"
+            "parse_graph('digraph { graph [unit=day]; \"a::b\" -> c [lag=1]; }', 'g.dot');"
+            "print('pydot' in sys.modules or 'pyparsing' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "False"
