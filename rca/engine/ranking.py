@@ -4,13 +4,15 @@ Contributions (how much of the target's deviation each node's noise carries) and
 (how unusual each node's own deviation is, :mod:`rca.engine.evidence`) are combined into tiers:
 
 1. upstream nodes whose own deviation is unusual (its change is significant) and whose
-   contribution pushes the target the bad way: the significant causes in the bad direction;
+   contribution pushes the target the way it went (its bad way, unless it clearly improved), and in
+   an anomaly, unusual nodes on a graph path to those whatever their fitted effect
+   (:func:`path_starts`);
 2. the target itself, when its own deviation is unusual (the fault is in the target, or in
    something the graph does not model);
 3. the other upstream nodes, by their evidence (a graph that explains nothing still ranks the
    candidates by how much each changed on its own, not by a column of zeros);
 4. upstream nodes whose own deviation is unusual but that pulled the target the other way
-   (they answer "why did it get better", not the question asked);
+   (they answer the opposite question to the one asked);
 5. the target, when its own deviation is ordinary.
 
 Within tiers 1 and 4, a node with an unusual ancestor in the same tier that explains it comes
