@@ -156,6 +156,9 @@ def test_shares_add_up_with_no_target_part_pulling_against_a_worse_target(seed: 
     assert any("more than the whole change" in c for c in r.caveats), r.caveats
     lo, hi = by["queue.depth"].interval
     assert lo <= by["queue.depth"].contribution <= hi
+    # held at its baseline, the queue leaves the latency where it was, not below zero
+    change = r.observed.current - r.observed.baseline
+    assert abs(r.counterfactuals[0].target - r.observed.baseline) < 0.1 * change
 
 
 # --- no units declared: inside its fitted range an ancestor explains what the fit says it does ----

@@ -167,7 +167,7 @@ def investigate(
     total = observed.current - observed.baseline
     scale = max(abs(total), float(reference[target].std(ddof=0) or 0.0), 1e-12)
     causes = _causes(done, prepared.columns, target, node.higher_is_worse, scale, opts.confidence)
-    causes, overshoot = _within_change(causes, target, scale)
+    causes, overshoot, scaled = _within_change(causes, target, scale)
     caveats.extend(overshoot)
     explained = sum(c.contribution for c in causes)
     if abs(total - explained) > 0.05 * scale:
@@ -197,7 +197,7 @@ def investigate(
 
     t0 = time.perf_counter()
     counterfactuals = _counterfactuals(done.att, fitted, graph, s, reference, current, prepared, list(ordered),
-                                       opts, question)
+                                       opts, question, scaled)
     timings["counterfactuals"] = time.perf_counter() - t0
     if question.kind == "distribution_change" and len(current) < 8:
         caveats.append(f"the current window has only {len(current)} rows: the verdict rests on little evidence")
@@ -322,7 +322,8 @@ def _outside(check: GraphCheck | None, graph: CausalGraph, target: str, modelled
     return out
 
 
-def _within_change(causes: list[Cause], target: str, scale: float) -> tuple[list[Cause], list[str]]:
+def _within_change(causes: list[Cause], target: str, scale: float
+                   ) -> tuple[list[Cause], list[str], dict[str, float]]:
     """Causes whose parts add up to the change, the target's own part never pulling against it.
 
     A linear mechanism fitted on ordinary rows extrapolates at an extreme one: a queue 60x deeper
@@ -331,16 +332,17 @@ def _within_change(causes: list[Cause], target: str, scale: float) -> tuple[list
     beside a cause at 2.1. Where the target's own part has the opposite sign to the change, the
     parts that pushed the way it went are scaled down together, in proportion (intervals alike),
     until they and the parts that pushed against it add up to the change; the target's own part is
-    then nil. Shares are of the change, each with the sign of its push.
+    then nil. Shares are of the change, each with the sign of its push. Also returned: each scaled
+    node's factor, which its counterfactual takes too (the same extrapolation, corrected alike).
     """
     explained = sum(c.contribution for c in causes)
     own = next((c for c in causes if c.node == target), None)
     if own is None or explained == 0 or own.contribution * explained >= 0 or abs(own.contribution) <= 1e-6 * scale:
-        return causes, []
+        return causes, [], {}
     with_it = sum(c.contribution for c in causes if c.node != target and c.contribution * explained > 0)
     against = sum(c.contribution for c in causes if c.node != target and c.contribution * explained < 0)
     if with_it == 0:
-        return causes, []
+        return causes, [], {}
     factor = (explained - against) / with_it
     out = []
     for c in causes:
@@ -353,7 +355,7 @@ def _within_change(causes: list[Cause], target: str, scale: float) -> tuple[list
     note = (f"the model puts more than the whole change on its causes ({with_it:.4g} against an observed "
             f"{explained - against:.4g} they could account for): its mechanisms, fitted on ordinary rows, extrapolate "
             f"past them, so the causes' parts are scaled to the change in proportion ({factor:.2g}x)")
-    return out, [note]
+    return out, [note], {c.node: factor for c in causes if c.node != target and c.contribution * explained > 0}
 
 
 def _fit_against_graph(causes: tuple[Cause, ...], target: str, edges: list[tuple[str, str]], kind: str,
@@ -625,12 +627,15 @@ def _counterfactuals(
     causes: list[Cause],
     opts: Options,
     question: Question,
+    scaled: dict[str, float] | None = None,
 ) -> tuple[Counterfactual, ...]:
     """The target had each top cause stayed at its baseline value, with an interval from the refits.
 
     Linear models replay the fitted SCM on the observed rows' noise (an anomaly) or move the
     target by the cause's total effect (a change), for every bootstrap refit at once; nonlinear
-    ones ask DoWhy for counterfactual samples and borrow the attribution's bootstrap spread.
+    ones ask DoWhy for counterfactual samples and borrow the attribution's bootstrap spread. A cause
+    whose part was scaled to the observed change (``scaled``) moves the target by that factor of what
+    the replay says.
     """
     chosen = _held_at_baseline(causes, question.target, reference, opts, question)
     if not chosen:
@@ -644,6 +649,10 @@ def _counterfactuals(
                 raw = replay_counterfactual(s, att.params, cur_x, prepared.columns, settings)
             else:
                 raw = linear_counterfactual(att.structure or s, att.effects, cur_x, prepared.columns, settings)
+            factor = (scaled or {}).get(_cause.node)
+            if factor is not None:
+                observed = float(current[question.target].mean())
+                raw = observed + factor * (np.asarray(raw) - observed)
             values = clip_to_kind(raw, kind)
             out.append(Counterfactual(intervention=settings, target=float(values[0]),
                                       interval=_interval(list(values[1:]), float(values[0]), opts.confidence)))
