@@ -27,9 +27,11 @@ Scores per family: top-1 and top-3 (the 1-based rank of the injected node in the
 list; a list that names the target first misses top-1, and the target takes a place in top-3),
 the false-alarm rate on null cases and the median seconds per case. ``micro`` pools the
 micro-latency and micro-errors families; ``SE`` pools se-ratios, se-nonlinear, wrong-graph and
-mid-chain. The optional ``petshop`` family (real data with known root causes, read from a local
-copy of https://github.com/amazon-science/petshop-root-cause-analysis ``dataset/`` folder) is
-shown on its own and is not part of the pools.
+mid-chain. The optional real-data families are shown on their own and are not part of the pools:
+``petshop`` (a local copy of https://github.com/amazon-science/petshop-root-cause-analysis
+``dataset/``, ``--petshop``) and ``nezha-clean`` / ``nezha-faulted`` (a local copy of
+https://github.com/IntelligentDDS/Nezha ``rca_data/``, ``--nezha``), the latter also scored on the
+node where the fault shows first (``..., first``); see :mod:`tests.bench.family_nezha`.
 """
 
 from __future__ import annotations
