@@ -50,7 +50,10 @@ Families:
 
 A seventh, optional family, ``petshop``, reads real data with known root causes (the PetShop
 dataset, CC-BY-4.0, https://github.com/amazon-science/petshop-root-cause-analysis) from a local
-copy; nothing in the tests or CI depends on it.
+copy; nothing in the tests or CI depends on it. So does ``nezha`` (Online Boutique incidents, MIT,
+https://github.com/IntelligentDDS/Nezha), in two protocols (:mod:`tests.bench.family_nezha`).
+Each family lives in its own module (``family_*.py``); the case type and shared helpers in
+:mod:`tests.bench.hard_case`.
 """
 
 from __future__ import annotations
