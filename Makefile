@@ -13,8 +13,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The real programs the tests use (git, headless Chromium, Prometheus and promtool, openssl, a PostgreSQL
-# server), from Debian's packages. The report, Prometheus and PostgreSQL store tests fail (never skip)
-# without them, so `make test` installs them first.
+# server, Graphviz's dot), from Debian's packages. The report, Prometheus, PostgreSQL store and graph
+# drawing tests fail (never skip) without them, so `make test` installs them first.
 system-deps:
 	@missing=""; \
 	command -v chromium   >/dev/null || missing="$$missing chromium"; \
@@ -22,6 +22,7 @@ system-deps:
 	command -v prometheus >/dev/null || missing="$$missing prometheus"; \
 	command -v promtool   >/dev/null || missing="$$missing prometheus"; \
 	command -v openssl    >/dev/null || missing="$$missing openssl"; \
+	command -v dot        >/dev/null || missing="$$missing graphviz"; \
 	ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \

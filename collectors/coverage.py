@@ -21,7 +21,9 @@ whole and replaces what it stored.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -33,6 +35,9 @@ from pydantic import Field, field_validator, model_validator
 
 from collectors import observations
 from collectors.base import Collected, Collector, Progress, Replace, Section
+from collectors.git_cmd import DEFAULT_TIMEOUT_S, GitError, Objects, failure, open_repo, resolve_branch
+from collectors.git_log import commit_time
+from collectors.git_rules import repo_label
 from collectors.observations import InputError
 
 if TYPE_CHECKING:  # pandas loads when rows are made: reading rca.yaml's settings needs none
@@ -48,6 +53,8 @@ METRICS: tuple[str, ...] = ("line_coverage_ratio", "covered_lines_count", "valid
                             "branch_coverage_ratio", "covered_branches_count", "valid_branches_count")
 TimeFrom = Literal["name", "sidecar", "report"]
 _HEX = re.compile(r"[0-9a-fA-F]{4,64}")
+_SIDECAR_MAX = 1 << 20
+log = logging.getLogger(__name__)
 
 
 class CoverageSourceSettings(Section):
@@ -143,6 +150,8 @@ class CoverageSettings(Section):
     """The ``coverage:`` section: where coverage reports come from."""
 
     sources: tuple[CoverageSourceSettings, ...] = ()
+    git_timeout_s: float = Field(default=DEFAULT_TIMEOUT_S, gt=0, description="a git command that prints nothing "
+                                 "for this long is stopped: a hung or hostile repository cannot hold a run")
 
     @property
     def configured(self) -> bool:
@@ -260,9 +269,11 @@ def _parse_time(text: str, fmt: str | None, zone: tzinfo) -> pd.Timestamp:
 class _Commits:
     """Commit times looked up in one repository through one long-lived ``git cat-file --batch``."""
 
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None, timeout_s: float) -> None:
         self.path = path
-        self.repo: Any = None
+        self.timeout_s = timeout_s
+        self.stack = contextlib.ExitStack()
+        self.objects: Objects | None = None
         self.error: str | None = None
         self.cache: dict[str, pd.Timestamp | None] = {}
 
@@ -272,51 +283,47 @@ class _Commits:
             return None, f"commit {sha} needs repo to look its time up"
         if not _HEX.fullmatch(sha):
             return None, f"{sha!r} is not a commit sha"
-        if self.repo is None and self.error is None:
+        if self.objects is None and self.error is None:
             try:
-                self.repo = _open_repo(self.path)
+                self.objects = self.stack.enter_context(open_repo(self.path, self.timeout_s).objects())
             except InputError as exc:
                 self.error = str(exc)
         if self.error is not None:
             return None, self.error
         if sha not in self.cache:
-            self.cache[sha] = _commit_time(self.repo, sha)
+            self.cache[sha] = _commit_time(self.objects, sha)
         found = self.cache[sha]
         return found, "" if found is not None else f"commit {sha} is not in {self.path} (fetch it?)"
 
     def close(self) -> None:
-        if self.repo is not None:
-            self.repo.close()
+        self.stack.close()
 
 
-def _open_repo(path: Path) -> Any:
-    """The repository at ``path`` through GitPython (its ``cat-file --batch`` reads many blobs fast),
-    or :class:`InputError` saying why not."""
-    import git
-
-    if not Path(path).exists():
-        raise InputError(f"{str(path)!r} does not exist; give the path of a Git repository")
-    try:
-        return git.Repo(path)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        raise InputError(f"{str(path)!r} is not a Git repository (no .git found); give the path of a clone") from None
-    except git.GitCommandNotFound:
-        raise InputError("the `git` program is not installed or not on PATH") from None
-
-
-def _commit_time(repo: Any, rev: str) -> pd.Timestamp | None:
+def _commit_time(objects: Objects, rev: str) -> pd.Timestamp | None:
     import pandas as pd
 
-    try:
-        _, kind, _, data = repo.git.get_object_data(f"{rev}^{{commit}}")
-    except ValueError:  # missing or ambiguous
+    got = objects.read(f"{rev}^{{commit}}")
+    if got is None:  # missing or ambiguous
         return None
-    for line in data.split(b"\n"):
+    for line in got[1].read().split(b"\n"):
         if line.startswith(b"committer "):
-            return pd.Timestamp(int(line.rsplit(b" ", 2)[1]), unit="s", tz="UTC")
+            seconds = commit_time(line.rsplit(b" ", 2)[1]) if line.count(b" ") >= 2 else -1
+            return pd.Timestamp(seconds, unit="s", tz="UTC") if seconds >= 0 else None
         if not line:
             break
     return None
+
+
+def _unreadable(exc: Exception, where: str) -> str:
+    """The failure line of a report that could not be read. A :class:`ReportError` says what is wrong
+    with the report; anything else is a fault of ours on it, logged with its traceback once."""
+    from collectors.coverage_formats import ReportError
+
+    if isinstance(exc, ReportError):
+        return f"{exc}; skipped"
+    log.error("reading the coverage report %s failed", where, exc_info=exc)
+    first = str(exc).splitlines()[0][:200] if str(exc) else ""
+    return f"{where}: could not be read ({type(exc).__name__}{': ' + first if first else ''}); skipped"
 
 
 # --- a directory of reports --------------------------------------------------------------------------
@@ -352,9 +359,13 @@ def _sidecar(path: Path) -> tuple[dict[str, Any] | None, str]:
     if not side.is_file():
         return None, f"no sidecar {side.name}"
     try:
-        doc = json.loads(side.read_bytes())
-    except (OSError, ValueError) as exc:
-        return {}, f"sidecar {side} is not JSON ({exc})"
+        with side.open("rb") as fh:
+            raw = fh.read(_SIDECAR_MAX + 1)
+        if len(raw) > _SIDECAR_MAX:
+            return {}, f"sidecar {side} is larger than 1 MiB"
+        doc = json.loads(raw)
+    except (OSError, ValueError, RecursionError) as exc:
+        return {}, f"sidecar {side} is not JSON ({type(exc).__name__ if isinstance(exc, RecursionError) else exc})"
     if not isinstance(doc, dict) or not ({"time", "commit"} & set(doc)):
         return {}, f"sidecar {side} has neither time nor commit"
     return doc, ""
@@ -400,15 +411,18 @@ def _report_time(path: Path, name: str, report: Report, src: CoverageSourceSetti
                 except ValueError as exc:
                     why.append(f"sidecar time {doc['time']!r} is not a time ({exc})")
         elif report.timestamp is not None:
-            return _utc(report.timestamp, zone), why
+            try:
+                return _utc(report.timestamp, zone), why
+            except (ValueError, OverflowError):  # pandas' range ends in 2262
+                why.append(f"the report's timestamp {report.timestamp.isoformat()} is out of range")
         else:
             why.append(f"the {report.format} report has no timestamp")
     return None, why
 
 
-def _collect_dir(src: CoverageSourceSettings, old: Mapping[str, Any] | None, progress: Progress | None
-                 ) -> tuple[_Run, dict[str, Any], str]:
-    from collectors.coverage_formats import ReportError, parse_file
+def _collect_dir(src: CoverageSourceSettings, old: Mapping[str, Any] | None, progress: Progress | None,
+                 timeout_s: float) -> tuple[_Run, dict[str, Any], str]:
+    from collectors.coverage_formats import parse_file
 
     run = _Run()
     base = src.dir
@@ -423,7 +437,7 @@ def _collect_dir(src: CoverageSourceSettings, old: Mapping[str, Any] | None, pro
     run.scopes = set() if full else set(old.get("scopes", []))
     paths = _listing(src)
     zone = _zone_of(src.timezone)
-    commits = _Commits(src.repo)
+    commits = _Commits(src.repo, timeout_s)
     todo = []
     for path in paths:
         key = path.relative_to(base).as_posix()
@@ -443,8 +457,8 @@ def _collect_dir(src: CoverageSourceSettings, old: Mapping[str, Any] | None, pro
                 progress(f"coverage reports ({src.scope})", i, len(todo))
             try:
                 report = parse_file(path)
-            except ReportError as exc:
-                run.failures.append(f"{exc}; skipped")
+            except Exception as exc:  # one report, whatever is wrong with it, must not cost the others
+                run.failures.append(_unreadable(exc, str(path)))
                 seen[key] = [*mark, False]
                 continue
             ts, why = _report_time(path, key, report, src, zone, commits)
@@ -488,29 +502,23 @@ def _add_reports(run: _Run, src: CoverageSourceSettings, got: Iterable[tuple[pd.
 
 # --- the Git history of a committed report --------------------------------------------------------------
 
-def _collect_git(src: CoverageSourceSettings, old: Mapping[str, Any] | None, progress: Progress | None
-                 ) -> tuple[_Run, dict[str, Any], str]:
-    import git
+def _collect_git(src: CoverageSourceSettings, old: Mapping[str, Any] | None, progress: Progress | None,
+                 timeout_s: float) -> tuple[_Run, dict[str, Any], str]:
     import pandas as pd
 
-    from collectors.coverage_formats import ReportError, parse_bytes
+    from collectors.coverage_formats import parse
 
     assert src.repo is not None and src.file is not None
     run = _Run()
     fp = src.fingerprint()
     file = src.file.strip("/")
-    label = src.repo.resolve().name
-    repo = _open_repo(src.repo)
+    label = repo_label(src.repo)
+    repo = open_repo(src.repo, timeout_s)
     try:
-        if not repo.head.is_valid():
-            raise InputError(f"{src.scope}: {src.repo} has no commits yet")
-        branch = src.branch or ("HEAD" if repo.head.is_detached else repo.active_branch.name)
-        try:
-            tip = repo.git.rev_parse("--verify", "--quiet", f"{branch}^{{commit}}")
-        except git.GitCommandError:
-            raise InputError(f"{src.scope}: branch {branch!r} not found in {src.repo}") from None
+        branch, tip = resolve_branch(repo, src.branch, str(src.repo))
         head = old.get("head") if old else None
-        full = not old or old.get("fingerprint") != fp or not head or not _is_ancestor(repo, head, tip)
+        full = (not old or old.get("fingerprint") != fp or not head or not _HEX.fullmatch(str(head))
+                or not repo.ok("merge-base", "--is-ancestor", head, tip))
         if old and full:
             run.replaces = [Replace(s, SOURCE) for s in old.get("scopes", [])]
             why = "settings changed" if old.get("fingerprint") != fp else f"{branch} was rewritten"
@@ -518,48 +526,47 @@ def _collect_git(src: CoverageSourceSettings, old: Mapping[str, Any] | None, pro
         run.scopes = set() if full else set(old.get("scopes", []))
         rev = tip if full else f"{head}..{tip}"
         since = () if src.since is None else (f"--since={_utc(src.since, UTC).isoformat()}",)
-        out = repo.git.log("--first-parent", "--no-show-signature", "--format=%H %ct", *since, rev, "--", file)
-        commits = [line.split() for line in reversed(out.splitlines()) if line.strip()]
+        out = repo.run("log", "--first-parent", "--format=%H %ct", *since, rev, "--", file)
+        commits = [(sha.decode(), commit_time(ct)) for sha, _, ct in
+                   (line.partition(b" ") for line in reversed(out.splitlines()) if line.strip())]
+        odd = [sha for sha, ct in commits if ct < 0]
+        if odd:
+            run.failures.append(f"{label}: {len(odd)} commit(s) with a commit time Git cannot read or past 2200 "
+                                f"(first: {odd[0][:12]}); skipped")
         got: list[tuple[pd.Timestamp, Any, str, Report]] = []
         gone = 0
-        for i, (sha, ct) in enumerate(commits):
-            if progress is not None and i % 50 == 0:
-                progress(f"coverage history ({src.scope})", i, len(commits))
-            where = f"{label}@{sha[:12]}:{file}"
-            try:
-                _, kind, _, data = repo.git.get_object_data(f"{sha}:{file}")
-            except ValueError:  # the commit deleted the report
-                gone += 1
-                continue
-            if kind != b"blob":
-                run.failures.append(f"{where}: is a {kind.decode()}, not a file; skipped")
-                continue
-            try:
-                report = parse_bytes(data, where)
-            except ReportError as exc:
-                run.failures.append(f"{exc}; skipped")
-                continue
-            got.append((pd.Timestamp(int(ct), unit="s", tz="UTC"), i, sha[:12], report))
-            run.read += 1
+        with repo.objects() as objects:
+            for i, (sha, ct) in enumerate(commits):
+                if ct < 0:
+                    continue
+                if progress is not None and i % 50 == 0:
+                    progress(f"coverage history ({src.scope})", i, len(commits))
+                where = f"{label}@{sha[:12]}:{file}"
+                blob = objects.read(f"{sha}:{file}")
+                if blob is None:  # the commit deleted the report
+                    gone += 1
+                    continue
+                kind, content = blob
+                with content:
+                    if kind != "blob":
+                        run.failures.append(f"{where}: is a {kind}, not a file; skipped")
+                        continue
+                    try:
+                        report = parse(content, where)
+                    except Exception as exc:  # as for a directory's reports
+                        run.failures.append(_unreadable(exc, where))
+                        continue
+                got.append((pd.Timestamp(ct, unit="s", tz="UTC"), i, sha[:12], report))
+                run.read += 1
         if progress is not None:
             progress(f"coverage history ({src.scope})", len(commits), len(commits))
-    finally:
-        repo.close()
+    except GitError as exc:
+        raise InputError(f"{src.scope}: git failed on {str(src.repo)!r}: {failure(exc)}") from None
     _add_reports(run, src, got)
     state = {"v": STATE_VERSION, "kind": "git", "fingerprint": fp, "head": tip, "scopes": sorted(run.scopes)}
     line = (f"{src.scope} ({src.repo} {branch}:{file} @ {tip[:12]}): {run.read} commit(s) read"
             + (f", {gone} deleting the report" if gone else "") + (", full read" if full else ", incremental"))
     return run, state, line
-
-
-def _is_ancestor(repo: Any, old: str, new: str) -> bool:
-    import git
-
-    try:
-        repo.git.merge_base("--is-ancestor", old, new)
-    except git.GitCommandError:
-        return False
-    return True
 
 
 # --- the collector seam ------------------------------------------------------------------------------------
@@ -576,7 +583,8 @@ def collect(settings: CoverageSettings, state: Mapping[str, Any], progress: Prog
         if not isinstance(old, Mapping):  # nothing saved (or not ours): a first run
             old = None
         try:
-            run, st, line = (_collect_dir if src.kind == "dir" else _collect_git)(src, old, progress)
+            run, st, line = (_collect_dir if src.kind == "dir" else _collect_git)(src, old, progress,
+                                                                                 settings.git_timeout_s)
         except InputError as exc:
             msg = str(exc)
             failures.append(msg if msg.startswith(f"{src.scope}:") else f"{src.scope}: {msg}")

@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 from collectors import git_buckets as gb
 from collectors.base import Collected, Collector, Progress, Replace
-from collectors.git_cmd import GitError, Repo, open_repo
-from collectors.git_log import CommitRecord, stream_log
+from collectors.git_cmd import GitError, Repo, failure, open_repo, resolve_branch
+from collectors.git_log import CommitRecord, readable, stream_log
 from collectors.git_rules import Classifier, GitRepoSettings, GitRules, GitSettings, RepoSpec, identity, repo_label
 from collectors.git_szz import BlameLink, FixInput, commit_graph_env, ignore_revs_file, run_szz
 from collectors.observations import InputError, bucket_of
@@ -103,22 +103,6 @@ class GitResult:
             yield _utc(ts), scope, metric, value, "git"
 
 
-def _resolve_branch(repo: Repo, branch: str | None, where: str) -> tuple[str, str]:
-    if branch is None:
-        try:
-            branch = repo.text("symbolic-ref", "--quiet", "HEAD").removeprefix("refs/heads/")
-        except GitError:
-            branch = "HEAD"  # detached
-    try:
-        tip = repo.text("rev-parse", "--verify", "--quiet", f"{branch}^{{commit}}")
-    except GitError:
-        if not repo.ok("rev-parse", "--verify", "--quiet", "HEAD^{commit}"):
-            raise InputError(f"{where} is an empty repository (no commits yet); nothing to collect") from None
-        names = ", ".join(repo.text("for-each-ref", "--count=10", "--format=%(refname:short)", "refs/heads").split())
-        raise InputError(f"branch {branch!r} not found in {where}; branches: {names or 'none'}") from None
-    return branch, tip
-
-
 def _shallow_boundary(repo: Repo) -> frozenset[str]:
     f = repo.shallow_file
     return frozenset(f.read_text().split()) if f.is_file() else frozenset()
@@ -134,11 +118,13 @@ def _since_arg(since: pd.Timestamp | None) -> tuple[str, ...]:
 
 def _seed_authors(repo: Repo, tip: str, since: pd.Timestamp) -> Counter[str]:
     """Commit counts per author before ``since``: experience counts the whole history."""
-    out = repo.run("log", "--no-show-signature", "--format=%aN%x00%aE", f"--until={since.isoformat()}", tip)
+    out = repo.run("log", "--format=%aN%x00%aE", f"--until={since.isoformat()}", tip)
     counts: Counter[str] = Counter()
     for line in out.split(b"\n"):
         if line:
             name, _, email = line.partition(b"\x00")
+            if name == b"%aN" and email == b"%aE":  # no author line (as in collectors.git_log)
+                name = email = b""
             counts[identity(name.decode("utf-8", "replace"), email.decode("utf-8", "replace"))] += 1
     return counts
 
@@ -258,7 +244,7 @@ def _lookup(repo: Repo, shas: Iterable[str], rules: GitRules, prefixes: tuple[st
     if not todo:
         return {}
     recs = stream_log(repo, todo, Classifier(rules), prefixes, extra=("--no-walk=unsorted",))
-    return {r.sha: r for r in recs}
+    return {r.sha: r for r in recs if readable(r)}
 
 
 def _scopes_of(label: str, prefixes: Iterable[str]) -> list[str]:
@@ -270,18 +256,17 @@ def collect_repo(spec: RepoSpec, rules: GitRules | None = None, state: Mapping[s
     """Read one repository's branch (only what is new since ``state``) into tables and new state."""
     label = spec.label or repo_label(spec.path)
     rules = rules or GitRules()
-    repo = open_repo(spec.path)
+    repo = open_repo(spec.path, rules.timeout_s)
     try:
         return _collect(repo, spec, label, rules, Classifier(rules), state, progress)
     except GitError as exc:
-        detail = exc.stderr.replace("\n", " ").strip()
-        raise InputError(f"git failed on {label!r}: {detail or exc}") from None
+        raise InputError(f"git failed on {label!r}: {failure(exc)}") from None
 
 
 def _collect(repo: Repo, spec: RepoSpec, label: str, rules: GitRules, classifier: Classifier,
              state: Mapping[str, Any] | None, progress: Progress | None) -> GitResult:
     where = repr(str(spec.path))
-    branch, tip = _resolve_branch(repo, spec.branch, where)
+    branch, tip = resolve_branch(repo, spec.branch, where)
     shallow = repo.shallow
     plan = _plan(repo, spec, branch, tip, rules, shallow, state)
     notes = list(plan.notes)
@@ -309,6 +294,11 @@ def _collect(repo: Repo, spec: RepoSpec, label: str, rules: GitRules, classifier
     on_record = (lambda n: progress(f"log {label}", n, total)) if progress else None
     recs = [r for r in stream_log(repo, plan.revs, classifier, prefixes, since_args, on_record)
             if r.sha not in boundary]
+    odd = [r.sha for r in recs if not readable(r)]
+    if odd:
+        notes.append(f"{label}: {len(odd)} commit(s) with a commit time Git cannot read or past 2200 were left "
+                     f"out (first: {odd[0][:12]})")
+        recs = [r for r in recs if readable(r)]
     records = {r.sha: r for r in recs}
     experience: dict[str, int | None] = {}
     for r in recs:

@@ -15,6 +15,12 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
+# Metrics a bucket's later history still changes: SZZ finds a commit bug-introducing only when a later fix
+# blames it, so the latest buckets read low until their bugs are fixed. Analyses leave those buckets out
+# (the "settling" ones); ``time_to_fix_seconds``, the lag from introducing to fixing, says for how long.
+SETTLING_METRICS: tuple[str, ...] = ("bug_introducing_commits_count", "bug_introducing_commit_ratio")
+SETTLING_LAG_METRIC = "time_to_fix_seconds"
+
 Summary = dict[str, Any]
 Summaries = dict[str, dict[str, Summary]]  # scope -> str(bucket start, Unix seconds) -> summary
 

@@ -81,6 +81,8 @@ class GitRules(Section):
     szz_max_files: int = Field(default=20, ge=1, description="SZZ skips fixes touching more files than this")
     szz_workers: int = Field(default=0, ge=0, description="parallel blames (0: one per CPU)")
     bucket: Literal["day", "week"] = "week"
+    timeout_s: float = Field(default=600.0, gt=0, description="a git command that prints nothing for this long is "
+                                                              "stopped: a hung or hostile repository cannot hold a run")
 
     @field_validator("fix_patterns", "issue_patterns")
     @classmethod
@@ -266,7 +268,10 @@ def in_prefix(path: str, prefix: str) -> bool:
 def repo_label(path: str | Path) -> str:
     """A repository's default scope label: its folder's name (undecodable bytes as U+FFFD, since a
     label is text that lands in CSV, JSON and the store)."""
-    name = Path(path).resolve().name
+    try:
+        name = Path(path).resolve().name
+    except (OSError, RuntimeError):  # a symbolic link loop: the name as given (opening it says what is wrong)
+        name = Path(path).name
     return os.fsencode(name).decode("utf-8", "replace") if name else "repo"
 
 

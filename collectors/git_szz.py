@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from collectors.git_cmd import GitError, Repo
+from collectors.git_cmd import GitError, GitTimeout, Repo
 from collectors.git_rules import is_comment_or_blank
 
 _HUNK = re.compile(rb"^@@ -(\d+)(?:,(\d+))? \+\d+(?:,(\d+))? @@")
@@ -120,13 +120,13 @@ def commit_graph_env(repo: Repo, dest_dir: str) -> dict[str, str] | None:
     faster. It goes to ``dest_dir``, offered to git as an extra (empty) alternate object
     directory through the environment, so the repository itself is never written to.
     """
-    alt = os.pathsep.join(p for p in (dest_dir, os.environ.get("GIT_ALTERNATE_OBJECT_DIRECTORIES")) if p)
-    env = {"GIT_ALTERNATE_OBJECT_DIRECTORIES": alt}
+    env = {"GIT_ALTERNATE_OBJECT_DIRECTORIES": dest_dir}
     os.makedirs(os.path.join(dest_dir, "info"), exist_ok=True)
     os.makedirs(os.path.join(dest_dir, "pack"), exist_ok=True)
-    try:
-        _run(repo, ["commit-graph", "write", "--reachable", "--changed-paths", f"--object-dir={dest_dir}"], env)
-    except GitError:
+    try:  # --progress: on a very long history it takes minutes, and progress is what tells a slow git from a hung one
+        _run(repo, ["commit-graph", "write", "--reachable", "--changed-paths", "--progress",
+                    f"--object-dir={dest_dir}"], env)
+    except (GitError, GitTimeout):  # an optimisation only: blame works without it
         return None
     return env
 
@@ -134,8 +134,7 @@ def commit_graph_env(repo: Repo, dest_dir: str) -> dict[str, str] | None:
 def _blame_fix(repo: Repo, fix: FixInput, ignore_file: str | None, env: dict[str, str] | None
                ) -> tuple[list[BlameLink], int]:
     diff = _run(repo, ["-c", "core.quotePath=false", "diff", "-U0", "-w", "--ignore-blank-lines", "-M",
-                       "--no-color", "--no-ext-diff", "--no-textconv", "--src-prefix=a/", "--dst-prefix=b/",
-                       fix.parent, fix.sha], env)
+                       "--src-prefix=a/", "--dst-prefix=b/", fix.parent, fix.sha], env)
     links: list[BlameLink] = []
     failures = 0
     for path, lines in removed_lines(diff).items():
@@ -157,7 +156,7 @@ def _blame_fix(repo: Repo, fix: FixInput, ignore_file: str | None, env: dict[str
 def ignore_revs_file(repo: Repo, tip: str, dest_dir: str) -> str | None:
     """Write the tip's ``.git-blame-ignore-revs`` (if any) to a file and return its path."""
     try:
-        content = _run(repo, ["show", f"{tip}:.git-blame-ignore-revs"])
+        content = _run(repo, ["cat-file", "blob", f"{tip}:.git-blame-ignore-revs"])
     except GitError:
         return None
     path = os.path.join(dest_dir, "blame-ignore-revs")
@@ -175,9 +174,13 @@ def run_szz(repo: Repo, fixes: Iterable[FixInput], *, ignore_file: str | None, w
     failures = 0
     n_workers = workers or max(1, os.cpu_count() or 1)
     with ThreadPoolExecutor(max_workers=n_workers) as pool:
-        for done, (found, failed) in enumerate(pool.map(lambda f: _blame_fix(repo, f, ignore_file, env), todo), 1):
-            links.extend(found)
-            failures += failed
-            if progress is not None and (done % 50 == 0 or done == len(todo)):
-                progress(done, len(todo))
+        try:
+            for done, (found, failed) in enumerate(pool.map(lambda f: _blame_fix(repo, f, ignore_file, env), todo), 1):
+                links.extend(found)
+                failures += failed
+                if progress is not None and (done % 50 == 0 or done == len(todo)):
+                    progress(done, len(todo))
+        except BaseException:  # a stopped git (GitTimeout): the fixes not yet started would wait as long
+            pool.shutdown(cancel_futures=True)
+            raise
     return links, failures

@@ -16,6 +16,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from core.errors import BadInput
+
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
@@ -24,8 +26,8 @@ COLUMNS: tuple[str, ...] = ("ts", "scope", "metric", "value", "source")
 SOURCES: frozenset[str] = frozenset({"git", "prometheus", "coverage", "file", "sample"})
 
 
-class InputError(ValueError):
-    """Bad input the user can fix; its message is one line saying what is wrong and what to do."""
+class InputError(BadInput):
+    """Bad input to a source the user can fix; its message is one line saying what is wrong and what to do."""
 
 
 def empty() -> pd.DataFrame:

@@ -578,18 +578,31 @@ def parse_graph(text: str, where: str = "<graph>") -> CausalGraph:
     return _from_mapping(doc, where)
 
 
+MAX_YAML_DEPTH = 64  # a configuration or a graph is a few levels deep; 20,000 "[" would exhaust the recursion
+
+
 class _NoAliasLoader(yaml.SafeLoader):
-    """YAML without anchors' aliases: a few lines of ``*ref`` can expand to gigabytes (a "billion laughs")."""
+    """YAML without anchors' aliases (a few lines of ``*ref`` can expand to gigabytes, a "billion laughs")
+    and nested at most :data:`MAX_YAML_DEPTH` deep (the composer recurses once per level)."""
+
+    _depth = 0
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
             mark = self.peek_event().start_mark
             raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed; write the value out", mark)
-        return super().compose_node(parent, index)
+        if self._depth >= MAX_YAML_DEPTH:
+            mark = self.peek_event().start_mark
+            raise yaml.composer.ComposerError(None, None, f"nested more than {MAX_YAML_DEPTH} levels deep", mark)
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 def load_yaml(text: str) -> Any:
-    """Parse YAML safely: no Python objects and no aliases (so no expansion bombs)."""
+    """Parse YAML safely: no Python objects, no aliases (so no expansion bombs), bounded nesting."""
     return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
 
 

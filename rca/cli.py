@@ -1,19 +1,26 @@
 """The ``rca`` command line: a thin face over :mod:`rca.pipeline`.
 
 Every command parses its options, calls one pipeline function and prints what it returns.
-Errors the user can fix (:class:`rca.pipeline.PipelineError`) become one line on stderr and
-exit status 2, never a traceback; a job that ran but partly failed (a chat post, a source)
-exits 1. Heavy imports happen inside commands, so ``rca --help`` is instant.
+Our errors (:mod:`core.errors`) become one line on stderr, never a traceback, and exit with
+their branch's status: 2 the user can fix it, 3 a server or the store is unavailable (try
+again), 1 a job that ran but partly failed (a chat post, a source; an answer written but not
+kept in the store). Every error line, note and failure is scrubbed of the configuration's secrets
+and of credential-shaped text, and is one printable line (outside text cannot forge a line or
+drive the terminal). Heavy imports happen inside commands, so ``rca --help`` is instant.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from core.errors import WhydunnitError, printable
+from core.secrets import Redactor
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="whydunnit: why did the metric get worse? Causal root-cause analysis for engineering metrics.")
@@ -35,8 +42,26 @@ def _settings(config: Path | None, **overrides: object):
     return pipeline.settings(config, **overrides)
 
 
-def _err(message: str) -> None:
-    typer.echo(f"rca: error: {message}", err=True)
+Scrub = Callable[[str], str]
+
+
+def _shapes(text: str) -> str:
+    """Outside text as one printable line with credential-shaped pieces hidden (no configuration needed)."""
+    return printable(Redactor()(str(text)), 2000)
+
+
+def _scrub(settings) -> Scrub:
+    from rca.config import scrubber
+
+    return scrubber(settings)
+
+
+def _err(message: str, scrub: Scrub = _shapes) -> None:
+    typer.echo(f"rca: error: {scrub(message)}", err=True)
+
+
+def _note(message: str, scrub: Scrub = _shapes) -> None:
+    typer.echo(f"rca: note: {scrub(message)}", err=True)
 
 
 @app.command()
@@ -91,17 +116,18 @@ def report(
     settings = _settings(config)
     with Console(stderr=True).status("Investigating the configured targets and writing the report..."):
         outcome = pipeline.report(settings, dry_run=dry_run, out_dir=out)
+    scrub = _scrub(settings)
     for fmt, path in outcome.reports.items():
         typer.echo(f"{fmt}: {path}", err=True)
     for r in outcome.results:
         typer.echo(f"{r.scope} {r.target}: {r.observed.baseline:.4g} -> {r.observed.current:.4g}, "
                    f"{'regression' if r.regression.detected else 'no regression'}", err=True)
     for line in outcome.skipped:
-        typer.echo(f"not investigated: {line}", err=True)
+        typer.echo(f"not investigated: {scrub(line)}", err=True)
     if dry_run:
         sys.stdout.write(json.dumps(outcome.payloads, indent=2, ensure_ascii=False) + "\n")
     for d in outcome.deliveries:
-        typer.echo(f"posted to {d.channel} ({d.kind}): {'ok' if d.ok else 'FAILED: ' + d.error}", err=True)
+        typer.echo(f"posted to {d.channel} ({d.kind}): {'ok' if d.ok else 'FAILED: ' + scrub(d.error)}", err=True)
     failed = [d for d in outcome.deliveries if not d.ok]
     if failed:
         _err(f"{len(failed)} of {len(outcome.deliveries)} chat post(s) failed; the report is written and the "
@@ -135,7 +161,7 @@ def investigate(
     settings = _settings(config, engine=engine)
     request = pipeline.request(target=target, graph=graph, scope=scope, at=at, baseline=baseline, current=current)
     done = pipeline.investigate(request, settings, data=data, formats=[fmt.value])
-    _emit(done, fmt, out, "investigation")
+    _emit(done, fmt, out, "investigation", _scrub(settings))
 
 
 @app.command("what-if")
@@ -145,16 +171,20 @@ def what_if(
     set_: Annotated[list[str], typer.Option("--set", "-s", help="NODE=NUMBER to impose (repeatable)")],
     data: Annotated[Path | None, typer.Option("--data", "-d", help="CSV or Parquet (default: the store)")] = None,
     scope: Annotated[str, typer.Option("--scope", help="without --data: the store's scope to read")] = "",
+    window: Annotated[str | None, typer.Option(
+        "--window", help="START..END: what the target would have been over those rows (a counterfactual)")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="random seed (default from config: 0)")] = None,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="json, md or html")] = Format.json,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="write here instead of stdout")] = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Predict a metric had some nodes been set to values (an intervention), as JSON."""
-    import json
-
+    """Predict a metric had some nodes been held at values: an intervention, or over a window a counterfactual."""
     from rca import pipeline
 
     settings = _settings(config)
-    result = pipeline.what_if(target, _values(set_), settings, graph=graph, data=data, scope=scope)
-    sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
+    answer = pipeline.what_if(target, _values(set_), settings, graph=graph, data=data, scope=scope, seed=seed,
+                              window=window, formats=[fmt.value])
+    _emit(answer, fmt, out, "what-if")
 
 
 def _values(pairs: list[str]) -> dict[str, float]:
@@ -182,9 +212,10 @@ SeedOpt = Annotated[int | None, typer.Option("--seed", help="random seed (defaul
 ConfidenceOpt = Annotated[float, typer.Option("--confidence", help="coverage of the intervals")]
 
 
-def _emit(answer, fmt: Format, out: Path | None, what: str) -> None:
+def _emit(answer, fmt: Format, out: Path | None, what: str, scrub: Scrub = _shapes) -> None:
     """Print (or write) an answer (an investigation, an effect, recommendations) in ``fmt``; say on
-    stderr where it went and whether it was kept."""
+    stderr where it went and whether it was kept. An answer the store could not keep is written all
+    the same, then that is one error line and exit status 1."""
     text = answer.rendered[fmt.value]
     if out is None:
         sys.stdout.write(text)
@@ -192,9 +223,14 @@ def _emit(answer, fmt: Format, out: Path | None, what: str) -> None:
         from results.io import write_text_atomic
 
         write_text_atomic(out, text)
-        typer.echo(f"wrote {out}", err=True)
+        typer.echo(f"wrote {printable(str(out))}", err=True)
     if answer.id:
         typer.echo(f"{what} {answer.id} kept in the store", err=True)
+    unkept = getattr(answer, "unkept", None)
+    if unkept:
+        where = f"written to {out}" if out is not None else "printed above"
+        _err(f"the {what} could not be kept in the store ({unkept}); the answer is {where}", scrub)
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -205,7 +241,8 @@ def effect(
     data: DataOpt = None,
     scope: Annotated[list[str] | None, typer.Option(
         "--scope", "-s", help="scope to read (repeatable: pooled, or compared with --by-scope); default: every one")] = None,
-    by_scope: Annotated[bool, typer.Option("--by-scope", help="one effect per scope (EconML LinearDML), not pooled")] = False,
+    by_scope: Annotated[bool, typer.Option(
+        "--by-scope", help="one effect per scope (EconML: a causal forest, or LinearDML on few rows), not pooled")] = False,
     feature: Annotated[list[str] | None, typer.Option(
         "--feature", help="with --by-scope: a column of the data the effect may vary with (repeatable)")] = None,
     fmt: FormatOpt = Format.json,
@@ -235,7 +272,7 @@ def effect(
             answer = pipeline.effect(treatment, outcome, settings, graph=graph, data=data, scopes=scopes, seed=seed,
                                      confidence=confidence, simulations=simulations, bootstrap=bootstrap,
                                      refute=refute, formats=[fmt.value])
-    _emit(answer, fmt, out, "effects by scope" if by_scope else "effect")
+    _emit(answer, fmt, out, "effects by scope" if by_scope else "effect", _scrub(settings))
 
 
 @app.command()
@@ -245,7 +282,13 @@ def recommend(
     data: DataOpt = None,
     scope: Annotated[str, typer.Option("--scope", "-s", help="the scope to read (default: the only one)")] = "",
     lever: Annotated[list[str] | None, typer.Option(
-        "--lever", help="rank only these nodes (repeatable; default: every actionable node upstream)")] = None,
+        "--lever", help="rank only these nodes (repeatable; default: every node upstream not marked actionable: false)")
+    ] = None,
+    actions: Annotated[Path | None, typer.Option(
+        "--actions", help="YAML file of candidate actions (named sets of node moves) to rank instead of single levers")
+    ] = None,
+    ask_model: Annotated[bool, typer.Option(
+        "--ask-model", help="also rank actions drafted by the model configured under recommend.drafts")] = False,
     fmt: FormatOpt = Format.json,
     out: OutOpt = None,
     seed: SeedOpt = None,
@@ -253,16 +296,25 @@ def recommend(
     confidence: ConfidenceOpt = 0.95,
     config: ConfigOpt = None,
 ) -> None:
-    """What should we change? TARGET's levers ranked by what moving each to its good quartile would bring."""
+    """What should we change? TARGET's levers, or candidate actions, ranked by what each would bring."""
     from rich.console import Console
 
     from rca import pipeline
 
     settings = _settings(config)
+    if actions is not None or ask_model:
+        if lever:
+            raise pipeline.BadInput("--lever ranks single levers; with --actions or --ask-model the actions say what moves")
+        with Console(stderr=True).status("Fitting the model and ranking the candidate actions..."):
+            answer = pipeline.actions(target, settings, graph=graph, data=data, scope=scope, actions_file=actions,
+                                      ask_model=ask_model, seed=seed, confidence=confidence, bootstrap=bootstrap,
+                                      formats=[fmt.value])
+        _emit(answer, fmt, out, "actions")
+        return
     with Console(stderr=True).status("Fitting the model and moving each lever..."):
         answer = pipeline.recommendations(target, settings, graph=graph, data=data, scope=scope, levers=lever or None,
                                           seed=seed, confidence=confidence, bootstrap=bootstrap, formats=[fmt.value])
-    _emit(answer, fmt, out, "recommendations")
+    _emit(answer, fmt, out, "recommendations", _scrub(settings))
 
 
 class Level(StrEnum):
@@ -321,7 +373,7 @@ def collect(
             res = pipeline.export_git(git_path, out, level.value, settings=settings, branch=branch,
                                       since=since, scopes=tuple(scope or ()), szz=szz, progress=update)
         for note in res.notes:
-            typer.echo(f"rca: note: {note}", err=True)
+            _note(note, _scrub(settings))
         typer.echo(f"wrote {res.path}: {res.rows} rows from {res.commits_read} commits")
         return
     if out is not None:
@@ -331,15 +383,16 @@ def collect(
     bar, update = _progress_bar()
     with bar:
         outcome = pipeline.collect(settings, progress=update)
+    scrub = _scrub(settings)
     for run in outcome.runs:
         for note in run.notes:
-            typer.echo(f"rca: note: {note}", err=True)
+            _note(note, scrub)
         for line in run.lines:
-            typer.echo(f"{run.name}: {line}")
+            typer.echo(f"{run.name}: {scrub(line)}")
         for failure in run.failures:
-            _err(f"{run.name}: {failure}")
+            _err(f"{run.name}: {failure}", scrub)
         if run.error:
-            _err(f"{run.name}: {run.error}")
+            _err(f"{run.name}: {run.error}", scrub)
     typer.echo(f"stored {outcome.rows_written} observations in {outcome.store}")
     if not outcome.ok:
         raise typer.Exit(1)
@@ -365,15 +418,39 @@ def serve(
         raise typer.Exit(code)
 
 
+class GraphFormat(StrEnum):
+    text = "text"
+    dot = "dot"
+    svg = "svg"
+    png = "png"
+
+
 @graph_app.command("show")
-def graph_show(graph: Annotated[str, typer.Argument(help="graph file or shipped name")]) -> None:
-    """Validate a graph and print its nodes and edges."""
+def graph_show(
+    graph: Annotated[str, typer.Argument(help="graph file or shipped name")],
+    fmt: Annotated[GraphFormat, typer.Option(
+        "--format", "-f", help="text (edges), dot (Graphviz), or svg/png drawn by Graphviz's dot")] = GraphFormat.text,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="write here instead of stdout (png needs it)")] = None,
+) -> None:
+    """Validate a graph and print its edges, or write it as Graphviz DOT, SVG or PNG."""
     from rca import pipeline
 
-    g = pipeline.graph(graph)
-    typer.echo(f"graph {g.name}: unit {g.unit}, {len(g.nodes)} nodes, {len(g.edges)} edges")
-    for e in g.edges:
-        typer.echo(f"  {e.source} -> {e.target}" + (f"  (lag {e.lag})" if e.lag else ""))
+    if fmt is GraphFormat.text:
+        g = pipeline.graph(graph)
+        typer.echo(f"graph {g.name}: unit {g.unit}, {len(g.nodes)} nodes, {len(g.edges)} edges")
+        for e in g.edges:
+            typer.echo(f"  {e.source} -> {e.target}" + (f"  (lag {e.lag})" if e.lag else ""))
+        return
+    if fmt is GraphFormat.png and out is None:
+        raise pipeline.BadInput("--format png writes an image: give --out FILE.png")
+    data = pipeline.graph_picture(graph, fmt.value)
+    if out is None:
+        sys.stdout.write(data.decode("utf-8"))
+        return
+    from results.io import write_atomic
+
+    write_atomic(out, lambda tmp: tmp.write_bytes(data))
+    typer.echo(f"wrote {out}", err=True)
 
 
 @graph_app.command("check")
@@ -393,22 +470,61 @@ def graph_check(
     typer.echo(json.dumps(result.to_dict(), indent=2) if fmt == "json" else "\n".join(result.lines()))
 
 
+@graph_app.command("suggest")
+def graph_suggest(
+    data: Annotated[Path, typer.Option("--data", "-d", help="CSV or Parquet: wide (time, then metrics) or observations")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="where to write the suggested graph (.yaml)")],
+    from_graph: Annotated[str | None, typer.Option("--from", help="graph to start from and compare with")] = None,
+    tiers: Annotated[str | None, typer.Option("--tiers", help="order, earliest first: 'a,b; c; d'")] = None,
+    max_lag: Annotated[int, typer.Option("--max-lag", min=0, max=52, help="lagged edges up to this many buckets")] = 1,
+    seconds: Annotated[float, typer.Option("--seconds", min=1, help="time bound for the bootstrap resamples")] = 60,
+    scope: Annotated[str, typer.Option("--scope", help="which scope of an observation table")] = "",
+    config: ConfigOpt = None,
+) -> None:
+    """Learn a graph from data under the domain's order and print it as a diff against --from."""
+    from rca import pipeline
+
+    order = pipeline.parse_tiers(tiers) if tiers else None
+    outcome = pipeline.suggest_graph(data, _settings(config), from_graph=from_graph, tiers=order, out=out, scope=scope,
+                                     max_lag=max_lag, seconds=seconds)
+    from rca.engine.discovery_text import lines
+
+    typer.echo("\n".join(lines(outcome.suggestion)))
+    typer.echo(f"wrote {outcome.path}", err=True)
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the app and turn user errors into one line and exit status 2."""
+    """Entry point: run the app and turn our errors into one line and their branch's exit status."""
     # Standalone mode lets the command-line parser report usage errors itself (exit 2) and
     # re-raises everything else, so our own input errors arrive here as exceptions.
     try:
         app(args=argv, prog_name="rca")
     except OSError as exc:
-        _err(f"{exc.strerror or exc}: {exc.filename}" if getattr(exc, "filename", None) else str(exc))
+        _err(f"{exc.strerror or exc}: {exc.filename}" if getattr(exc, "filename", None) else str(exc),
+             _configured_scrub(argv))
         sys.exit(1)
-    except Exception as exc:
-        from rca.pipeline.errors import PipelineError  # here, not at start-up: `rca --help` stays instant
+    except WhydunnitError as exc:
+        # One line and the branch's exit status: 2 the user can fix it, 3 try again later, 1 partly failed.
+        _err(str(exc), _configured_scrub(argv))
+        sys.exit(exc.exit_code)
 
-        if not isinstance(exc, PipelineError):
-            raise
-        _err(str(exc))
-        sys.exit(2)
+
+def _configured_scrub(argv: list[str] | None) -> Scrub:
+    """The scrubber that knows the secrets of the configuration the command was given (``--config``, else
+    ``$RCA_CONFIG`` or ``./rca.yaml``); one that hides only credential shapes if it cannot be read."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    path = None
+    for i, arg in enumerate(args):
+        if arg in ("--config", "-c") and i + 1 < len(args):
+            path = args[i + 1]
+        elif arg.startswith("--config="):
+            path = arg.partition("=")[2]
+    try:
+        from rca.config import load_settings
+
+        return _scrub(load_settings(path))
+    except Exception:  # the configuration may be what failed: the shapes are still hidden
+        return _shapes
 
 
 if __name__ == "__main__":

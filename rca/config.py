@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -26,6 +27,8 @@ from collectors.files import FilesSettings
 from collectors.git_rules import GitSettings
 from collectors.observations import InputError
 from collectors.prometheus import PrometheusSettings
+from core.errors import printable
+from core.secrets import Redactor
 from graphs.model import load_yaml
 from rca.engine.question import Options
 
@@ -205,6 +208,15 @@ class ServeSettings(_Section):
     shutdown_grace_s: float = Field(default=20.0, ge=0, le=3600, description="SIGTERM: how long running work may finish")
     log_format: Literal["auto", "json", "text"] = Field(default="auto", description="auto: JSON off a terminal")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    max_connections: int = Field(default=500, ge=4, le=100_000, description="client connections held open at once; "
+                                 "beyond, the longest-idle one is closed (or the new one gets 503)")
+    header_timeout_s: float = Field(default=10.0, gt=0, le=600, description="a request's line and headers must "
+                                    "arrive within this, or the connection is closed")
+    body_timeout_s: float = Field(default=30.0, gt=0, le=3600, description="a request's body must arrive within "
+                                  "this, or 408")
+    keep_alive_s: float = Field(default=5.0, gt=0, le=600, description="an idle connection is closed after this")
+    max_graph_bytes: int = Field(default=16_384, ge=256, le=1024 * 1024, description="a graph sent in a request "
+                                 "(YAML/DOT text or an object) may be at most this large; larger: 400")
 
     @field_validator("token_env")
     @classmethod
@@ -227,6 +239,8 @@ class JobSettings(_Section):
     investigations: list[InvestigationSettings] = Field(default=[], description="default: the top-level ones")
     notify: bool = Field(default=True, description="post the report's summary to notify.channels")
     misfire_grace_s: int = Field(default=300, ge=1, le=7 * 86_400, description="a run this late still runs")
+    retry_s: int = Field(default=300, ge=0, le=86_400, description="a run the store or a source was unavailable "
+                         "for is tried again after this long (0: wait for the next cron)")
     refit: str | None = Field(default=None, description="crontab for dropping and refitting the job's cached models")
 
     @field_validator("cron", "refit")
@@ -265,6 +279,29 @@ class JobSettings(_Section):
         return self
 
 
+class DraftSettings(_Section):
+    """An OpenAI-compatible chat-completions endpoint (a local Ollama or vLLM server) that drafts candidate
+    actions for ``rca recommend --ask-model``; the causal model ranks them, nothing else of the reply is used."""
+
+    url: str | None = Field(default=None, description="base URL, e.g. http://127.0.0.1:11434/v1")
+    model: str = Field(default="", description="the model's name on that server")
+    api_key_env: str | None = Field(default=None, description="environment variable holding the key, if one is needed")
+    timeout_s: float = Field(default=60.0, gt=0, le=600, description="for the whole reply")
+    max_reply_bytes: int = Field(default=65536, ge=1024, le=1_048_576)
+    max_actions: int = Field(default=8, ge=1, le=20)
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"https?://[^\s/]+(/[^\s]*)?", v):
+            raise ValueError(f"url must be http(s)://HOST[:PORT]/PATH, not {v!r}")
+        return v.rstrip("/") if v else v
+
+
+class RecommendSettings(_Section):
+    drafts: DraftSettings = DraftSettings()
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RCA_", env_nested_delimiter="__", extra="forbid", frozen=True)
 
@@ -276,6 +313,7 @@ class Settings(BaseSettings):
     store: StoreSettings = StoreSettings()
     compute: ComputeSettings = ComputeSettings()  # where heavy loops run: here, or on a Dask cluster
     engine: Options = Options()
+    recommend: RecommendSettings = RecommendSettings()  # `rca recommend --ask-model`: who drafts actions
     reports: ReportSettings = ReportSettings()
     coverage: CoverageSettings = CoverageSettings()
     git: GitSettings = GitSettings()
@@ -349,13 +387,18 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
     found = _find(path)
     doc: dict[str, Any] = {}
     if found is not None:
+        if found.is_dir():
+            raise ConfigError(f"configuration {str(found)!r} is a directory; give the path of a YAML file "
+                              "(such as rca.yaml)")
         if not found.is_file():
             raise ConfigError(f"configuration file {str(found)!r} does not exist")
         try:
             loaded = load_yaml(found.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
             first = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
-            raise ConfigError(f"cannot read configuration {str(found)!r}: {first}") from None
+            raise ConfigError(f"cannot read configuration {str(found)!r}: {printable(first, 300)}") from None
+        except RecursionError:  # the loader bounds nesting; this is the interpreter's own limit, just in case
+            raise ConfigError(f"cannot read configuration {str(found)!r}: nested too deeply") from None
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(f"configuration {str(found)!r} must be a mapping of sections")
         doc = loaded or {}
@@ -380,3 +423,71 @@ def _merged(doc: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
         else:
             out[key] = value
     return out
+
+
+# --- the secrets the configuration points at -------------------------------------------------------
+
+def _read_first_line(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8").splitlines()[0].strip() or None
+    except (OSError, UnicodeDecodeError, IndexError):
+        return None
+
+
+def api_tokens(settings: Settings, environ: dict[str, str] | None = None) -> list[str]:
+    """The API tokens the service accepts: the values of ``serve.token_env`` and the lines of ``serve.token_files``."""
+    env = os.environ if environ is None else environ
+    tokens = [env[name].strip() for name in settings.serve.token_env if env.get(name, "").strip()]
+    for path in settings.serve.token_files:
+        try:
+            tokens.extend(line.strip() for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip())
+        except (OSError, UnicodeDecodeError):
+            continue
+    return list(dict.fromkeys(tokens))
+
+
+def secrets_of(settings: Settings, environ: dict[str, str] | None = None) -> dict[str, str]:
+    """Every secret the configuration points at (API tokens, webhook URLs, Prometheus credentials, the
+    store's password), mapped to what is shown instead."""
+    from core.secrets import basic_credential, mask_url, mask_webhook, url_secrets, webhook_secrets
+
+    env = os.environ if environ is None else environ
+    out: dict[str, str] = {t: "***" for t in api_tokens(settings, env)}
+    for ch in settings.notify.channels:
+        url = env.get(ch.url_env, "") if ch.url_env else _read_first_line(Path(ch.url_file)) if ch.url_file else None
+        if url:
+            out[url.strip()] = mask_webhook(url.strip())
+            out.update(dict.fromkeys(webhook_secrets(url.strip()), "***"))
+    auth = settings.prometheus.auth
+    for name in ("bearer_token_env", "password_env"):
+        var = getattr(auth, name, None)
+        if var and env.get(var):
+            out[env[var]] = "***"
+    for name in ("bearer_token_file", "password_file"):
+        path = getattr(auth, name, None)
+        value = _read_first_line(Path(path)) if path else None
+        if value:
+            out[value] = "***"
+    password = env.get(auth.password_env or "") or (_read_first_line(Path(auth.password_file)) if auth.password_file
+                                                      else None)
+    if auth.username and password:  # what a proxy echoing the Authorization header would repeat
+        out[basic_credential(auth.username, password)] = "***"
+    url = settings.store_url
+    if mask_url(url) != url:
+        out[url] = mask_url(url)
+        out.update(dict.fromkeys(url_secrets(url), "***"))
+    return out
+
+
+def scrubber(settings: Settings | None, environ: dict[str, str] | None = None, limit: int = 2000
+             ) -> Callable[[str], str]:
+    """What outside text passes through before it is printed, stored or served: the configuration's secrets
+    and any credential-shaped piece (``Bearer ...``, ``://user:password@``) hidden, then one printable line
+    of at most ``limit`` characters. Without settings, only the shapes are hidden."""
+    redact = Redactor(secrets_of(settings, environ) if settings is not None else None)
+
+    def scrub(text: object) -> str:
+        return printable(redact(str(text)), limit)
+
+    return scrub
+

@@ -5,9 +5,11 @@ instance at a time (``max_instances=1``: a run still going when the next is due 
 one skipped, and counted), missed runs coalesced into one (``coalesce=True``) and run if no
 later than the job's ``misfire_grace_s``. A run is :func:`rca.pipeline.runs.run_job`: it
 records itself in the store and never raises for its own failures, so one failing job is
-logged and recorded and the others run on. Each job keeps its fitted models in its own
-:class:`~rca.pipeline.runs.SharedModelCache` between runs; a job with ``refit:`` drops and
-refits them on that cron (a run with trigger ``refit``).
+logged and recorded and the others run on. A run that failed because something was unavailable
+(the store down, so it could not even be recorded; a cluster) is one log line, no traceback, and
+is tried again after the job's ``retry_s`` (trigger ``retry``) unless its cron comes sooner.
+Each job keeps its fitted models in its own :class:`~rca.pipeline.runs.SharedModelCache`
+between runs; a job with ``refit:`` drops and refits them on that cron (a run with trigger ``refit``).
 
 This module is a face: it decides when, the pipeline decides what.
 """
@@ -19,9 +21,11 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from rca.config import JobSettings, Settings, cron_fields
+from core.errors import Unavailable
+from rca.config import JobSettings, Settings, cron_fields, scrubber
 from rca.telemetry import ServiceMetrics, count_collectors, log_context
 
 if TYPE_CHECKING:
@@ -49,6 +53,7 @@ class Scheduler:
         from rca.pipeline.runs import SharedModelCache
 
         self.settings, self.store, self.metrics, self.on_run = settings, store, metrics, on_run
+        self.scrub = scrubber(settings)
         self.caches = {job.name: SharedModelCache() for job in settings.jobs}
         self._active: dict[str, str] = {}  # run id -> job name
         self._lock = threading.Lock()
@@ -121,18 +126,26 @@ class Scheduler:
                 self._idle.notify_all()
 
     def _run(self, job: JobSettings, trigger: str = "schedule") -> RunOutcome:
-        from rca.pipeline.runs import run_job
+        from rca.pipeline.runs import RunOutcome, run_job
 
         run_id = str(uuid.uuid4())
         with log_context(run_id=run_id, job=job.name):
+            if trigger == "retry" and job.name in self.busy().values():  # the job is running again already
+                log.info("retry not needed: the job is running")
+                return RunOutcome(run_id, job.name, "skipped", None)
             self._track(run_id, job, True)
+            t0 = time.perf_counter()
             try:
                 log.info("run started (%s)", trigger)
-                outcome = run_job(job, self.settings, store=self.store, cache=self.caches[job.name], run_id=run_id,
-                                  trigger=trigger)
+                try:
+                    outcome = run_job(job, self.settings, store=self.store, cache=self.caches[job.name], run_id=run_id,
+                                      trigger=trigger)
+                except Unavailable as exc:  # the store itself: the run could not be recorded, so it is only logged
+                    outcome = RunOutcome(run_id, job.name, "failed", self.scrub(str(exc)), {}, time.perf_counter() - t0,
+                                         retryable=True)
                 level = logging.INFO if outcome.ok else logging.ERROR
-                log.log(level, "run %s in %.2f s%s", outcome.status, outcome.seconds,
-                        f": {outcome.error}" if outcome.error else "")
+                log.log(level, "run %s in %.2f s%s%s", outcome.status, outcome.seconds,
+                        f": {outcome.error}" if outcome.error else "", self._retry_later(job, outcome))
                 if self.metrics is not None:
                     self.metrics.job_runs.labels(job=job.name, status=outcome.status).inc()
                     self.metrics.job_seconds.labels(job=job.name).observe(outcome.seconds)
@@ -148,6 +161,22 @@ class Scheduler:
                 raise
             finally:
                 self._track(run_id, job, False)
+
+    def _retry_later(self, job: JobSettings, outcome: RunOutcome) -> str:
+        """Schedule one more run of ``job`` after its ``retry_s`` if ``outcome`` failed for want of something
+        unavailable and the cron does not come sooner; say so (for the run's log line)."""
+        if outcome.ok or not outcome.retryable or not job.retry_s or not self._scheduler.running:
+            return ""
+        from apscheduler.triggers.date import DateTrigger
+
+        when = datetime.now(UTC) + timedelta(seconds=job.retry_s)
+        regular = self._scheduler.get_job(job.name)
+        if regular is not None and regular.next_run_time is not None and regular.next_run_time <= when:
+            return "; the next scheduled run comes sooner than a retry"
+        self._scheduler.add_job(self._run, DateTrigger(run_date=when), args=[job], kwargs={"trigger": "retry"},
+                                id=f"{job.name}:retry", name=f"{job.name}:retry", max_instances=1,
+                                misfire_grace_time=job.misfire_grace_s, replace_existing=True)
+        return f"; trying again in {job.retry_s} s"
 
     def _refit(self, job: JobSettings) -> RunOutcome:
         from rca.pipeline.runs import refit

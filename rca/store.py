@@ -9,20 +9,20 @@ the data are kept with their JSON result so they can be served again later: inve
 and effect questions (``kind``: ``investigation``, ``effect``, ``heterogeneity`` or
 ``recommendations``), in one table and one id space. The store
 keeps the long table as it is; turning it into a graph's wide frame is the frame step's job
-(:mod:`rca.frames`). Credentials in a store URL never appear in a message (:func:`masked`).
+(:mod:`rca.frames`). Credentials in a store URL never appear in a message (:func:`masked`, the
+ground floor's one rule). A store that cannot be reached, is locked or drops the connection is
+:class:`StoreUnavailable` (try again later); a URL, driver or file the user must fix is :class:`StoreError`.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote
 
 import pandas as pd
 import sqlalchemy as sa
@@ -30,7 +30,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from collectors import observations
 from collectors.base import Replace
-from collectors.observations import InputError
+from core.errors import BadInput, Unavailable
+from core.secrets import Redactor, mask_url, url_secrets
 
 metadata = sa.MetaData()
 
@@ -96,49 +97,54 @@ sa.Index("ix_runs_status", runs_table.c.status)
 RUN_STATUSES = ("running", "done", "failed", "interrupted")
 
 
-class StoreError(InputError):
-    """The store cannot be opened or written."""
+class StoreError(BadInput):
+    """The store cannot be used as configured: its URL, driver, folder or file is wrong (the user fixes it)."""
+
+
+class StoreUnavailable(Unavailable):
+    """The store is down, unreachable, locked by another writer or dropped the connection (try again later)."""
 
 
 def masked(url: str) -> str:
-    """A store URL fit to print: any password replaced by ``***``.
-
-    The password is everything between the user name's colon and the *last* ``@`` before the
-    host, so one with an unescaped ``@`` in it is hidden whole, not cut where a parser would cut it.
-    """
-    m = _USERINFO.match(url)
-    if m:
-        url = f"{m['head']}***@{m['rest']}"
-    try:
-        return sa.engine.make_url(url).render_as_string(hide_password=True)
-    except (sa.exc.ArgumentError, ValueError):
-        return url if m else "<unparseable store URL>"
-
-
-_USERINFO = re.compile(r"^(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@?#]*:)(?P<pw>.*)@(?P<rest>[^@]*)$", re.DOTALL)
-
-
-def _secrets(url: str) -> set[str]:
-    """The password of ``url`` in every spelling a driver's message could repeat (as written, decoded)."""
-    out = set()
-    m = _USERINFO.match(url)
-    if m and m["pw"]:
-        out |= {m["pw"], unquote(m["pw"])}
-    try:
-        pw = sa.engine.make_url(url).password
-    except (sa.exc.ArgumentError, ValueError):
-        pw = None
-    if pw:
-        out |= {str(pw), quote(str(pw), safe="")}
-    return {s for s in out if s}
+    """A store URL fit to print: any password (and password-like query value) replaced by ``***``."""
+    return mask_url(url)
 
 
 def scrubbed(text: str, url: str) -> str:
-    """``text`` with ``url`` and its password replaced by their masked forms (for messages and logs)."""
-    text = text.replace(url, masked(url))
-    for secret in sorted(_secrets(url), key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
+    """``text`` with ``url`` and its password (in every spelling a driver could repeat) hidden."""
+    return Redactor({url: masked(url), **dict.fromkeys(url_secrets(url), "***")})(text)
+
+
+def _check_url(url: str) -> None:
+    """Refuse a URL whose password holds an unescaped ``@``: drivers cut it at the first ``@`` and
+    would report the rest of the password as the host name."""
+    _, sep, rest = url.partition("://")
+    if sep and "@" in rest.rpartition("@")[0]:
+        raise StoreError(f"the store URL {masked(url)} has an '@' in its user name or password: percent-encode it "
+                         "as %40 (and '/', '?', '#', '%' as %2F, %3F, %23, %25)")
+
+
+# PostgreSQL error classes that pass: connection exceptions, insufficient resources, operator
+# intervention (shutdown, cannot connect now, statement timeout), serialization failures and deadlocks.
+_TRANSIENT_SQLSTATE = ("08", "53", "57", "40")
+
+
+def _outage(exc: sa.exc.SQLAlchemyError) -> bool:
+    """Whether a database error is the server or the lock, not the configuration: worth trying again later."""
+    if isinstance(exc, (sa.exc.DisconnectionError, sa.exc.TimeoutError)):
+        return True
+    orig = getattr(exc, "orig", None)
+    state = getattr(orig, "sqlstate", None)
+    if state:
+        return str(state).startswith(_TRANSIENT_SQLSTATE)
+    text = str(orig or exc).lower()
+    if "authentication failed" in text or "does not exist" in text or "no password supplied" in text:
+        return False
+    if "database is locked" in text or "database table is locked" in text:
+        return True
+    # A PostgreSQL connection that never opened has no SQLSTATE: refused, timed out, host unreachable.
+    return isinstance(exc, (sa.exc.OperationalError, sa.exc.InterfaceError)) and "sqlite" not in text and (
+        "connection" in text or "timeout" in text or "could not" in text or "server closed" in text)
 
 
 def _with_driver(url: str) -> str:
@@ -265,6 +271,7 @@ class Store(RunLog):
     def __init__(self, url: str, *, busy_timeout_s: float = 30.0) -> None:
         self.url = url
         self.shown = masked(url)
+        _check_url(url)
         if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
             path = Path(url.removeprefix("sqlite:///"))
             try:
@@ -286,7 +293,7 @@ class Store(RunLog):
             with self._guard("open"):
                 metadata.create_all(self.engine)
                 self._add_kind()
-        except StoreError:
+        except (StoreError, StoreUnavailable):
             raise
         except ModuleNotFoundError as exc:
             raise StoreError(f"the store at {self.shown} needs the Python package {exc.name!r}: "
@@ -324,10 +331,11 @@ class Store(RunLog):
         try:
             yield
         except sa.exc.SQLAlchemyError as exc:
-            detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+            detail = (str(getattr(exc, "orig", None) or exc).splitlines() or [type(exc).__name__])[0]
             if "locked" in detail:
                 detail += " (another process is writing; try again when it is done)"
-            raise StoreError(scrubbed(f"cannot {what} the store at {self.shown}: {detail}", self.url)) from None
+            kind = StoreUnavailable if _outage(exc) else StoreError
+            raise kind(scrubbed(f"cannot {what} the store at {self.shown}: {detail}", self.url)) from None
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:

@@ -4,9 +4,10 @@ Logs: one JSON object a line when stderr is not a terminal (``serve.log_format: 
 readable text; every line carries the ids of what it belongs to (``request_id`` for an HTTP
 request, ``run_id`` and ``job`` for a scheduled run, ``question_id`` for a queued question), set
 with :func:`log_context` and carried by a context variable, so a worker thread's lines name the
-question it answers. Secrets never reach a line: every line goes through a :class:`Redactor`
-that knows the service's secrets (API tokens, webhook URLs, tokens and passwords of sources,
-the store's password) and also masks bearer tokens and URL passwords it was not told about.
+question it answers. Secrets never reach a line: every line goes through the ground floor's
+:class:`core.secrets.Redactor`, told the service's secrets (API tokens, webhook URLs, tokens and
+passwords of sources, the store's password), which also masks bearer tokens, URL passwords and
+password-like query values it was not told about.
 
 Metrics (prometheus-client, in the service's own registry, served by ``GET /metrics``):
 scheduled runs by job and outcome, collector errors, questions by kind and outcome and their
@@ -18,18 +19,21 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import re
 import sys
+import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from rca.config import Settings
+from core.errors import printable
+from core.secrets import Redactor
+from rca.config import api_tokens, secrets_of  # which secrets the configuration points at is its own to say
+
+__all__ = ["JsonFormatter", "Occurrences", "Redactor", "ServiceMetrics", "TextFormatter", "api_tokens",
+           "count_collectors", "current_context", "log_context", "secrets_of", "setup_logging"]
 
 _context: ContextVar[dict[str, str]] = ContextVar("rca_log_context", default={})  # noqa: B039 - never mutated
 
@@ -46,81 +50,6 @@ def log_context(**fields: str) -> Iterator[None]:
 
 def current_context() -> dict[str, str]:
     return dict(_context.get())
-
-
-# --- secrets ---------------------------------------------------------------------------------
-
-_BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{4,}")
-_URL_PASSWORD = re.compile(r"(://[^/\s:@]+:)[^@\s/]+@")
-
-
-class Redactor:
-    """Replaces each known secret by its mask (longest first), then any ``Bearer xyz`` and URL password."""
-
-    def __init__(self, secrets: dict[str, str] | None = None) -> None:
-        self.secrets = {k: v for k, v in (secrets or {}).items() if k and len(k) >= 4}
-        self._order = sorted(self.secrets, key=len, reverse=True)
-
-    def __call__(self, text: str) -> str:
-        for secret in self._order:
-            if secret in text:
-                text = text.replace(secret, self.secrets[secret])
-        text = _BEARER.sub(r"\1***", text)
-        return _URL_PASSWORD.sub(r"\1***@", text)
-
-
-def _read_first_line(path: Path) -> str | None:
-    try:
-        return path.read_text(encoding="utf-8").splitlines()[0].strip() or None
-    except (OSError, UnicodeDecodeError, IndexError):
-        return None
-
-
-def api_tokens(settings: Settings, environ: dict[str, str] | None = None) -> list[str]:
-    """The API tokens the service accepts: the values of ``serve.token_env`` and the lines of ``serve.token_files``."""
-    env = os.environ if environ is None else environ
-    tokens = [env[name].strip() for name in settings.serve.token_env if env.get(name, "").strip()]
-    for path in settings.serve.token_files:
-        try:
-            tokens.extend(line.strip() for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip())
-        except (OSError, UnicodeDecodeError):
-            continue
-    return list(dict.fromkeys(tokens))
-
-
-def secrets_of(settings: Settings, environ: dict[str, str] | None = None) -> dict[str, str]:
-    """Every secret the configuration points at, mapped to what a log line shows instead."""
-    from rca.store import masked
-    from reports.chat_send import mask
-
-    env = os.environ if environ is None else environ
-    out: dict[str, str] = {t: "***" for t in api_tokens(settings, env)}
-    for ch in settings.notify.channels:
-        url = env.get(ch.url_env, "") if ch.url_env else _read_first_line(Path(ch.url_file)) if ch.url_file else None
-        if url:
-            out[url.strip()] = mask(url.strip())
-    auth = settings.prometheus.auth
-    for name in ("bearer_token_env", "password_env"):
-        var = getattr(auth, name, None)
-        if var and env.get(var):
-            out[env[var]] = "***"
-    for name in ("bearer_token_file", "password_file"):
-        path = getattr(auth, name, None)
-        value = _read_first_line(Path(path)) if path else None
-        if value:
-            out[value] = "***"
-    url = settings.store_url
-    if masked(url) != url:
-        out[url] = masked(url)
-        try:
-            import sqlalchemy as sa
-
-            password = sa.engine.make_url(url).password
-            if password:
-                out[str(password)] = "***"
-        except Exception:  # noqa: S110 - an unparseable URL has no password to hide beyond the URL itself
-            pass
-    return out
 
 
 # --- log lines -------------------------------------------------------------------------------
@@ -146,20 +75,68 @@ class JsonFormatter(logging.Formatter):
         out.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD and k != "rca_context"})
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)
-        return self.redact(json.dumps(out, default=str, ensure_ascii=False))
+        # JSON escapes C0 controls; C1 ones (a lone \x9b is a terminal's CSI) are escaped here, so no
+        # field written from outside text drives the terminal of whoever tails the log.
+        return self.redact(json.dumps(out, default=str, ensure_ascii=False)).translate(_C1)
+
+
+_C1 = {c: f"\\u{c:04x}" for c in range(0x7F, 0xA0)}
 
 
 class TextFormatter(logging.Formatter):
-    """``time level logger [ids] message`` for a person at a terminal."""
+    """``time level logger [ids] message`` for a person at a terminal.
+
+    The message is one printable line (:func:`core.errors.printable`): a request path or an error
+    text holding a newline or an escape sequence can neither forge a line nor drive the terminal. A
+    traceback (our own bugs only) keeps its lines, each indented and stripped of control characters.
+    """
 
     def __init__(self, redact: Redactor) -> None:
         super().__init__("%(asctime)s %(levelname)-7s %(name)s%(ids)s %(message)s")
         self.redact = redact
 
     def format(self, record: logging.LogRecord) -> str:
+        # Not logging.Formatter.format: it would reuse a traceback another handler cached raw on the record.
         ctx = getattr(record, "rca_context", None) or _context.get()
-        record.ids = (" [" + " ".join(f"{k}={v}" for k, v in ctx.items()) + "]") if ctx else ""
-        return self.redact(super().format(record))
+        record.ids = (" [" + " ".join(f"{k}={printable(v, 100)}" for k, v in ctx.items()) + "]") if ctx else ""
+        record.message = printable(record.getMessage(), 4000)
+        record.asctime = self.formatTime(record, self.datefmt)
+        lines = [self.formatMessage(record)]
+        if record.exc_info:
+            lines += ("    | " + printable(x, 4000) for x in self.formatException(record.exc_info).splitlines())
+        if record.stack_info:
+            lines += ("    | " + printable(x, 4000) for x in record.stack_info.splitlines())
+        return self.redact("\n".join(lines))
+
+
+class Occurrences:
+    """A condition that may happen thousands of times a second (a client flooding the service): logged
+    once when first seen, then at most once per ``every_s`` with how many happened since, never with a
+    traceback. ``Occurrences(log, WARNING, "closed %d connection(s) ...")``; call it each time."""
+
+    def __init__(self, logger: logging.Logger, level: int, template: str, every_s: float = 60.0) -> None:
+        self.logger, self.level, self.template, self.every_s = logger, level, template, every_s
+        self.total = 0
+        self._unlogged = 0
+        self._last: float | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, n: int = 1) -> None:
+        with self._lock:
+            self.total += n
+            self._unlogged += n
+            now = time.monotonic()
+            if self._last is not None and now - self._last < self.every_s:
+                return
+            count, self._unlogged, self._last = self._unlogged, 0, now
+        self.logger.log(self.level, self.template, count, self.total)
+
+    def flush(self) -> None:
+        """Log what happened since the last line, if anything (at shutdown)."""
+        with self._lock:
+            count, self._unlogged = self._unlogged, 0
+        if count:
+            self.logger.log(self.level, self.template, count, self.total)
 
 
 class _Context(logging.Filter):

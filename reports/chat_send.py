@@ -1,9 +1,9 @@
 """Post chat payloads to webhooks with httpx: timeouts, retries, and secrets kept secret.
 
 :func:`post` sends one JSON body to one webhook and returns a :class:`Delivery` saying what
-happened; it never raises for HTTP or network trouble. On 429 it waits what the server asks
-(the ``Retry-After`` header in seconds or as an HTTP date, or Discord's ``retry_after`` body
-field) and tries again; on 5xx, timeouts and connection errors it backs off exponentially
+happened; it never raises for HTTP or network trouble. It retries by :mod:`core.retry`: on 429
+it waits what the server asks (the ``Retry-After`` header in seconds or as an HTTP date, or
+Discord's ``retry_after`` body field) and tries again; on 5xx, timeouts and connection errors it backs off exponentially
 with full jitter up to :attr:`RetryPolicy.attempts`; any other 4xx stops at once (the payload
 or the URL is wrong, and retrying will not fix it). Webhook URLs are secrets: they are read
 from the environment or a file (:func:`resolve_url`), and only :func:`mask`-ed forms ever
@@ -12,9 +12,7 @@ reach a log line, a :class:`Delivery` or an error message.
 
 from __future__ import annotations
 
-import email.utils
 import logging
-import math
 import os
 import random
 import threading
@@ -27,6 +25,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+
+from core import retry
+from core.secrets import Redactor, mask_webhook, webhook_secrets
 
 log = logging.getLogger("reports.chat")
 
@@ -51,13 +52,16 @@ for _name in ("httpx",):  # httpcore logs only host and port, never the path
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
+class RetryPolicy(retry.Policy):
+    """:class:`core.retry.Policy` with a chat post's defaults (full jitter) and each request's own timeout."""
+
     attempts: int = 5  # tries in all, the first included
     backoff_s: float = 1.0  # first backoff; doubles each retry (full jitter)
     max_backoff_s: float = 30.0
     max_retry_after_s: float = 300.0  # a longer Retry-After is reported, not slept through
-    timeout_s: float = 10.0  # connect/read/write/pool, each
     deadline_s: float = 60.0  # the whole post, retries and waits included: a slow drip cannot hold a job
+    jitter: bool = True
+    timeout_s: float = 10.0  # connect/read/write/pool, each
 
 
 @dataclass(frozen=True)
@@ -96,30 +100,15 @@ class SecretError(ValueError):
 
 
 def mask(url: str) -> str:
-    """``https://hooks.example.com/services/T0/B0/XYZ`` -> ``https://hooks.example.com/***``."""
-    try:
-        parts = urlsplit(url)
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return "***"
-    if not parts.scheme or not parts.hostname:
-        return "***"
-    return f"{parts.scheme}://{parts.hostname}{port}/***"
+    """``https://hooks.example.com/services/T0/B0/XYZ`` -> ``https://hooks.example.com/***`` (the ground floor's rule)."""
+    return mask_webhook(url)
 
 
 def scrub(text: str, url: str) -> str:
     """``text`` with the URL and each of its secret-looking pieces replaced by its mask."""
     if not url:
         return text
-    text = text.replace(url, mask(url))
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return text
-    for piece in [parts.path, parts.query, *parts.path.split("/"), *parts.query.split("&")]:
-        if len(piece) >= 6:
-            text = text.replace(piece, "***")
-    return text
+    return Redactor({url: mask(url), **dict.fromkeys(webhook_secrets(url), "***")})(text)
 
 
 def resolve_url(url_env: str | None = None, url_file: str | Path | None = None,
@@ -143,35 +132,18 @@ def resolve_url(url_env: str | None = None, url_file: str | Path | None = None,
 
 
 def retry_after(response: httpx.Response, now: Callable[[], float] = time.time) -> float | None:
-    """Seconds the server asks us to wait, from ``Retry-After`` or Discord's JSON ``retry_after``."""
+    """Seconds the server asks us to wait, from ``Retry-After`` (seconds or an HTTP date) or Discord's JSON
+    ``retry_after``, read by the one rule (:func:`core.retry.retry_after`)."""
     header = response.headers.get("retry-after")
     if header:
-        header = header.strip()
-        try:
-            seconds = float(header)
-        except ValueError:
-            seconds = None
-        if seconds is not None:
-            return max(seconds, 0.0) if math.isfinite(seconds) else None  # "nan", "inf": no usable advice
-        try:
-            when = email.utils.parsedate_to_datetime(header)
-        except (TypeError, ValueError):
-            when = None
-        if when is not None:
-            if when.tzinfo is None:
-                when = when.replace(tzinfo=UTC)
-            return max(when.timestamp() - now(), 0.0)
+        asked = retry.retry_after(header, now)
+        if asked is not None:
+            return asked
     try:
         body = response.json()
     except ValueError:
         return None
-    if isinstance(body, dict) and isinstance(body.get("retry_after"), int | float) and math.isfinite(body["retry_after"]):
-        return max(float(body["retry_after"]), 0.0)
-    return None
-
-
-def _backoff(attempt: int, policy: RetryPolicy, rng: Callable[[], float]) -> float:
-    return rng() * min(policy.max_backoff_s, policy.backoff_s * 2 ** (attempt - 1))
+    return retry.retry_after(body.get("retry_after"), now) if isinstance(body, dict) else None
 
 
 def check_url(url: str) -> None:
@@ -214,88 +186,88 @@ def _bounded(call: Callable[[], httpx.Response], seconds: float, http: httpx.Cli
     return box["response"]
 
 
+@dataclass(frozen=True)
+class _Sent:
+    """What one try of a post gave: the status (None: no answer) and the error (masked later)."""
+
+    status: int | None
+    error: str = ""
+    ok: bool = False
+
+
 def post(channel: Channel, body: dict[str, Any], policy: RetryPolicy | None = None, *,
          client: httpx.Client | None = None, sleep: Callable[[float], None] = time.sleep,
          rng: Callable[[], float] = random.random, clock: Callable[[], float] = time.monotonic) -> Delivery:
     """POST ``body`` as JSON to ``channel``; retry as the module docstring says; never raise.
 
-    The whole post, retries and waits included, ends by ``policy.deadline_s``.
+    The whole post, retries and waits included, ends by ``policy.deadline_s`` (:func:`core.retry.run`).
     """
     policy = policy or RetryPolicy()
     target = mask(channel.url)
     started = clock()
-    deadline = started + policy.deadline_s
-    status: int | None = None
-    error = ""
-    attempt = 0
 
-    def done(ok: bool) -> Delivery:
-        d = Delivery(channel=channel.name, kind=channel.kind, ok=ok, status=status, attempts=attempt,
-                     error=scrub(error, channel.url), target=target, elapsed_s=clock() - started)
+    def done(sent: _Sent | None, attempts: int, error: str) -> Delivery:
+        ok = sent is not None and sent.ok
+        d = Delivery(channel=channel.name, kind=channel.kind, ok=ok, status=sent.status if sent else None,
+                     attempts=attempts, error=scrub(error, channel.url), target=target, elapsed_s=clock() - started)
         (log.info if ok else log.warning)("chat post to %s (%s) %s after %d attempt(s)%s", channel.name, target,
-                                          "delivered" if ok else "failed", attempt, f": {d.error}" if d.error else "")
+                                          "delivered" if ok else "failed", attempts, f": {d.error}" if d.error else "")
         return d
 
     try:
         check_url(channel.url)
     except SecretError as exc:
-        error = str(exc)
-        return done(False)
+        return done(None, 0, str(exc))
     own = client is None
-    http = client or httpx.Client(timeout=httpx.Timeout(policy.timeout_s), follow_redirects=False)
-    try:
-        while attempt < policy.attempts:
-            left = deadline - clock()
-            if left <= 0:
-                error = f"deadline of {policy.deadline_s:g} s passed: {error or 'no answer'}"
-                return done(False)
-            attempt += 1
-            wait: float | None = None
-            try:
-                def send(h: httpx.Client = http) -> httpx.Response:
-                    return h.post(channel.url, json=body, headers={"User-Agent": "whydunnit"})
 
-                # Our own client gets a hard bound on the whole request; a caller's is the caller's to bound.
-                response = _bounded(send, left, http) if own else send()
-            except httpx.TimeoutException:
-                status, error = None, f"timed out after {min(policy.timeout_s, left):g} s"
-                wait = _backoff(attempt, policy, rng)
-                if own and http.is_closed:  # the bound closed it: a fresh client for the next try
-                    http = httpx.Client(timeout=httpx.Timeout(policy.timeout_s), follow_redirects=False)
-            except httpx.TransportError as exc:
-                status, error = None, f"network error: {exc.__class__.__name__}"
-                wait = _backoff(attempt, policy, rng)
-            except (httpx.InvalidURL, httpx.UnsupportedProtocol, ValueError) as exc:
-                status, error = None, f"cannot post to this URL: {exc.__class__.__name__}"
-                return done(False)
-            else:
-                status = response.status_code
-                if 200 <= status < 300:
-                    error = ""
-                    return done(True)
-                detail = response.text.strip().replace("\n", " ")[:200]
-                error = f"HTTP {status}" + (f": {detail}" if detail else "")
-                if status == 429:
-                    asked = retry_after(response)
-                    wait = asked if asked is not None else _backoff(attempt, policy, rng)
-                    if wait > policy.max_retry_after_s:
-                        error += f" (asked to wait {wait:.0f} s, more than the {policy.max_retry_after_s:g} s allowed)"
-                        return done(False)
-                elif status >= 500:
-                    wait = _backoff(attempt, policy, rng)
-                else:
-                    return done(False)  # other 4xx: the request is wrong; retrying cannot help
-            if attempt < policy.attempts and wait is not None:
-                if clock() + wait >= deadline:
-                    error = f"deadline of {policy.deadline_s:g} s passed: {error}"
-                    return done(False)
-                log.info("chat post to %s: %s; retrying in %.2f s", target, scrub(error, channel.url), wait)
-                sleep(wait)
-        error = f"gave up after {attempt} attempt(s): {error}"
-        return done(False)
+    def fresh() -> httpx.Client:
+        return httpx.Client(timeout=httpx.Timeout(policy.timeout_s), follow_redirects=False)
+
+    held = [client or fresh()]
+
+    def attempt(number: int, left: float) -> retry.Try[_Sent]:
+        http = held[0]
+
+        def send() -> httpx.Response:
+            return http.post(channel.url, json=body, headers={"User-Agent": "whydunnit"})
+
+        try:
+            # Our own client gets a hard bound on the whole request; a caller's is the caller's to bound.
+            response = _bounded(send, left, http) if own else send()
+        except httpx.TimeoutException:
+            if own and http.is_closed:  # the bound closed it: a fresh client for the next try
+                held[0] = fresh()
+            return retry.Try(_Sent(None, f"timed out after {min(policy.timeout_s, left):g} s"), again=True)
+        except httpx.TransportError as exc:
+            return retry.Try(_Sent(None, f"network error: {exc.__class__.__name__}"), again=True)
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol, ValueError) as exc:
+            return retry.Try(_Sent(None, f"cannot post to this URL: {exc.__class__.__name__}"))
+        status = response.status_code
+        if 200 <= status < 300:
+            return retry.Try(_Sent(status, ok=True))
+        detail = response.text.strip().replace("\n", " ")[:200]
+        sent = _Sent(status, f"HTTP {status}" + (f": {detail}" if detail else ""))
+        if status == 429:
+            return retry.Try(sent, again=True, retry_after=retry_after(response))
+        # 5xx may pass; any other 4xx means the request is wrong, and retrying cannot help.
+        return retry.Try(sent, again=status >= 500)
+
+    def retrying(number: int, sent: _Sent, wait: float) -> None:
+        log.info("chat post to %s: %s; retrying in %.2f s", target, scrub(sent.error, channel.url), wait)
+
+    try:
+        out = retry.run(attempt, policy, sleep=sleep, clock=clock, rng=rng, on_retry=retrying)
     finally:
         if own:
-            http.close()
+            held[0].close()
+    sent, error = out.value, out.value.error if out.value else ""
+    if out.stopped == "deadline":
+        error = f"deadline of {policy.deadline_s:g} s passed: {error or 'no answer'}"
+    elif out.stopped == "retry_after":
+        error += f" (asked to wait {out.asked_s:.0f} s, more than the {policy.max_retry_after_s:g} s allowed)"
+    elif out.stopped == "attempts":
+        error = f"gave up after {out.attempts} attempt(s): {error}"
+    return done(sent, out.attempts, error)
 
 
 def deliver(label: str, kind: str, url_env: str | None, url_file: str | Path | None, body: dict[str, Any],

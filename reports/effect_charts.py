@@ -6,7 +6,8 @@ Three charts, one drawing: rows of a value with its interval on a shared axis th
   naive slope) as points with interval whiskers, so a reader sees what the adjustment changed;
 - :func:`scope_effects`: the effect in each scope with its interval, best-helped scope first,
   the pooled average as a dashed line;
-- :func:`levers`: each lever's improvement from its realistic move, as a bar with its interval.
+- :func:`levers`: each lever's improvement from its realistic move, as a bar with its interval;
+- :func:`actions`: the same for candidate actions (named sets of moves).
 
 Like every chart of the report: ``role="img"`` with a ``<title>`` and a ``<desc>`` that say in
 words what it shows, colours as CSS classes (``.c-better``, ``.c-worse``, ``.c-muted``) and every
@@ -23,7 +24,8 @@ from markupsafe import Markup
 
 from reports import rows_chart
 from reports.charts import nice_ticks
-from results.effect_wording import estimate_rows, lever_rows, scope_rows, step_text
+from results.actions import ActionRanking
+from results.effect_wording import action_rows, estimate_rows, lever_rows, scope_rows, step_text
 from results.effects import EffectResult, HeterogeneousEffects, Recommendations
 from results.format import format_delta
 
@@ -105,3 +107,16 @@ def levers(recs: Recommendations, ident: str) -> Markup:
                      for lv in lever_rows(recs))
     title = f"Improvement of {recs.target} from moving each lever to its good quartile"
     return _rows_chart(rows, kind="levers", ident=ident, title=title, desc=desc + ".", unit=unit, bars=True)
+
+
+def actions(ranking: ActionRanking, ident: str) -> Markup:
+    """Each candidate action's improvement of the target (positive is better) with its interval, best first."""
+    unit = ranking.units.get(ranking.target, "")
+    rows = []
+    for a in action_rows(ranking):
+        cls = {"clear gain": "c-better", "would hurt": "c-worse"}.get(a.verdict, "c-muted")
+        rows.append(_Row(a.name, a.name, a.value, a.low, a.high, cls, a.improvement))
+    desc = "; ".join(f"{a.rank}. {a.name} ({a.moves}): {a.improvement} (interval {a.interval}, {a.verdict})"
+                     for a in action_rows(ranking))
+    title = f"Improvement of {ranking.target} from each candidate action"
+    return _rows_chart(rows, kind="actions", ident=ident, title=title, desc=desc + ".", unit=unit, bars=True)

@@ -78,16 +78,70 @@ def _rounded(points: list[tuple[float, float]], radius: float = 6.0) -> str:
     return d
 
 
-def draw(r: InvestigationResult, ident: str, *, max_width: float = 860, compact: bool = False) -> Drawing:
+@dataclass(frozen=True)
+class Picture:
+    """What a drawing shows, whatever question it belongs to: the edges, the labels, the target, how each
+    node is marked and which edges are highlighted."""
+
+    edges: tuple[tuple[str, str, int], ...]
+    titles: dict[str, str]
+    target: str
+    marks: dict[str, tuple[str, int, bool]]  # node -> (tone: worse/better/none, shade 0-4, bold border)
+    hot: set[tuple[str, str]]
+    info: dict[str, str]  # node -> tooltip text
+    title: str
+    about: str  # the drawing's description, before the line about folding
+
+    def label(self, node: str) -> str:
+        return self.titles.get(node) or node.replace("_", " ")
+
+
+def picture_of(r: InvestigationResult) -> Picture:
+    """An investigation's graph: nodes shaded by their share of the change, paths from the main causes hot."""
+    hot = highlighted(r)
+    marks, info, desc = {}, {}, []
+    for c in r.causes:
+        tone = "worse" if c.direction == "worse" else "better" if c.direction == "better" else "none"
+        level = min(4, math.ceil(min(abs(c.share), 1.0) * 4)) if abs(c.share) >= 0.02 else 0
+        marks[c.node] = (tone, level, c.significant and c.node != r.target)
+        info[c.node] = f"{r.title(c.node)}: {wording.pct(c.share)} of the change"
+        if notable(c.share):
+            desc.append(f"{r.title(c.node)} ({wording.pct(c.share)})")
+    nodes = set(r.titles) | {n for e in r.edges for n in e[:2]}
+    about = (f"{len(nodes)} nodes and {len(r.edges)} edges; the target is {r.title(r.target)}. "
+             + ("Shaded by share of the change: " + ", ".join(desc) + ". " if desc else "")
+             + (f"{len(hot)} edge(s) on paths from the main causes to the target are highlighted."
+                if hot else "No edge leads from a main cause to the target."))
+    return Picture(r.edges, dict(r.titles), r.target, marks, hot, info, f"Causal graph of {r.title(r.target)}", about)
+
+
+def paths_picture(edges: tuple[tuple[str, str, int], ...], titles: dict[str, str], sources: list[str],
+                  target: str, what: str) -> Picture:
+    """A graph with the paths from ``sources`` (a treatment, levers, held nodes) to ``target`` marked:
+    the sources with a bold border, the target dashed, the edges on those paths hot."""
+    hot = graph_layout.path_edges([(s, t) for s, t, _ in edges], set(sources), target)
+    marks = {n: ("better", 1, True) for n in sources}
+    label = {n: titles.get(n) or n.replace("_", " ") for n in set(titles) | {m for e in edges for m in e[:2]}}
+    nodes = set(label)
+    names = ", ".join(label.get(n, n) for n in sources)
+    about = (f"{len(nodes)} nodes and {len(edges)} edges; {what} {names} (bold border) and the target "
+             f"{label.get(target, target)} (dashed border). "
+             + (f"{len(hot)} edge(s) on paths from {names} to {label.get(target, target)} are highlighted."
+                if hot else f"No edge leads from {names} to {label.get(target, target)}."))
+    return Picture(edges, dict(titles), target, marks, hot, {n: f"{what}: {label.get(n, n)}" for n in sources},
+                   f"Causal graph: paths from {names} to {label.get(target, target)}", about)
+
+
+def draw(r: InvestigationResult | Picture, ident: str, *, max_width: float = 860, compact: bool = False) -> Drawing:
     """The graph drawn no wider than ``max_width`` (``compact``: two columns a band)."""
-    if not r.edges:
+    pic = r if isinstance(r, Picture) else picture_of(r)
+    if not pic.edges:
         return Drawing(Markup(""), 0, 0)
     col_gap = COMPACT_GAP if compact else WIDE_GAP
-    shares = {c.node: c for c in r.causes}
-    pairs = [(s, t) for s, t, _ in r.edges]
-    layout = graph_layout.layered(pairs, list(r.titles) or None)
-    hot = highlighted(r)
-    lags = {(s, t): lag for s, t, lag in r.edges}
+    pairs = [(s, t) for s, t, _ in pic.edges]
+    layout = graph_layout.layered(pairs, list(pic.titles) or None)
+    hot = pic.hot
+    lags = {(s, t): lag for s, t, lag in pic.edges}
     layer = layout.layers
     cols = max(layer.values()) + 1 if layer else 1
     per = min(cols, COMPACT_BAND) if compact else _per_band(cols, max_width, col_gap)
@@ -153,7 +207,7 @@ def draw(r: InvestigationResult, ident: str, *, max_width: float = 860, compact:
                 ports[e] = BOX_H * (0.5 if len(group) == 1 else 0.22 + 0.56 * i / (len(group) - 1))
 
     parts: list[str] = []
-    for s, t, _ in r.edges:
+    for s, t, _ in pic.edges:
         if (s, t) not in chains:
             continue
         (sx, sy), (tx, ty) = pos[s], pos[t]
@@ -191,41 +245,30 @@ def draw(r: InvestigationResult, ident: str, *, max_width: float = 860, compact:
         p2 = (ax - 9 * math.cos(angle) - 4.5 * math.sin(angle), ay - 9 * math.sin(angle) + 4.5 * math.cos(angle))
         parts.append(f'<g class="{cls}" data-from="{escape(s)}" data-to="{escape(t)}"><path d="{d}"{dash}/>'
                      f'<polygon points="{ax:.1f},{ay:.1f} {p1[0]:.1f},{p1[1]:.1f} {p2[0]:.1f},{p2[1]:.1f}"/>'
-                     f'<title>{escape(r.title(s))} → {escape(r.title(t))}{f" (lag {lag})" if lag else ""}</title></g>')
-    desc = []
+                     f'<title>{escape(pic.label(s))} → {escape(pic.label(t))}{f" (lag {lag})" if lag else ""}</title></g>')
     for n, (x, y) in boxes.items():
-        c = shares.get(n)
-        share = abs(c.share) if c else 0.0
-        tone = "worse" if c and c.direction == "worse" else "better" if c and c.direction == "better" else "none"
-        level = min(4, math.ceil(min(share, 1.0) * 4)) if c and abs(c.share) >= 0.02 else 0
+        tone, level, strong = pic.marks.get(n, ("none", 0, False))
         classes = ["node", f"tone-{tone}", f"shade-{level}"]
-        if n == r.target:
+        if n == pic.target:
             classes.append("target")
-        if c is not None and c.significant and n != r.target:
+        if strong and n != pic.target:
             classes.append("significant")
         bold = level >= 3 and tone != "none"  # white bold text on a dark box
-        lines = textfit.wrap(r.title(n), BOX_W - 2 * PAD, FONT, MAX_LINES, bold=bold)
+        lines = textfit.wrap(pic.label(n), BOX_W - 2 * PAD, FONT, MAX_LINES, bold=bold)
         first = y + BOX_H / 2 - (len(lines) - 1) * LINE / 2 + 4
         text = "".join(f'<tspan x="{x + BOX_W / 2:.1f}" y="{first + i * LINE:.1f}">{escape(line)}</tspan>'
                        for i, line in enumerate(lines))
-        info = f"{r.title(n)}" + (f": {wording.pct(c.share)} of the change" if c else "")
+        info = pic.info.get(n, pic.label(n))
         parts.append(f'<g class="{" ".join(classes)}" data-node="{escape(n)}"><rect x="{x:.1f}" y="{y:.1f}" '
                      f'width="{BOX_W}" height="{BOX_H}" rx="6"/><text text-anchor="middle">{text}</text>'
                      f'<title>{escape(info)}</title></g>')
-        if c is not None and notable(c.share):
-            desc.append(f"{r.title(n)} ({wording.pct(c.share)})")
-    title = f"Causal graph of {r.title(r.target)}"
-    about = (f"{len(boxes)} nodes and {len(r.edges)} edges; the target is {r.title(r.target)}. "
-             + ("Shaded by share of the change: " + ", ".join(desc) + ". " if desc else "")
-             + (f"{len(hot)} edge(s) on paths from the main causes to the target are highlighted."
-                if hot else "No edge leads from a main cause to the target.")
-             + (f" Drawn in {bands} rows of columns: an arrow leaving a row on the right continues at the left "
-                "of the next row." if bands > 1 else ""))
-    body = svg.open_tag(width, height, title, about, "graph", ident) + "".join(parts) + "</svg>"
+    about = pic.about + (f" Drawn in {bands} rows of columns: an arrow leaving a row on the right continues at the left "
+                       "of the next row." if bands > 1 else "")
+    body = svg.open_tag(width, height, pic.title, about, "graph", ident) + "".join(parts) + "</svg>"
     return Drawing(Markup(body), bands, width)
 
 
-def responsive(r: InvestigationResult, ident: str, max_width: float = 860) -> tuple[Markup, bool]:
+def responsive(r: InvestigationResult | Picture, ident: str, max_width: float = 860) -> tuple[Markup, bool]:
     """The wide drawing and, when it is wider than a phone, the compact one, for the page to pick by
     the screen's width; and whether either is folded over several bands."""
     wide = draw(r, ident, max_width=max_width)

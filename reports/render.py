@@ -7,8 +7,8 @@ those objects for several; Markdown and HTML carry the same content for people.
 A report may also carry effect results (``effects``: effect questions, effects by scope,
 recommendations), shown in an "Effects and recommendations" section. Its JSON is then a
 bundle, ``{"schema": "whydunnit.report/1", "investigations": [...], "effects": [...],
-"effects_by_scope": [...], "recommendations": [...]}``, each list holding the results' own
-``to_dict`` objects.
+"effects_by_scope": [...], "recommendations": [...], "what_ifs": [...], "actions": [...]}``, each list
+holding the results' own ``to_dict`` objects.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ def _items(results: Results) -> list[InvestigationResult]:
 
 def bundle(results: Results, effects: Sequence[EffectItem]) -> dict:
     """The JSON object of a report that carries effect results beside its investigations."""
-    keys = {"effect": "effects", "heterogeneity": "effects_by_scope", "recommendations": "recommendations"}
+    keys = {"effect": "effects", "heterogeneity": "effects_by_scope", "recommendations": "recommendations",
+            "what_if": "what_ifs", "actions": "actions"}
     out: dict = {"schema": BUNDLE_SCHEMA, "investigations": [r.to_dict() for r in _items(results)]}
     out.update({key: [] for key in keys.values()})
     for item in effects:

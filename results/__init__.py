@@ -15,9 +15,9 @@ from results.investigation import (
     Observed,
     Regression,
     Unexplained,
-    WhatIf,
     package_versions,
 )
+from results.what_if import WhatIf
 
 __all__ = [
     "NOTABLE_SHARE",

@@ -13,20 +13,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from results.actions import ActionRanking
+from results.effect_answers import level
 from results.effects import EffectResult, Estimate, HeterogeneousEffects, Recommendation, Recommendations, Refutation
 from results.format import format_delta, format_value
+from results.intervals import contains, excludes_zero, side
+from results.what_if import WhatIf
 
-EffectItem = EffectResult | HeterogeneousEffects | Recommendations
+EffectItem = EffectResult | HeterogeneousEffects | Recommendations | WhatIf | ActionRanking
 
 METHODS = {
     "linear_regression": "linear regression, adjusted",
     "regression_adjustment": "regression adjustment",
-    "double_ml": "double ML (EconML LinearDML)",
-    "propensity_score_weighting": "propensity-score weighting",
+    "double_ml": "double ML, flexible learners",
+    "doubly_robust": "doubly robust (AIPW)",
     "two_stage_regression": "front-door two-stage regression",
     "instrumental_variable": "instrumental variable (Wald / 2SLS)",
     "naive_regression": "naive regression, no adjustment",
     "LinearDML": "EconML LinearDML",
+    "CausalForestDML": "EconML CausalForestDML (causal forest)",
 }
 
 CHECKS = {
@@ -147,7 +152,10 @@ def naive_text(r: EffectResult) -> str:
     unit = r.units.get(r.outcome, "")
     naive = r.naive.value * r.step
     adjusted = r.effect * r.step
-    outside = not (r.interval[0] <= r.naive.value <= r.interval[1])
+    if r.identification.estimand == "backdoor" and not r.identification.variables:
+        return (f"Nothing in the graph drives both {r.treatment} and {r.outcome}, so there is nothing to adjust for: "
+                f"the naive comparison is the estimate ({delta(naive, unit)}).")
+    outside = not contains(r.interval, r.naive.value)
     flipped = (naive > 0) != (adjusted > 0) and abs(naive) > 0 and abs(adjusted) > 0
     head = (f"Without adjustment the same step would seem to change {r.outcome} by {delta(naive, unit)} "
             f"instead of {delta(adjusted, unit)}")
@@ -181,6 +189,16 @@ def refutation_summary(r: EffectResult) -> str:
     if skipped:
         parts.append(f"Not run: {_join(skipped)}.")
     return " ".join(parts)
+
+
+def overlap_text(r: EffectResult) -> str:
+    """The propensity scores' overlap of a binary treatment, in words."""
+    o = r.overlap
+    if o is None:
+        return ""
+    verdict = "poorly: the estimate extrapolates for those rows" if o.poor else "well enough to compare like with like"
+    return (f"Propensity scores run from {o.min_score:.2f} to {o.max_score:.2f} ({o.treated} treated, {o.control} "
+            f"untreated rows); {o.outside:.0%} lie outside 5-95%, so the two groups overlap {verdict}.")
 
 
 def sensitivity_text(r: EffectResult) -> str:
@@ -236,7 +254,7 @@ def scope_rows(h: HeterogeneousEffects) -> list[ScopeRow]:
     out = []
     for s in h.scopes:
         lo, hi = scaled_interval(s.interval, h.step) or (float("nan"), float("nan"))
-        clear = s.interval[0] > 0 or s.interval[1] < 0
+        clear = excludes_zero(s.interval)
         verdict = ("helps" if s.benefit > 0 else "hurts") if clear else "unclear"
         out.append(ScopeRow(scope=s.scope, effect=delta(s.effect * h.step, unit), interval=interval_text((lo, hi), unit),
                             rows=s.rows, verdict=verdict, value=s.effect * h.step, low=lo, high=hi))
@@ -271,12 +289,8 @@ class LeverRow:
 def _verdict(rec: Recommendation) -> str:
     if rec.already_there:
         return "already there"
-    lo, hi = rec.interval
-    if lo is not None and lo == lo and lo > 0:
-        return "clear gain"
-    if hi is not None and hi == hi and hi < 0:
-        return "would hurt"
-    return "unclear"
+    where = side(rec.interval)
+    return "clear gain" if where > 0 else "would hurt" if where < 0 else "unclear"
 
 
 def lever_rows(recs: Recommendations) -> list[LeverRow]:
@@ -326,6 +340,10 @@ def item_kind(item: EffectItem) -> str:
         return "effect"
     if isinstance(item, HeterogeneousEffects):
         return "heterogeneity"
+    if isinstance(item, WhatIf):
+        return "what_if"
+    if isinstance(item, ActionRanking):
+        return "actions"
     return "recommendations"
 
 
@@ -334,6 +352,12 @@ def item_title(item: EffectItem) -> str:
         return f"Effect of {item.treatment} on {item.outcome}"
     if isinstance(item, HeterogeneousEffects):
         return f"Effect of {item.treatment} on {item.outcome}, by scope"
+    if isinstance(item, WhatIf):
+        held = ", ".join(item.intervention)
+        return (f"What {item.target} would have been had {held} stayed put" if item.kind == "counterfactual"
+                else f"What if {held} were held: {item.target}")
+    if isinstance(item, ActionRanking):
+        return f"Candidate actions to improve {item.target}"
     return f"What to change to improve {item.target}"
 
 
@@ -344,3 +368,64 @@ def headline(items: Sequence[EffectItem]) -> str:
 
 def report_title(items: Sequence[EffectItem]) -> str:
     return "whydunnit: " + ("; ".join(item_title(i) for i in items[:2]) + (" and more" if len(items) > 2 else ""))
+
+
+# --- what-if and candidate actions ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class WhatIfRow:
+    label: str
+    value: str
+    interval: str
+
+
+def what_if_rows(w: WhatIf) -> list[WhatIfRow]:
+    """The held values, the target's mean under them with its interval, and the mean without them."""
+    unit = w.units.get(w.target, "")
+    lo, hi = w.interval
+    ok = lo == lo and hi == hi
+    held = ", ".join(f"{n} = {format_value(v, w.units.get(n, ''))}" for n, v in w.intervention.items())
+    rows = [WhatIfRow(f"{w.target} with {held}", level(w.mean, unit),
+                      f"{level(lo, unit)} to {level(hi, unit)}" if ok else "n/a"),
+            WhatIfRow(f"{w.target}, " + ("observed" if w.kind == "counterfactual" else "without the intervention"),
+                      level(w.baseline_mean, unit), "")]
+    if w.quantiles:
+        spread = ", ".join(f"{k}: {format_value(v, unit)}" for k, v in w.quantiles.items())
+        rows.append(WhatIfRow("spread of single outcomes under it", spread, ""))
+    return rows
+
+
+@dataclass(frozen=True)
+class ActionRow:
+    rank: int
+    name: str
+    source: str
+    moves: str
+    improvement: str
+    interval: str
+    probability: str
+    verdict: str
+    value: float
+    low: float | None
+    high: float | None
+    top: bool
+
+
+def action_rows(a: ActionRanking) -> list[ActionRow]:
+    """The ranked actions, best first, worded for a table (improvement: positive is better)."""
+    t_unit = a.units.get(a.target, "")
+    out = []
+    for i, item in enumerate(a.items):
+        lo, hi = item.interval
+        ok = lo == lo and hi == hi
+        where = side(item.interval)
+        verdict = "clear gain" if where > 0 else "would hurt" if where < 0 else "unclear"
+        moves = ", ".join(f"{n} {format_value(now, a.units.get(n, ''))} → {format_value(after, a.units.get(n, ''))}"
+                          for n, (now, after) in item.moves.items())
+        out.append(ActionRow(rank=i + 1, name=item.name, source=item.source, moves=moves,
+                             improvement=delta(item.improvement, t_unit),
+                             interval=f"{delta(lo, t_unit)} to {delta(hi, t_unit)}" if ok else "n/a",
+                             probability="n/a" if item.probability_better != item.probability_better
+                             else f"{item.probability_better:.0%}", verdict=verdict, value=item.improvement,
+                             low=lo if ok else None, high=hi if ok else None, top=i == 0 and verdict == "clear gain"))
+    return out

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from results.format import json_number
+from results.intervals import contains, excludes_zero
 
 
 def _num(x: float | None, digits: int = 6) -> float | None:
@@ -37,18 +38,63 @@ class _Json:
 class Estimate(_Json):
     """One estimate of the effect of one unit more treatment on the outcome (or of switching it on)."""
 
-    method: str  # "linear_regression", "double_ml", "propensity_score_weighting", "naive_regression", ...
+    method: str  # "linear_regression", "double_ml", "doubly_robust", "naive_regression", ...
     value: float
     interval: tuple[float, float] | None
     std_error: float | None = None
     p_value: float | None = None
+    detail: str = ""  # how it was made, when that matters (the learners behind a double-ML estimate)
 
     def covers(self, x: float) -> bool:
-        return self.interval is not None and self.interval[0] <= x <= self.interval[1]
+        return contains(self.interval, x)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"method": self.method, "value": _num(self.value), "interval": _pair(self.interval),
-                "std_error": _num(self.std_error), "p_value": _num(self.p_value, 4)}
+        out = {"method": self.method, "value": _num(self.value), "interval": _pair(self.interval),
+               "std_error": _num(self.std_error), "p_value": _num(self.p_value, 4)}
+        if self.detail:
+            out["detail"] = self.detail
+        return out
+
+
+@dataclass(frozen=True)
+class Overlap(_Json):
+    """How well the treated and untreated rows of a binary treatment overlap (their propensity scores).
+
+    Adjustment compares like with like; where a kind of row is (almost) always treated there is
+    nothing to compare it with, and the estimate leans on extrapolation.
+    """
+
+    min_score: float  # the smallest propensity score among all rows
+    max_score: float
+    outside: float  # share of rows with a score outside [0.05, 0.95]
+    treated: int  # rows with the treatment on
+    control: int
+
+    @property
+    def poor(self) -> bool:
+        return self.outside > 0.1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"min_score": _num(self.min_score, 4), "max_score": _num(self.max_score, 4),
+                "outside_0_05_0_95": _num(self.outside, 4), "treated": int(self.treated), "control": int(self.control),
+                "poor": bool(self.poor)}
+
+
+@dataclass(frozen=True)
+class OutsideColumn(_Json):
+    """A column the graph does not make a common cause, though the data tie it to both treatment and outcome."""
+
+    column: str
+    r_treatment: float  # partial correlation with the treatment, given the adjustment set
+    r_outcome: float  # partial correlation with the outcome, given the treatment and the adjustment set
+    in_graph: bool  # a graph node the graph keeps off the back-door paths, or a column the graph lacks
+    adjusted_effect: float | None = None  # the headline estimator's effect with this column adjusted for too
+    adjusted_interval: tuple[float, float] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"column": self.column, "r_treatment": _num(self.r_treatment, 4), "r_outcome": _num(self.r_outcome, 4),
+                "in_graph": bool(self.in_graph), "adjusted_effect": _num(self.adjusted_effect),
+                "adjusted_interval": _pair(self.adjusted_interval)}
 
 
 @dataclass(frozen=True)
@@ -164,6 +210,17 @@ class EffectResult(_Json):
     treatment_columns: tuple[str, ...] = ()  # the treatment and its lagged copies on a path to the outcome
     units: dict[str, str] = field(default_factory=dict)  # treatment/outcome -> unit
     timings_s: dict[str, float] = field(default_factory=dict)
+    # Whether to act on it: False when the checks disagree with the headline (a flexible estimate or an
+    # adjustment for a column the graph leaves out moves it beyond its interval, a refutation fails).
+    reliable: bool = True
+    unreliable_because: tuple[str, ...] = ()  # one plain sentence per reason
+    overlap: Overlap | None = None  # binary treatments: the propensity scores' overlap
+    outside: tuple[OutsideColumn, ...] = ()  # columns tied to both that the graph does not adjust for
+    weights: str | None = None  # the column the rows are weighted by (a ratio's denominator), if any
+    # Outside the JSON: what the sentence and the report's drawing need.
+    titles: dict[str, str] = field(default_factory=dict, compare=False, repr=False)  # node -> label
+    higher_is_worse: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)  # node -> bad way
+    edges: tuple[tuple[str, str, int], ...] = field(default=(), compare=False, repr=False)  # (source, target, lag)
 
     @property
     def identified(self) -> bool:
@@ -171,7 +228,10 @@ class EffectResult(_Json):
 
     @property
     def significant(self) -> bool:
-        return self.interval is not None and (self.interval[0] > 0 or self.interval[1] < 0)
+        return excludes_zero(self.interval)
+
+    def title(self, node: str) -> str:
+        return self.titles.get(node) or node.replace("_", " ")
 
     @property
     def refutations_passed(self) -> bool:
@@ -188,6 +248,8 @@ class EffectResult(_Json):
             "interval": _pair(self.interval),
             "confidence": self.confidence,
             "significant": bool(self.significant),
+            "reliable": bool(self.reliable),
+            "unreliable_because": list(self.unreliable_because),
             "estimates": [e.to_dict() for e in self.estimates],
             "naive": self.naive.to_dict() if self.naive else None,
             "refutations": [r.to_dict() for r in self.refutations],
@@ -202,6 +264,9 @@ class EffectResult(_Json):
             "seed": self.seed,
             "treatment_columns": list(self.treatment_columns),
             "units": dict(self.units),
+            "overlap": self.overlap.to_dict() if self.overlap else None,
+            "outside_graph": [o.to_dict() for o in self.outside],
+            "weights": self.weights,
             "timings_s": {k: round(float(v), 3) for k, v in self.timings_s.items()},
         }
 
@@ -258,6 +323,12 @@ class HeterogeneousEffects(_Json):
     timings_s: dict[str, float] = field(default_factory=dict)
     step: float = 1.0  # the change of the treatment the answer speaks of (as in EffectResult)
     units: dict[str, str] = field(default_factory=dict)  # treatment/outcome -> unit
+    estimator_note: str = ""  # why this estimator answered (a causal forest needs enough rows per scope)
+    titles: dict[str, str] = field(default_factory=dict, compare=False, repr=False)  # node -> label
+    higher_is_worse: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
+
+    def title(self, node: str) -> str:
+        return self.titles.get(node) or node.replace("_", " ")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -279,6 +350,7 @@ class HeterogeneousEffects(_Json):
             "seed": self.seed,
             "step": _num(self.step),
             "units": dict(self.units),
+            "estimator_note": self.estimator_note,
             "timings_s": {k: round(float(v), 3) for k, v in self.timings_s.items()},
         }
 
@@ -329,10 +401,17 @@ class Recommendations(_Json):
     bootstrap: int
     timings_s: dict[str, float] = field(default_factory=dict)
     units: dict[str, str] = field(default_factory=dict)  # target and levers -> unit
+    weights: str | None = None  # the column the model's rows are weighted by (the target's denominator), if any
+    titles: dict[str, str] = field(default_factory=dict, compare=False, repr=False)  # node -> label
+    higher_is_worse: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
+    edges: tuple[tuple[str, str, int], ...] = field(default=(), compare=False, repr=False)  # (source, target, lag)
 
     @property
     def top(self) -> Recommendation | None:
         return self.items[0] if self.items else None
+
+    def title(self, node: str) -> str:
+        return self.titles.get(node) or node.replace("_", " ")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -348,5 +427,6 @@ class Recommendations(_Json):
             "seed": self.seed,
             "bootstrap": int(self.bootstrap),
             "units": dict(self.units),
+            "weights": self.weights,
             "timings_s": {k: round(float(v), 3) for k, v in self.timings_s.items()},
         }

@@ -192,29 +192,3 @@ def package_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             continue
     return out
-
-
-@dataclass(frozen=True)
-class WhatIf:
-    """The target's distribution had some nodes been set to values (an intervention, not a counterfactual)."""
-
-    target: str
-    intervention: dict[str, float]
-    mean: float
-    interval: tuple[float, float]  # central interval of the target's interventional distribution
-    baseline_mean: float  # the target's mean under the fitted model without the intervention
-    samples: int
-    quantiles: dict[str, float] = field(default_factory=dict)
-    notes: tuple[str, ...] = ()  # e.g. a value outside the range the model was fitted on
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "target": self.target,
-            "intervention": {k: _num(v) for k, v in self.intervention.items()},
-            "mean": _num(self.mean),
-            "interval": [_num(self.interval[0]), _num(self.interval[1])],
-            "baseline_mean": _num(self.baseline_mean),
-            "samples": int(self.samples),
-            "quantiles": {k: _num(v) for k, v in self.quantiles.items()},
-            "notes": list(self.notes),
-        }

@@ -68,13 +68,18 @@ def window_text(r: InvestigationResult) -> str:
     return ", ".join(f"{k}: {v}" for k, v in w.items())
 
 
+_BUCKET_DAYS = {"week": 7, "day": 1, "month": 30}
+
+
 def period(r: InvestigationResult) -> str:
     """A short phrase for when: 'over the 13 weeks to 2026-11-29' or 'on 2026-03-02'."""
     w = r.window
     if "current" in w:
         start, end = _parse(w["current"][0]), _parse(w["current"][1])
         if start and end:
-            days = round((end - start).total_seconds() / 86400)
+            # The window's last label is its last bucket's start: the window runs one bucket past it
+            # (20 weekly rows from 6 January end on 25 May, 20 weeks, not 19).
+            days = round((end - start).total_seconds() / 86400) + _BUCKET_DAYS.get(r.graph_unit, 0)
             span = f"{round(days / 7)} weeks" if days >= 14 else f"{days} days" if days > 1 else "day"
             return f"in the {span} to {day(w['current'][1])}"
         return f"in {day(w['current'][0])}..{day(w['current'][1])}"

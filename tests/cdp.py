@@ -147,11 +147,17 @@ class Browser:
 
     def load(self, path: Path, screenshot: Path | None = None, settle_s: float = 0.3) -> tuple[PageLoad, str]:
         """Open ``path`` in a new tab; return what happened and the tab's session id for :meth:`evaluate`."""
-        url = path.resolve().as_uri()
+        return self.load_url(path.resolve().as_uri(), screenshot=screenshot, settle_s=settle_s)
+
+    def load_url(self, url: str, screenshot: Path | None = None, settle_s: float = 0.3,
+                 headers: dict[str, str] | None = None) -> tuple[PageLoad, str]:
+        """:meth:`load` for any URL (a page served on loopback), sending ``headers`` with each request."""
         target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         for domain in ("Page", "Runtime", "Log", "Network"):
             self.call(f"{domain}.enable", session=session)
+        if headers:
+            self.call("Network.setExtraHTTPHeaders", {"headers": headers}, session=session)
         load = PageLoad(url=url)
         self.call("Page.navigate", {"url": url}, session=session)
         if not self._drain(time.monotonic() + self.timeout, load, session, stop_on="Page.loadEventFired"):

@@ -72,3 +72,62 @@ def wide_graph_and_frame(n: int = 2000, seed: int = 0):
     graph = parse_graph(yaml.safe_dump(doc), "wide.yaml")
     index = pd.DatetimeIndex(pd.date_range("2020-01-01", periods=n, freq="D", tz="UTC"), name="ts")
     return graph, pd.DataFrame(v, index=index), "treatment", "outcome"
+
+
+# --- the hard cases: where a linear adjustment gives a confident wrong answer ------------------------------
+# Truth in every continuous case: -0.5 per unit of coverage (10 points of coverage, 5 points fewer bug fixes).
+HARD_TRUTH = -0.5
+BINARY_TRUTH = -0.05
+
+BINARY_YAML = """
+name: review
+unit: week
+nodes:
+  change_size:          {higher_is_worse: true, actionable: false}
+  code_review:          {higher_is_worse: false}
+  bug_fix_commit_ratio: {higher_is_worse: true, kind: ratio, actionable: false}
+edges:
+  - [change_size, code_review]
+  - [change_size, bug_fix_commit_ratio]
+  - [code_review, bug_fix_commit_ratio]
+"""
+
+
+def binary_graph():
+    return parse_graph(BINARY_YAML, "review.yaml")
+
+
+def nonlinear_frame(n: int = 200, seed: int = 0) -> pd.DataFrame:
+    """Team size confounds through its square: mid-sized teams have the least coverage and the fewest bug
+    fixes, so adjusting for team size linearly leaves the confounding in place (the linear estimate is
+    positive; the truth is -0.5)."""
+    rng = np.random.default_rng(seed)
+    team = rng.uniform(2, 14, n)
+    coverage = 0.6 + 0.006 * (team - 8) ** 2 + rng.normal(0, 0.05, n)
+    review = rng.normal(5, 1, n)
+    bugs = 0.45 + HARD_TRUTH * coverage + 0.01 * (team - 8) ** 2 + 0.002 * review + rng.normal(0, 0.03, n)
+    return pd.DataFrame({"team_size": team, "review_hours": review, "line_coverage_ratio": coverage,
+                         "bug_fix_commit_ratio": bugs}, index=weeks(n))
+
+
+def missing_confounder_frame(n: int = 400, seed: int = 0) -> pd.DataFrame:
+    """Seniority drives both coverage and bug fixes; the data hold its column, the graph leaves it out
+    (adjusting for team size alone gives about -0.09; the truth is -0.5)."""
+    rng = np.random.default_rng(seed)
+    team = rng.normal(8, 2, n)
+    seniority = rng.normal(0, 1, n)
+    coverage = 0.6 + 0.01 * (team - 8) + 0.04 * seniority + rng.normal(0, 0.03, n)
+    review = rng.normal(5, 1, n)
+    bugs = 0.55 + HARD_TRUTH * coverage + 0.01 * (team - 8) + 0.026 * seniority + 0.002 * review + rng.normal(0, 0.02, n)
+    return pd.DataFrame({"team_size": team, "review_hours": review, "line_coverage_ratio": coverage,
+                         "bug_fix_commit_ratio": bugs, "seniority_years": 4 + 2 * seniority}, index=weeks(n))
+
+
+def binary_frame(n: int = 400, seed: int = 0) -> pd.DataFrame:
+    """Code review (yes/no) is used on the big changes, which also need more fixes: confounded by change size."""
+    rng = np.random.default_rng(seed)
+    size = rng.normal(0, 1, n)
+    review = (rng.random(n) < 1 / (1 + np.exp(-1.5 * size))).astype(float)
+    bugs = 0.2 + BINARY_TRUTH * review + 0.05 * size + rng.normal(0, 0.05, n)
+    return pd.DataFrame({"change_size": 200 + 50 * size, "code_review": review, "bug_fix_commit_ratio": bugs},
+                        index=weeks(n))

@@ -244,3 +244,131 @@ def messy_history(path: Path, steps: int = 40, seed: int = 0) -> Repo:
                                      edit(shared)))
         depth += 1
     return r
+
+
+# --- hostile repositories ------------------------------------------------------------------------------
+
+# Every hook Git knows (githooks(5)): a hostile repository may ship any of them.
+HOOKS = ("applypatch-msg", "pre-applypatch", "post-applypatch", "pre-commit", "pre-merge-commit",
+         "prepare-commit-msg", "commit-msg", "post-commit", "pre-rebase", "post-checkout", "post-merge", "pre-push",
+         "pre-receive", "update", "proc-receive", "post-receive", "post-update", "reference-transaction",
+         "push-to-checkout", "pre-auto-gc", "post-rewrite", "sendemail-validate", "fsmonitor-watchman",
+         "p4-changelist", "p4-prepare-changelist", "p4-post-changelist", "p4-pre-submit", "post-index-change")
+
+# Each setting that names a program, the marker its program leaves, and how the program behaves:
+# "cat" passes its input through (a filter), "conv" prints the file it is given (textconv), "quiet" does nothing.
+PROGRAM_SETTINGS: tuple[tuple[str, str, str], ...] = (
+    ("filter.evil.clean", "filter-clean", "cat"),
+    ("filter.evil.smudge", "filter-smudge", "cat"),
+    ("filter.evil.process", "filter-process", "quiet"),
+    ("diff.evil.textconv", "textconv", "conv"),
+    ("diff.evil.command", "diff-command", "quiet"),
+    ("diff.external", "diff-external", "quiet"),
+    ("merge.evil.driver", "merge-driver", "quiet"),
+    ("core.fsmonitor", "fsmonitor", "quiet"),
+    ("core.pager", "pager", "quiet"),
+    ("pager.log", "pager-log", "quiet"),
+    ("pager.blame", "pager-blame", "quiet"),
+    ("pager.diff", "pager-diff", "quiet"),
+    ("pager.show", "pager-show", "quiet"),
+    ("pager.cat-file", "pager-cat-file", "quiet"),
+    ("core.editor", "editor", "quiet"),
+    ("sequence.editor", "sequence-editor", "quiet"),
+    ("core.sshCommand", "ssh-command", "quiet"),
+    ("core.askPass", "askpass", "quiet"),
+    ("core.gitProxy", "git-proxy", "quiet"),
+    ("core.alternateRefsCommand", "alternate-refs", "quiet"),
+    ("credential.helper", "credential-helper", "quiet"),
+    ("gpg.program", "gpg", "quiet"),
+    ("gpg.openpgp.program", "gpg-openpgp", "quiet"),
+    ("gpg.ssh.program", "gpg-ssh", "quiet"),
+    ("gpg.x509.program", "gpg-x509", "quiet"),
+    ("gpg.ssh.defaultKeyCommand", "gpg-ssh-key", "quiet"),
+    ("difftool.evil.cmd", "difftool", "quiet"),
+    ("mergetool.evil.cmd", "mergetool", "quiet"),
+    ("browser.evil.cmd", "browser", "quiet"),
+    ("remote.origin.uploadpack", "uploadpack", "quiet"),
+    ("remote.origin.receivepack", "receivepack", "quiet"),
+    ("uploadpack.packObjectsHook", "pack-objects-hook", "quiet"),
+    ("alias.log", "alias", "quiet"),
+)
+
+
+def _program(scripts: Path, markers: Path, name: str, behaviour: str) -> str:
+    """A shell script that leaves ``markers/name`` when run, and its path."""
+    body = {"cat": "cat", "conv": 'cat "$1"', "quiet": "exit 0"}[behaviour]
+    script = scripts / name
+    script.write_text(f'#!/bin/sh\necho "$@" >> "{markers / name}"\n{body}\n')
+    script.chmod(0o755)
+    return str(script)
+
+
+def make_hostile(path: Path, scripts: Path) -> Path:
+    """Give the repository at ``path`` a configuration in which everything Git could run is a
+    program that leaves a marker file; return the folder where markers appear (empty until one runs).
+
+    Filters and diff drivers are assigned to every path by ``.git/info/attributes`` (an in-tree
+    ``.gitattributes`` may assign them too), hooks sit both in ``.git/hooks`` and in
+    ``core.hooksPath``, signatures are shown by ``log.showSignature``, and the remote points at
+    programs through ``ext::``, upload-pack and ssh. Set only after the history is made: the
+    tests' own ``git commit`` must not run any of it.
+    """
+    markers = scripts / "markers"
+    markers.mkdir(parents=True, exist_ok=True)
+    git_dir = Path(git(path, "rev-parse", "--absolute-git-dir").strip())
+    hooks = scripts / "hooks"
+    hooks.mkdir(exist_ok=True)
+    for folder in (hooks, git_dir / "hooks"):
+        folder.mkdir(exist_ok=True)
+        for hook in HOOKS:
+            _program(folder, markers, hook, "quiet")
+    settings = [(key, _program(scripts, markers, marker, how)) for key, marker, how in PROGRAM_SETTINGS]
+    settings = [(k, f"!{v}" if k in ("alias.log", "credential.helper") else v) for k, v in settings]  # "!": a shell command
+    settings += [
+        ("core.hooksPath", str(hooks)), ("log.showSignature", "true"), ("gc.auto", "1"), ("gc.autoDetach", "false"),
+        ("maintenance.auto", "true"), ("diff.tool", "evil"), ("merge.tool", "evil"), ("web.browser", "evil"),
+        ("remote.origin.url", f"ext::{_program(scripts, markers, 'ext-transport', 'quiet')} %S"),
+        ("remote.origin.fetch", "+refs/heads/*:refs/remotes/origin/*"),
+        ("protocol.allow", "always"), ("protocol.ext.allow", "always"), ("protocol.file.allow", "always"),
+        ("filter.evil.required", "false"), ("diff.submodule", "log"), ("submodule.recurse", "true"),
+        ("color.ui", "always"), ("diff.noprefix", "true"), ("core.quotePath", "true"),
+        ("gpg.ssh.allowedSignersFile", str(scripts / "allowed_signers")),
+    ]
+    (scripts / "allowed_signers").write_text("sig@example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA\n")
+    for key, value in settings:
+        git(path, "config", "--add", key, value)
+    (git_dir / "info").mkdir(exist_ok=True)
+    (git_dir / "info" / "attributes").write_text("* diff=evil filter=evil merge=evil\n")
+    return markers
+
+
+# Settings that would change what is counted, not run anything: every file binary, no inexact
+# rename detection, another diff algorithm, paths relative to a folder.
+MISCOUNTING: tuple[tuple[str, str], ...] = (
+    ("core.bigFileThreshold", "1"), ("diff.renameLimit", "1"), ("diff.algorithm", "patience"),
+    ("diff.relative", "true"), ("diff.ignoreSubmodules", "all"), ("core.quotePath", "false"),
+    ("diff.interHunkContext", "10"), ("log.follow", "true"), ("i18n.logOutputEncoding", "UTF-16"),
+)
+
+
+def make_miscounting(path: Path) -> None:
+    """Add :data:`MISCOUNTING` to the repository's configuration."""
+    for key, value in MISCOUNTING:
+        git(path, "config", "--add", key, value)
+
+
+def signed_commit(path: Path, parent: str, message: str, signature: str, when: int = 1_704_200_000) -> str:
+    """A commit on top of ``parent`` (same tree) carrying a ``gpgsig`` header (not a valid signature:
+    showing it is what runs the verifier), written with ``hash-object`` so no signing program runs."""
+    tree = git(path, "rev-parse", f"{parent}^{{tree}}").strip()
+    sig = "\n".join(" " + line for line in signature.splitlines())
+    body = (f"tree {tree}\nparent {parent}\nauthor Sig <sig@example.com> {when} +0000\n"
+            f"committer Sig <sig@example.com> {when} +0000\ngpgsig{sig}\n\n{message}\n")
+    return git(path, "hash-object", "-t", "commit", "-w", "--stdin", input=body.encode()).strip()
+
+
+SIGNATURES = {
+    "openpgp": "-----BEGIN PGP SIGNATURE-----\n\niQEzBAABCAAdFiEE\n=abcd\n-----END PGP SIGNATURE-----",
+    "ssh": "-----BEGIN SSH SIGNATURE-----\nU1NIU0lHAAAAAQ==\n-----END SSH SIGNATURE-----",
+    "x509": "-----BEGIN SIGNED MESSAGE-----\nMIAGCSqGSIb3DQEHAqCAMIACAQEx\n-----END SIGNED MESSAGE-----",
+}

@@ -50,6 +50,7 @@ class Served:
     serve: dict[str, Any] = field(default_factory=dict)
     extra: str = ""
     env: dict[str, str] = field(default_factory=dict)
+    prefix: list[str] = field(default_factory=list)  # a command to run it under (prlimit --nofile=...)
     port: int = 0
     proc: subprocess.Popen | None = None
 
@@ -78,7 +79,7 @@ class Served:
             env = {**os.environ, "RCA_API_TOKEN": TOKEN, **self.env}
             env.pop("RCA_CONFIG", None)
             log = self.log_path.open("a")
-            self.proc = subprocess.Popen([str(RCA), "serve", "--config", str(cfg)], stdout=log, stderr=log,
+            self.proc = subprocess.Popen([*self.prefix, str(RCA), "serve", "--config", str(cfg)], stdout=log, stderr=log,
                                          stdin=subprocess.DEVNULL, env=env, cwd=self.root)
             log.close()
             deadline = time.monotonic() + timeout_s

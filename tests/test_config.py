@@ -99,3 +99,21 @@ def test_unquoted_dates_in_investigation_windows_are_read_as_written(tmp_path: P
     s = load_settings(cfg)
     assert s.investigations[0].at == "2026-03-30"
     assert s.investigations[1].current == "2026-02-02..2026-03-01"
+
+
+def test_a_directory_as_configuration_is_called_a_directory(rca, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="is a directory; give the path of a YAML file"):
+        load_settings(tmp_path)
+    res = rca("demo", "--config", str(tmp_path))
+    assert res.code == 2 and "is a directory" in res.err and "does not exist" not in res.err
+
+
+def test_deeply_nested_configuration_is_one_line(rca, tmp_path: Path) -> None:
+    cfg = tmp_path / "rca.yaml"
+    cfg.write_text("engine: " + "[" * 20_000 + "]" * 20_000 + "\n")
+    with pytest.raises(ConfigError, match="nested more than 64 levels deep"):
+        load_settings(cfg)
+    cfg.write_text("engine:\n" + "".join("  " * (i + 1) + f"k{i}:\n" for i in range(3000)))  # block style too
+    res = rca("demo", "--config", str(cfg))
+    assert res.code == 2 and "nested more than 64 levels deep" in res.err and res.err.count("\n") == 1, res.err
+    assert "Traceback" not in res.err

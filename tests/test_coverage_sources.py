@@ -279,6 +279,6 @@ def test_git_sources_that_cannot_be_read(tmp_path: Path) -> None:
         {"scope": "nofile", "repo": str(r.path), "file": "coverage.xml"},
     ]})
     got = collect(cfg, {})
-    assert got.failures[0] == f"nobranch: branch 'nope' not found in {r.path}"
+    assert got.failures[0] == f"nobranch: branch 'nope' not found in {r.path}; branches: main"
     assert got.failures[1].startswith(f"norepo: {str(tmp_path)!r} is not a Git repository")
     assert got.lines == (f"nofile ({r.path} main:coverage.xml @ {r.head()[:12]}): 0 commit(s) read, full read",)

@@ -28,6 +28,7 @@ from rca.pipeline import compute
 from rca.sample import generate
 from rca.store import Store
 from tests.git_repos import Repo, day
+from tests.hostile_servers import RawServer, junk, silent
 from tests.postgres_server import free_port
 
 SCOPES = ("acme/payments", "acme/search", "acme/checkout")
@@ -120,7 +121,8 @@ def test_a_recommendations_bootstrap_of_refits_is_the_same_on_the_cluster(cluste
 
 def test_refutations_and_a_bootstrap_interval_are_the_same_on_the_cluster(cluster, three_scopes: str) -> None:
     base = {"store": {"url": three_scopes}}
-    # A binary treatment: a propensity-weighted estimate with a bootstrap interval, then three refuters.
+    # A binary treatment: the doubly robust estimate (propensity model refitted in every re-estimate), then three
+    # refuters whose re-estimates run as tasks.
     frame = generate().wide.assign(big_change=lambda d: (d["median_change_size_lines"] > 60).astype(float))
     g = parse_graph("""
 name: binary
@@ -140,7 +142,7 @@ edges:
         "big_change", "bug_introducing_commit_ratio", pipeline.settings(None, **base, **_on(cluster)), **ask))
     assert _same(there.result.to_dict()) == _same(here.result.to_dict())
     assert [r.simulations for r in there.result.refutations if r.passed is not None] == [8, 8, 8]
-    assert there.result.estimates[0].method == "propensity_score_weighting" and len(tasks) >= 3
+    assert there.result.estimates[0].method == "doubly_robust" and len(tasks) >= 3
 
 
 def _global_draw(rng: np.random.Generator) -> dict[str, float]:
@@ -217,8 +219,25 @@ def test_a_scheduler_nobody_runs_is_one_line(rca, tmp_path: Path, three_scopes: 
     cfg.write_text(f"store: {{url: '{three_scopes}'}}\ncompute: {{scheduler: 'tcp://127.0.0.1:{port}', timeout_s: 2}}\n"
                    "investigations: [{target: bug_fix_commit_ratio, scope: acme/payments, last: 13 weeks}]\n")
     res = rca("report", "--config", str(cfg))
-    assert res.code == 2 and res.err.count("\n") == 1, res.err
+    assert res.code == 3 and res.err.count("\n") == 1, res.err
     assert res.err.startswith(f"rca: error: cannot reach the Dask scheduler at tcp://127.0.0.1:{port}: ")
+
+
+@pytest.mark.parametrize(("server", "said"), [
+    (silent, "did not answer Dask's handshake within 1 s (is it a Dask scheduler, and is the port right?)"),
+    (junk, "answered with something that is not Dask's protocol (is it a Dask scheduler, and is the port right?)"),
+])
+def test_a_scheduler_that_never_answers_or_answers_junk_is_one_line(rca, tmp_path: Path, three_scopes: str, server,
+                                                                     said: str) -> None:
+    """A port that accepts and stays silent held the job forever; one that answers an HTTP error made
+    distributed allocate 3.07 EiB (the first 8 bytes read as a frame's length) and fail with a traceback."""
+    with RawServer(server()) as fake:
+        cfg = tmp_path / "rca.yaml"
+        cfg.write_text(f"store: {{url: '{three_scopes}'}}\ncompute: {{scheduler: 'tcp://127.0.0.1:{fake.port}', "
+                       "timeout_s: 1}\ninvestigations: [{target: bug_fix_commit_ratio, scope: acme/payments, last: 13 weeks}]\n")
+        res = rca("report", "--config", str(cfg))
+    assert res.err == f"rca: error: the Dask scheduler at tcp://127.0.0.1:{fake.port} {said}\n"
+    assert res.code == 3
 
 
 # Dask and distributed cannot be imported here, and every attempt to import them is noted.

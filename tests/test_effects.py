@@ -6,15 +6,19 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from graphs.model import parse_graph
-from rca.engine.effects import answer, estimate_effect, nice_step
+from rca.engine.effects import estimate_effect
+from rca.engine.effects_data import nice_step
 from rca.engine.errors import EngineInputError
-from results.effects import Identification, Refutation
+from results.effect_answers import effect_answer
+from results.effects import Refutation
+from tests.effect_results import make_effect
 from tests.effects_data import TRUE_EFFECT, confounded_frame, confounded_graph, weeks
 
 
@@ -85,7 +89,7 @@ edges: [[team, cov], [team, bugs], [cov, bugs], [cov, bugs, {lag: 1}]]
     assert all(x.passed for x in r.refutations)
 
 
-def test_binary_treatment_uses_propensity_weighting() -> None:
+def test_binary_treatment_is_estimated_doubly_robust_with_its_overlap() -> None:
     g = parse_graph("""
 name: bin
 unit: week
@@ -99,12 +103,17 @@ edges: [[size, pairing], [size, bugs], [pairing, bugs]]
     bugs = 1.0 - 0.5 * pairing + 1.0 * size + rng.normal(0, 0.5, n)
     r = estimate_effect(pd.DataFrame({"size": size, "pairing": pairing, "bugs": bugs}, index=weeks(n)), g,
                         "pairing", "bugs", seed=0, simulations=20, bootstrap=100)
-    assert r.treatment_kind == "binary" and r.method == "propensity_score_weighting"
-    assert r.interval[0] <= -0.5 <= r.interval[1] and abs(r.effect + 0.5) < 0.2
-    assert [e.method for e in r.estimates] == ["propensity_score_weighting", "regression_adjustment"]
+    assert r.treatment_kind == "binary" and r.method == "doubly_robust"
+    assert r.interval[0] <= -0.5 <= r.interval[1] and abs(r.effect + 0.5) < 0.15
+    assert [e.method for e in r.estimates] == ["doubly_robust", "double_ml", "regression_adjustment"]
     assert r.naive.value > 0  # pairing is used on the big, buggy changes: the naive difference has the wrong sign
     assert r.refutations[0].passed, r.refutations[0]
     assert r.answer.startswith("Switching pairing on lowers bugs by ")
+    # The overlap of the propensity scores is reported: logistic in 1.2 x size, so some rows sit past 5-95%.
+    o = r.overlap
+    assert o is not None and 0 < o.min_score < 0.1 and 0.9 < o.max_score < 1 and 0 < o.outside < 0.3
+    assert o.treated + o.control == n
+    assert json.loads(r.to_json())["overlap"]["treated"] == o.treated
 
 
 def _hidden_confounder(n: int = 300, seed: int = 4) -> pd.DataFrame:
@@ -177,17 +186,15 @@ def test_no_effect_says_so() -> None:
 
 
 def test_failed_refutations_are_said_plainly() -> None:
-    g = confounded_graph()
-    ident = Identification(True, "backdoor", ("team_size",), "because")
-    parts = dict(graph=g, treatment="line_coverage_ratio", outcome="bug_fix_commit_ratio", identification=ident,
-                 units={"line_coverage_ratio": "ratio", "bug_fix_commit_ratio": "ratio"}, confidence=0.95,
-                 binary=False, step=0.1, step_effect=-0.018, step_interval=(-0.027, -0.009), sensitivity=None,
-                 refutations=(Refutation("placebo_treatment", False, 0.0, -0.1, 0.001),
-                              Refutation("data_subset", True, -0.18, -0.18, 0.9)))
-    text = answer(parts)
-    assert text.startswith("Raising line coverage ratio by 10 points lowers bug fix commit ratio by 1.8 points "
-                           "(95% CI 0.9 to 2.7 points)")
-    assert "but it fails the placebo check, so do not act on it" in text
+    r = make_effect()
+    r = replace(r, step=0.1, step_effect=-0.018, step_interval=(-0.027, -0.009), sensitivity=None,
+                refutations=(Refutation("placebo_treatment", False, 0.0, -0.1, 0.001),
+                             Refutation("data_subset", True, -0.18, -0.18, 0.9)),
+                reliable=False, unreliable_because=("refutation_failed",))
+    text = effect_answer(r)
+    assert text.startswith("Unreliable: it fails the placebo check.")
+    assert "lowers bug fix commit ratio by 1.8 points (95% CI 0.9 to 2.7 points)" in text
+    assert "do not act on it" in text and "survives" not in text
 
 
 @pytest.mark.parametrize(
@@ -232,5 +239,6 @@ def test_results_and_engine_imports_stay_light() -> None:
     code = ("import sys, results.effects; bad = [m for m in sys.modules if m.split('.')[0] in "
             "('rca', 'reports')]; assert not bad, bad; "
             "import rca.engine.effects, rca.engine.heterogeneity, rca.engine.recommend; "
-            "heavy = [m for m in ('dowhy', 'econml') if m in sys.modules]; assert not heavy, heavy")
+            "heavy = [m for m in ('dowhy', 'econml', 'sklearn', 'statsmodels', 'scipy.stats') if m in sys.modules]; "
+            "assert not heavy, heavy")
     subprocess.run([sys.executable, "-c", code], check=True)

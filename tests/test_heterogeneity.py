@@ -71,3 +71,19 @@ def test_bad_inputs_raise_one_clear_line() -> None:
                               features=["age"])
     with pytest.raises(EngineInputError, match="is not downstream of"):
         heterogeneous_effects({**one, "b": _scope(rng, 60, -0.1)}, confounded_graph(), OUTCOME, TREATMENT)
+
+
+def test_a_causal_forest_answers_when_every_scope_has_the_rows_for_it() -> None:
+    """Four scopes of 250 rows: enough for CausalForestDML, which says it answered; its per-scope intervals
+    cover the truths and keep the scopes in their order. Two scopes of 120 rows stay with LinearDML, and say why."""
+    rng = np.random.default_rng(7)
+    truth = {"a": -0.40, "b": -0.25, "c": -0.10, "d": 0.05}
+    frames = {s: _scope(rng, 250, eff) for s, eff in truth.items()}
+    r = heterogeneous_effects(frames, confounded_graph(), TREATMENT, OUTCOME, seed=0)
+    assert r.method == "CausalForestDML" and "causal forest" in r.estimator_note
+    assert [s.scope for s in r.scopes] == ["a", "b", "c", "d"]
+    assert sum(s.interval[0] <= truth[s.scope] <= s.interval[1] for s in r.scopes) >= 3
+    assert json.loads(r.to_json())["method"] == "CausalForestDML"
+    small = heterogeneous_effects({s: frames[s].iloc[:120] for s in ("a", "d")}, confounded_graph(), TREATMENT, OUTCOME,
+                                  seed=0)
+    assert small.method == "LinearDML" and "a causal forest needs at least 1000 rows" in small.estimator_note

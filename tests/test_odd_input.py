@@ -103,3 +103,47 @@ def test_what_if_refuses_a_ratio_of_5_and_gives_the_same_answer_twice() -> None:
     assert (a.mean, a.baseline_mean) == (b.mean, b.baseline_mean)
     far = intervene(s.wide, g, s.target, {"line_coverage_ratio": 0.99})
     assert far.notes and "extrapolates" in far.notes[0]
+
+
+def test_a_read_only_store_still_gets_the_answer_written_and_says_it_was_not_kept(
+        rca, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rca.store import Store
+    from tests.serve_helpers import prepare
+
+    monkeypatch.chdir(tmp_path)
+    db = Path(prepare(tmp_path / "data").removeprefix("sqlite:///"))
+    cfg = tmp_path / "rca.yaml"
+    cfg.write_text(f"store: {{url: 'sqlite:///file:{db}?mode=ro&uri=true'}}\nengine: {{bootstrap: 5}}\n")
+    s = generate()
+    out = tmp_path / "answer.json"
+    res = rca("investigate", "--graph", "delivery", "--target", s.target, "--scope", s.scope, "--at", "latest",
+              "--out", str(out), "--config", str(cfg))
+    assert res.code == 1, res
+    assert json.loads(out.read_text())["target"] == s.target  # the answer is written
+    errors = [line for line in res.err.splitlines() if line.startswith("rca: error: ")]
+    assert len(errors) == 1 and "could not be kept in the store" in errors[0] and "readonly database" in errors[0]
+    assert f"written to {out}" in errors[0]
+    res = rca("investigate", "--graph", "delivery", "--target", s.target, "--scope", s.scope, "--at", "latest",
+              "--config", str(cfg))
+    assert res.code == 1 and json.loads(res.out)["target"] == s.target and "printed above" in res.err
+    with Store(f"sqlite:///{db}") as store:
+        assert store.investigations() == []
+
+
+def test_error_lines_hide_secrets_and_cannot_forge_lines(rca, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    token = "api-token-abcdef0123456789"
+    monkeypatch.setenv("RCA_API_TOKEN", token)
+    cfg = tmp_path / "rca.yaml"
+    cfg.write_text(f"data_dir: {tmp_path / 'data'}\n"
+                   f"git: {{repos: [{{path: '/nonexistent/{token}/Bearer xyz123secret', name: r}}]}}\n")
+    res = rca("collect", "--config", str(cfg))
+    assert res.code == 1 and "rca: error: git: r: " in res.err and "does not exist" in res.err
+    assert token not in res.err and "xyz123secret" not in res.err and "Bearer ***" in res.err
+    # A file name is outside text too: a newline or an escape sequence in it stays inside its line.
+    data = tmp_path / "d.csv"
+    generate().wide.to_csv(data)
+    bad = data / "no\nrca: error: forged\x1b[2J" / "out.json"  # under a file: cannot be made
+    res = rca("investigate", "--data", str(data), "--graph", "delivery", "--target", generate().target,
+              "--at", "latest", "--bootstrap", "0", "--out", str(bad), "--config", str(cfg))
+    assert res.code == 1 and res.err.count("\n") == 1 and "\x1b" not in res.err, res.err
+    assert res.err.startswith("rca: error: Not a directory: ") and "\\x1b[2J" in res.err

@@ -48,6 +48,8 @@ def test_the_default_section_asks_for_nothing() -> None:
     ("  url: http://p\n  lookback: 3 months\n", "lookback '3 months' is not a duration"),
     ("  url: http://p\n  tls_verify: false\n  ca_file: /ca.pem\n", "the CA file would be ignored"),
     ("  url: http://p\n  max_points: 20000\n", "max_points"),
+    ("  url: http://p\n  max_response_mb: 0\n", "max_response_mb"),
+    ("  url: http://p\n  deadline_s: -1\n", "deadline_s"),
     ("  url: http://p\n  auth: {bearer_token_env: T, username: u, password_env: P}\n", "not both"),
     ("  url: http://p\n  auth: {username: u}\n", "basic auth needs username and one of"),
     ("  url: http://p\n  queries: [{metric: a_seconds, scope_label: 'x-y', expr: up}]\n", "not a Prometheus label name"),
@@ -77,19 +79,20 @@ def _q(**kw: object) -> QuerySettings:
 
 def test_the_plan_reads_complete_buckets_and_chunks_without_overlap() -> None:
     day = 86_400
+    now = 1_800_000_000  # 2027: the until below is in the past
     s = PrometheusSettings(url="http://p", until="2025-11-20T13:00:00Z", queries=[_q(since="2025-11-01T05:00:00Z")])
-    p = plan(s.queries[0], s, None, now=0)
+    p = plan(s.queries[0], s, None, now=now)
     assert p == Plan(first=1_761_955_200, count=19, step=day, full_read=True)  # Nov 1..19: the 20th has not ended
     chunks = p.chunks(7)
     assert chunks == [(p.first + day - 1, p.first + 7 * day - 1), (p.first + 8 * day - 1, p.first + 14 * day - 1),
                       (p.first + 15 * day - 1, p.first + 19 * day - 1)]
     saved = {"fingerprint": fingerprint(s.queries[0], s), "last_bucket": "2025-11-19T00:00Z"}
-    again = plan(s.queries[0], s, saved, now=0)
+    again = plan(s.queries[0], s, saved, now=now)
     assert (again.first, again.count, again.full_read) == (p.last, 1, False)  # the last bucket is re-read
     changed = s.model_copy(update={"queries": (_q(since="2025-11-01T05:00:00Z", expr="max_over_time(a[$bucket])"),)})
-    assert plan(changed.queries[0], changed, saved, now=0).full_read is True
+    assert plan(changed.queries[0], changed, saved, now=now).full_read is True
     later = s.model_copy(update={"lookback": "2w", "queries": (_q(),)})
-    assert plan(later.queries[0], later, None, now=0).first == 1_763_596_800 - 14 * day  # lookback from until
+    assert plan(later.queries[0], later, None, now=now).first == 1_763_596_800 - 14 * day  # lookback from until
 
 
 def test_without_the_prometheus_binaries_the_fixture_fails_with_a_clear_message(tmp_path: Path,

@@ -127,10 +127,17 @@ def test_flaky_5xx_and_429_are_retried_with_backoff(prometheus: PrometheusServer
         got = run(proxy.url, retries=2)
     assert got.failures == () and len(got.observations) > 100
     assert len(proxy.seen) == 3
+    with Proxy(prometheus.url, script=[Reply(429, "slow down", {"Content-Type": "text/plain", "Retry-After": "0"})]
+               ) as proxy:
+        got = run(proxy.url, retries=1, backoff_s=30)  # Retry-After is waited exactly (here: at once), not the backoff
+    assert got.failures == () and len(proxy.seen) == 2
     with Proxy(prometheus.url, script=[Reply(429, "slow down", {"Content-Type": "text/plain", "Retry-After": "120"})]
                ) as proxy:
-        got = run(proxy.url, retries=1, max_retry_after_s=0.05)  # Retry-After is honoured up to the cap
-    assert got.failures == () and len(proxy.seen) == 2
+        got = run(proxy.url, retries=1, max_retry_after_s=60)  # a longer ask than allowed is reported, not slept
+    assert got.failures == ("build_duration_seconds: Prometheus rate-limited the query (HTTP 429 slow down); run the "
+                            "collection less often or raise retries; it asked to wait 120 s (Retry-After), more than "
+                            "max_retry_after_s (60 s)",)
+    assert len(proxy.seen) == 1
     with Proxy(prometheus.url, script=[Reply(503, "upstream restarting", {"Content-Type": "text/plain"})] * 3) as proxy:
         got = run(proxy.url, retries=2)
     assert got.failures == ("build_duration_seconds: Prometheus was unavailable (HTTP 503 upstream restarting) "
@@ -147,7 +154,7 @@ def test_flaky_5xx_and_429_are_retried_with_backoff(prometheus: PrometheusServer
 def test_a_client_timeout_is_retried_then_reported(prometheus: PrometheusServer) -> None:
     with Proxy(prometheus.url, delay_s=1.0) as proxy:
         got = run(proxy.url, retries=1, timeout_s=0.2)
-    assert got.failures == ("build_duration_seconds: no answer from " + proxy.url + " within 0.2 s (after 1 retries); "
+    assert got.failures == ("build_duration_seconds: no complete answer from " + proxy.url + " within 0.2 s (after 1 retries); "
                             "raise timeout_s, lower max_points (smaller requests) or use a coarser bucket",)
     assert len(proxy.seen) == 2
 

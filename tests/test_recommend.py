@@ -56,7 +56,7 @@ nodes: {a: {actionable: false}, b: {actionable: false}}
 edges: [[a, b]]
 """)
     frame = sample.generate().wide.iloc[:, :2].set_axis(["a", "b"], axis=1)
-    with pytest.raises(EngineInputError, match="marks no actionable node upstream of 'b'"):
+    with pytest.raises(EngineInputError, match="marks every node upstream of 'b' actionable: false"):
         recommend(frame, g, "b")
     with pytest.raises(EngineInputError, match="is not a node"):
         recommend(frame, g, "c")
@@ -84,3 +84,28 @@ def test_sampled_and_closed_form_bootstraps_agree_on_the_demo() -> None:
     assert slow.top.interval[0] == pytest.approx(fast.top.interval[0], rel=0.2)
     assert slow.top.interval[1] == pytest.approx(fast.top.interval[1], rel=0.2)
     assert any("sampled refits" in c for c in slow.caveats)
+
+
+def test_a_ratio_with_negative_values_is_refused() -> None:
+    """A 'ratio' of -0.3 means the data or the graph is wrong; a model clipped to [0, 1] for its estimate but
+    not for its interval printed a point outside its own interval."""
+    demo = sample.generate()
+    graph = shipped_graph("delivery")
+    frame = to_wide(demo.observations, graph)
+    frame["bug_fix_commit_ratio"] = frame["bug_fix_commit_ratio"] - 0.3
+    with pytest.raises(EngineInputError, match=r"bug_fix_commit_ratio is a ratio \(between 0 and 1\) but .* rows lie "
+                                               r"outside \[0, 1\].*kind: continuous"):
+        recommend(frame, graph, demo.target, seed=0, bootstrap=20)
+
+
+def test_every_point_lies_in_its_interval_near_the_end_of_a_ratio() -> None:
+    """A bug-fix ratio at zero half of the time: interventional samples fall below 0%. Clipping them for the
+    estimate but not for its interval put the estimate outside its own interval; one rule now makes both."""
+    demo = sample.generate()
+    graph = shipped_graph("delivery")
+    frame = to_wide(demo.observations, graph)
+    y = frame["bug_fix_commit_ratio"]
+    frame["bug_fix_commit_ratio"] = (y - y.quantile(0.5)).clip(lower=0) + 0.0005
+    r = recommend(frame, graph, demo.target, seed=0, bootstrap=60)
+    for item in r.items:
+        assert item.interval[0] <= item.improvement <= item.interval[1], item

@@ -174,7 +174,12 @@ EFFECTS_JS = """(() => {
   return {
     heading: section.querySelector('h2').textContent.trim(),
     articles: [...section.querySelectorAll('article.effect')].map(a => a.dataset.kind),
-    charts: [...section.querySelectorAll('svg.chart')].filter(s => s.getClientRects().length > 0).map(s => ({
+    graphs: [...section.querySelectorAll('article.effect')].map(a => {
+      const g = [...a.querySelectorAll('svg.chart-graph')].filter(s => s.getClientRects().length > 0);
+      return g.length ? {hot: g[0].querySelectorAll('g.edge.hot').length, marked: [...g[0].querySelectorAll('g.node.significant')]
+        .map(n => n.dataset.node), target: (g[0].querySelector('g.node.target') || {dataset: {}}).dataset.node || ''} : null;
+    }),
+    charts: [...section.querySelectorAll('svg.chart:not(.chart-graph)')].filter(s => s.getClientRects().length > 0).map(s => ({
       kind: s.dataset.chart,
       title: (s.querySelector('title') || {}).textContent || '',
       desc: (s.querySelector('desc') || {}).textContent || '',
@@ -224,8 +229,18 @@ def test_effects_section_in_chromium(browser, engine_result, real_effects, tmp_p
         assert c["width"] > 100 and c["marks"] >= 2 and c["whiskers"] == 3 * c["marks"], c  # every mark has its interval
         assert c["labels"] and all(label.strip() for label in c["labels"]), c
     assert got["levers"][0] == "line_coverage_ratio"  # the demo's injected cause is the lever to pull
+    # The effect and the recommendations draw the graph with the paths from what is changed to the target marked.
+    effect_graph, levers_graph, _ = got["graphs"]
+    assert effect_graph["marked"] == ["line_coverage_ratio"] and effect_graph["target"] == demo_target()
+    assert effect_graph["hot"] >= 2 and levers_graph["hot"] > effect_graph["hot"]
     assert got["charts"][1]["labels"][0] == "line_coverage_ratio"
     assert (artifacts / "report-effects.png").stat().st_size > 10_000
+
+
+def demo_target() -> str:
+    from rca import sample
+
+    return sample.generate().target
 
 
 def test_hostile_effects_section_runs_nothing_in_chromium(browser, tmp_path, artifacts) -> None:

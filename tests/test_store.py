@@ -15,7 +15,7 @@ from graphs.model import parse_graph
 from rca.frames import to_wide
 from rca.pipeline import BadInput
 from rca.pipeline.data import stored_frame
-from rca.store import Store
+from rca.store import Store, StoreError, StoreUnavailable
 
 
 def _obs(metric: str, values: list[float], start: str = "2026-03-02", freq: str = "D") -> pd.DataFrame:
@@ -140,7 +140,7 @@ def test_frame_for_unknown_scope_says_which_exist(store: Store) -> None:
 
 def test_a_password_in_the_store_url_is_never_shown(tmp_path: Path) -> None:
     url = "postgresql+psycopg://admin:s3cr3t-pw@127.0.0.1:1/whydunnit"
-    with pytest.raises(InputError) as err:
+    with pytest.raises(StoreUnavailable) as err:  # nobody listens on port 1: an outage, not bad input
         Store(url, busy_timeout_s=1)
     assert "s3cr3t-pw" not in str(err.value) and "***" in str(err.value)
 
@@ -153,7 +153,7 @@ def test_a_locked_store_waits_then_says_so_in_one_line(tmp_path: Path) -> None:
     holder = sqlite3.connect(path)
     holder.execute("BEGIN EXCLUSIVE")
     try:
-        with pytest.raises(InputError, match=r"cannot write the store .*locked.*another process is writing"):
+        with pytest.raises(StoreUnavailable, match=r"cannot write the store .*locked.*another process is writing"):
             store.write(_obs("commits_count", [1]))
     finally:
         holder.rollback()
@@ -182,7 +182,7 @@ def test_investigations_are_kept_and_listed_newest_first(store: Store) -> None:
 def test_unwritable_store_location_is_a_clear_error(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    with pytest.raises(InputError, match="cannot"):
+    with pytest.raises(StoreError, match="cannot"):
         Store(f"sqlite:///{blocker / 'sub' / 'rca.db'}")
 
 

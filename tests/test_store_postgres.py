@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from rca.store import Store, StoreError, masked
+from rca.store import Store, StoreError, StoreUnavailable, masked
 from tests.postgres_server import PostgresServer, free_port
 
 WORST = "p@ss:w/rd%?#x"  # a password with every character a URL gives a meaning to
@@ -35,10 +35,11 @@ def _log_everything(caplog: pytest.LogCaptureFixture) -> None:
         caplog.set_level(logging.DEBUG, logger=name)
 
 
-def _refused(url: str, caplog: pytest.LogCaptureFixture, *secrets: str) -> str:
-    """Open ``url``; the error must be one line with ``***`` and no secret, and so must every log record."""
+def _refused(url: str, caplog: pytest.LogCaptureFixture, *secrets: str,
+             kind: type[Exception] = StoreError) -> str:
+    """Open ``url``; the error (a ``kind``) must be one line with ``***`` and no secret, and so must every log record."""
     _log_everything(caplog)
-    with pytest.raises(StoreError) as err:
+    with pytest.raises(kind) as err:
         Store(url, busy_timeout_s=5)
     msg = str(err.value)
     assert "\n" not in msg and "***" in msg, msg
@@ -64,7 +65,7 @@ def test_a_wrong_password_is_one_masked_line(postgres: PostgresServer, caplog: p
 
 def test_a_port_nobody_listens_on_is_one_masked_line(postgres: PostgresServer, caplog: pytest.LogCaptureFixture) -> None:
     port = free_port()
-    msg = _refused(postgres.url("whydunnit", port=port), caplog, postgres.password)
+    msg = _refused(postgres.url("whydunnit", port=port), caplog, postgres.password, kind=StoreUnavailable)
     assert f"127.0.0.1:{port}" in msg and ("refused" in msg or "failed" in msg)
 
 
@@ -97,7 +98,7 @@ def test_the_cli_says_one_line_when_the_server_is_down(rca, tmp_path: Path, post
     cfg.write_text(f"store: {{url: '{url}'}}\n")
     res = rca("investigate", "--config", str(cfg), "--graph", "delivery", "--target", "bug_fix_commit_ratio",
               "--scope", "acme/payments", "--at", "latest")
-    assert res.code == 2 and res.out == ""
+    assert res.code == 3 and res.out == ""  # unavailable: try again later, not "fix your input"
     assert res.err.count("\n") == 1 and res.err.startswith("rca: error: cannot open the store at postgresql+psycopg://rca:***@")
     assert postgres.password not in res.err
 

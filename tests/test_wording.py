@@ -101,3 +101,12 @@ def test_an_anomaly_is_worded_against_its_expected_value() -> None:
     r = make_result(kind="anomaly")
     text = wording.explanation(replace(r, explanation=""))
     assert re.match(r"Bug fix commit ratio was 19% on \d{4}-\d\d-\d\d, against an expected 11%\.", text)
+
+
+def test_a_20_week_window_reads_20_weeks() -> None:
+    """The current window's labels are its first and last weekly buckets: 20 rows from 6 January end on the
+    bucket of 19 May, and the window is 20 weeks long, not 19."""
+    r = replace(make_result(), kind="distribution_change",
+                window={"baseline": ["2025-06-02T00:00:00Z", "2025-12-29T00:00:00Z"],
+                        "current": ["2026-01-05T00:00:00Z", "2026-05-18T00:00:00Z"]})
+    assert wording.period(r) == "in the 20 weeks to 2026-05-18"

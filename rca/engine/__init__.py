@@ -27,11 +27,12 @@ from rca.engine.question import Options, Question, Window
 if TYPE_CHECKING:
     from rca.engine.checks import check_graph
     from rca.engine.fitting import ModelCache
-    from rca.engine.investigation import intervene, investigate
+    from rca.engine.investigation import investigate
+    from rca.engine.what_if import intervene
 
 _LAZY = {
     "investigate": "rca.engine.investigation",
-    "intervene": "rca.engine.investigation",
+    "intervene": "rca.engine.what_if",
     "check_graph": "rca.engine.checks",
     "ModelCache": "rca.engine.fitting",
 }

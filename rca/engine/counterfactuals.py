@@ -113,16 +113,22 @@ def sample_intervention(
     settings: dict[str, float],
     samples: int,
     rng: np.random.Generator,
+    weights: np.ndarray | None = None,
 ) -> np.ndarray:
     """Samples of the target under ``settings`` for a linear or log-linear SCM (refit 0 of ``params``).
 
     Each column's noise is drawn independently from its fit-window values (``noise``, ``(n, m)``),
-    as DoWhy's ``interventional_samples`` draws from empirical noise distributions.
+    as DoWhy's ``interventional_samples`` draws from empirical noise distributions; with ``weights``
+    a row is drawn in proportion to its weight (a ratio's denominator).
     """
     n, m = noise.shape
     fixed = {j: float(settings[columns.get(c, (c, 0))[0]]) for j, c in enumerate(s.columns)
              if columns.get(c, (c, 0))[0] in settings}
-    drawn = noise[rng.integers(0, n, (samples, m)), np.arange(m)]
+    if weights is None:
+        rows = rng.integers(0, n, (samples, m))
+    else:
+        rows = rng.choice(n, (samples, m), p=np.asarray(weights, dtype=float) / float(np.sum(weights)))
+    drawn = noise[rows, np.arange(m)]
     return linear.evaluate(s, params, 0, drawn, fixed)[:, s.target]
 
 

@@ -7,19 +7,20 @@ further columns that describe a scope or a row: team size, repository age (numbe
 (text, one-hot encoded).
 
 Each scope's frame is prepared on its own (lagged columns never cross scopes), the rows are
-pooled, and EconML's ``LinearDML`` fits ``Y = theta(X) . T + g(X, W) + e``: ``W`` is the graph's
-back-door adjustment set (identified with DoWhy, as for the average effect), ``X`` the effect
-modifiers. Without features ``X`` is one indicator per scope, so ``theta`` gives every scope its
-own effect with an interval; with features ``X`` is the features, ``theta`` is linear in them
-(a slope per feature, with an interval: "each extra team member adds ... to the effect"), and a
-scope's effect is ``theta`` at its mean features.
+pooled, and double ML fits ``Y = theta(X) . T + g(X, W) + e``: ``W`` is the graph's back-door
+adjustment set (identified as for the average effect), ``X`` the effect modifiers. Without
+features ``X`` is one indicator per scope, so ``theta`` gives every scope its own effect with an
+interval; with features ``X`` is the features and a scope's effect is ``theta`` at its mean
+features. The nuisance models ``E[Y | X, W]`` and ``E[T | X, W]`` are the learners that predict
+best out of fold (linear, additive splines or gradient boosting: :mod:`rca.engine.effects_flexible`),
+at every size of data.
 
-Why ``LinearDML`` and not ``CausalForestDML``: our histories are short (50-150 weekly rows per
-scope, a handful of scopes), and the question is per scope. A causal forest needs thousands of
-rows to split on and gives wide, unstable intervals when it does not have them; ``LinearDML``
-estimates one coefficient per scope or feature, with asymptotically valid (heteroskedasticity-
-robust) intervals, from a few hundred pooled rows. The price is that effects are linear in the
-features; with indicators per scope that is no restriction at all.
+Which estimator answers depends on the rows (and the result says which, and why):
+``CausalForestDML`` (a causal forest: effects that vary in any way with the modifiers, with
+honest intervals) when every scope has at least :data:`FOREST_ROWS_PER_SCOPE` rows and the pool
+at least :data:`FOREST_ROWS`; otherwise ``LinearDML`` (one coefficient per scope or feature,
+heteroskedasticity-robust intervals), since a forest on a few hundred rows splits on noise and
+gives wide, unstable intervals. With indicators per scope, linearity in them is no restriction.
 
 A treatment with lagged copies enters as ``(T, T[t-1] - T, ...)``, so that the coefficient on the
 first column is the effect of a sustained change, as in :mod:`rca.engine.effects`.
@@ -27,9 +28,11 @@ first column is the effect of a sustained change, as in :mod:`rca.engine.effects
 
 from __future__ import annotations
 
+import logging
 import time
 import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 import networkx as nx
 import numpy as np
@@ -37,22 +40,24 @@ import pandas as pd
 
 from graphs import CausalGraph
 from graphs.model import unrolled
-from rca.engine.effects import (
-    _quiet_dowhy,
-    amount,
+from rca.engine.effects_data import (
+    EffectData,
     check_pair,
-    dml_models,
-    identify,
     is_binary,
     nice_step,
     node_unit,
     observed_part,
-    single_threaded,
-    span,
     treatment_columns,
 )
+from rca.engine.effects_flexible import cross_fit, learner, single_threaded
+from rca.engine.effects_identify import identify
 from rca.engine.errors import EngineInputError
+from results.effect_answers import scopes_answer
 from results.effects import Estimate, FeatureEffect, HeterogeneousEffects, ScopeEffect
+from results.intervals import disagree
+
+FOREST_ROWS = 1000
+FOREST_ROWS_PER_SCOPE = 200
 
 
 def _split(data: pd.DataFrame | Mapping[str, pd.DataFrame], scope_column: str) -> dict[str, pd.DataFrame]:
@@ -117,7 +122,10 @@ def heterogeneous_effects(
     if pooled[treatment].nunique() <= 1:
         raise EngineInputError(f"{treatment!r} is constant over every scope: an effect needs it to vary")
     binary = is_binary(pooled[treatment])
-    ident, *_ = identify(dag, pooled.drop(columns="__scope"), tcols, outcome, treatment, binary)
+    q = EffectData(graph=graph, treatment=treatment, outcome=outcome, data=pooled.drop(columns="__scope"), dag=dag,
+                   columns=columns, tcols=tuple(tcols), latent=tuple(latent), binary=binary, weights=None,
+                   weight_column=None, treatment_weights=None, extra=pd.DataFrame(index=pooled.index))
+    ident = identify(q)
     if not ident.identified or ident.estimand != "backdoor":
         raise EngineInputError(
             f"heterogeneous effects need a back-door adjustment set, and the graph gives {ident.estimand}: {ident.reason}"
@@ -136,13 +144,31 @@ def heterogeneous_effects(
     t = np.column_stack([t[:, 0]] + [t[:, j] - t[:, 0] for j in range(1, t.shape[1])])
     y = pooled[outcome].to_numpy(float)
     w = pooled[adjust].to_numpy(float) if adjust else None
+    sizes = [int((pooled["__scope"] == s).sum()) for s in used]
+    forest = len(pooled) >= FOREST_ROWS and min(sizes) >= FOREST_ROWS_PER_SCOPE
+    note = (f"a causal forest (CausalForestDML): {len(pooled)} rows, at least {min(sizes)} per scope" if forest else
+            f"LinearDML: a causal forest needs at least {FOREST_ROWS} rows and {FOREST_ROWS_PER_SCOPE} per scope "
+            f"({len(pooled)} rows, {min(sizes)} in the smallest scope)")
+    # The nuisance learners: the ones that predict best out of fold, given the adjustment set and the modifiers.
+    xq = q.data.assign(**{f"\x00x{j}": x[:, j] for j in range(x.shape[1])})
+    nu = cross_fit(replace(q, data=xq), adjust + [f"\x00x{j}" for j in range(x.shape[1])], seed)
+    model_y = learner(nu.chosen.get("outcome", "linear"), seed, len(pooled))
+    model_t = learner(nu.chosen.get(tcols[0], "linear"), seed, len(pooled))
+    if t.shape[1] > 1:
+        from sklearn.multioutput import MultiOutputRegressor
 
-    from econml.dml import LinearDML
+        model_t = MultiOutputRegressor(model_t)
+    learners = f"outcome model: {nu.chosen.get('outcome', 'linear')}; treatment model: {nu.chosen.get(tcols[0], 'linear')}"
 
-    _quiet_dowhy()
-    model_y, model_t = dml_models(len(pooled), seed, binary=binary and t.shape[1] == 1, treatments=t.shape[1])
-    est = LinearDML(model_y=model_y, model_t=model_t, cv=3, random_state=seed,
-                    discrete_treatment=binary and t.shape[1] == 1, fit_cate_intercept=bool(features))
+    from econml.dml import CausalForestDML, LinearDML
+
+    for name in ("econml", "dowhy"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    if forest:
+        est = CausalForestDML(model_y=model_y, model_t=model_t, cv=3, n_estimators=200, min_samples_leaf=10,
+                              random_state=seed)
+    else:
+        est = LinearDML(model_y=model_y, model_t=model_t, cv=3, random_state=seed, fit_cate_intercept=bool(features))
     alpha = 1 - confidence
     with warnings.catch_warnings(), single_threaded():
         warnings.simplefilter("ignore")
@@ -156,7 +182,7 @@ def heterogeneous_effects(
         ate = np.ravel(est.const_marginal_ate(x))[0]
         ate_lo, ate_hi = (np.ravel(v)[0] for v in est.const_marginal_ate_interval(x, alpha=alpha))
         slopes: list[FeatureEffect] = []
-        if features:
+        if features and not forest:
             coef = np.asarray(est.coef_).reshape(-1, x.shape[1])[0]
             c_lo, c_hi = (np.asarray(v).reshape(-1, x.shape[1])[0] for v in est.coef__interval(alpha=alpha))
             slopes = [FeatureEffect(m, float(coef[j]), (float(c_lo[j]), float(c_hi[j]))) for j, m in enumerate(modifiers)]
@@ -166,51 +192,35 @@ def heterogeneous_effects(
     s_y = -1.0 if graph.nodes[outcome].higher_is_worse else 1.0
     scopes = []
     for i, s in enumerate(used):
-        rows = int((pooled["__scope"] == s).sum())
         fvals = {}
         if features:
             sub = feat[(pooled["__scope"] == s).to_numpy()]
             for f in features:
                 if pd.api.types.is_numeric_dtype(sub[f]):
                     fvals[f] = float(sub[f].mean())
-        scopes.append(ScopeEffect(s, float(eff[i]), (float(lo[i]), float(hi[i])), rows, float(eff[i] * s_t * s_y), fvals))
+        scopes.append(ScopeEffect(s, float(eff[i]), (float(lo[i]), float(hi[i])), sizes[i], float(eff[i] * s_t * s_y),
+                                  fvals))
     scopes.sort(key=lambda e: -e.benefit)
     best, worst = scopes[0], scopes[-1]
-    separated = best.interval[0] > worst.interval[1] or best.interval[1] < worst.interval[0]
+    separated = disagree(best.interval, worst.interval)
     step = 1.0 if binary else nice_step(float(np.subtract(*np.quantile(pooled[treatment], [0.75, 0.25]))) or 1.0)
     step = step * s_t if not binary else step
     units = {n: node_unit(graph, n, pooled[n]) for n in (treatment, outcome)}
     if nx.has_path(dag, treatment, outcome) is False and len(tcols) == 1 and tcols[0] != treatment:
         caveats.append(f"{treatment} acts on {outcome} only through its lagged copy {tcols[0]}")
-    return HeterogeneousEffects(
-        treatment=treatment, outcome=outcome, method="LinearDML", adjustment=tuple(adjust), modifiers=tuple(modifiers),
-        average=Estimate("double_ml", float(ate), (float(ate_lo), float(ate_hi))), scopes=tuple(scopes),
+    if features and forest:
+        caveats.append("a causal forest gives each scope its effect, but no slope per feature")
+    result = HeterogeneousEffects(
+        treatment=treatment, outcome=outcome, method="CausalForestDML" if forest else "LinearDML",
+        adjustment=tuple(adjust), modifiers=tuple(modifiers),
+        average=Estimate("double_ml", float(ate), (float(ate_lo), float(ate_hi)), detail=learners), scopes=tuple(scopes),
         features=tuple(slopes), most_helped=best.scope, least_helped=worst.scope, separated=bool(separated),
-        confidence=confidence,
-        answer=_answer(graph, treatment, outcome, best, worst, separated, step, units, confidence, binary),
-        caveats=tuple(caveats), rows=len(pooled), seed=seed, timings_s={"total": time.perf_counter() - t_start},
-        step=step, units=units,
+        confidence=confidence, answer="", caveats=tuple(caveats), rows=len(pooled), seed=seed,
+        timings_s={"total": time.perf_counter() - t_start}, step=step, units=units, estimator_note=note,
+        titles={n: graph.nodes[n].title for n in graph.nodes},
+        higher_is_worse={n: graph.nodes[n].higher_is_worse for n in graph.nodes},
     )
+    return replace(result, answer=scopes_answer(result))
 
 
-def _answer(graph, treatment, outcome, best: ScopeEffect, worst: ScopeEffect, separated: bool, step: float,
-            units: dict[str, str], confidence: float, binary: bool) -> str:
-    tt, yt = graph.nodes[treatment].title, graph.nodes[outcome].title
-    conf = round(100 * confidence)
-    doing = f"switching {tt} on" if binary else f"{'cutting' if step < 0 else 'raising'} {tt} by {amount(step, units[treatment])}"
-
-    def said(e: ScopeEffect) -> str:
-        change = e.effect * step
-        lo, hi = sorted((e.interval[0] * step, e.interval[1] * step))
-        if lo <= 0 <= hi:
-            return f"{e.scope} ({'+' if change >= 0 else '-'}{amount(change, units[outcome])}, {conf}% CI includes no change)"
-        a, b = sorted((abs(lo), abs(hi)))
-        return (f"{e.scope} ({amount(change, units[outcome])} {'lower' if change < 0 else 'higher'}; "
-                f"{conf}% CI {span(a, b, units[outcome])})")
-
-    verdict = "the two differ clearly (their intervals do not overlap)" if separated else \
-        "but their intervals overlap, so the difference may be noise"
-    return f"{doing[:1].upper() + doing[1:]} does most for {yt} in {said(best)} and least in {said(worst)}; {verdict}."
-
-
-__all__ = ["heterogeneous_effects"]
+__all__ = ["heterogeneous_effects", "FOREST_ROWS", "FOREST_ROWS_PER_SCOPE"]

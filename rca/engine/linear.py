@@ -76,22 +76,27 @@ def whole(dag: nx.DiGraph, log_columns: frozenset[str] = frozenset()) -> Structu
     return Structure(columns=tuple(order), parents=parents, target=0, log=log)
 
 
-def fit(s: Structure, x: np.ndarray, ridge: float = 1e-9) -> Params:
+def fit(s: Structure, x: np.ndarray, ridge: float = 1e-9, weights: np.ndarray | None = None) -> Params:
     """OLS of every child on its parents (roots: their mean) for data ``x`` of shape ``(B, n, m)``.
 
     A ridge of 1e-9 (on standardised parents) only keeps a bootstrap resample with a constant
-    column solvable; it does not move well-posed estimates.
+    column solvable; it does not move well-posed estimates. ``weights`` (``(n,)`` or ``(B, n)``)
+    make it weighted least squares and weighted means, each row counting that many times (a ratio's
+    denominator: a week of one commit counts as one commit).
     """
     x = np.asarray(x, dtype=float)
     if x.ndim == 2:
         x = x[None]
     b, n, m = x.shape
+    w = np.ones((b, n)) if weights is None else np.broadcast_to(np.asarray(weights, dtype=float), (b, n))
+    w = w * (n / np.sum(w, axis=1, keepdims=True))  # mean 1 per refit, so the ridge keeps its scale
+    sw = np.sqrt(w)
     intercept = np.empty((b, m))
     coefs: list[np.ndarray] = []
     logs = s.logs
-    # Centre and scale every column once: each is a parent of several children.
-    mean = x.mean(axis=1)  # (B, m)
-    xc = x - mean[:, None, :]
+    # Centre (and weight) every column once: each is a parent of several children.
+    mean = np.einsum("bn,bnm->bm", w, x) / n
+    xc = (x - mean[:, None, :]) * sw[:, :, None]
     # Solve on standardised parents: metrics differ in scale by 1e8 (seconds vs ratios), and a
     # ridge must be relative to each column, not to the largest one.
     sd = np.sqrt(np.einsum("bnm,bnm->bm", xc, xc) / n)
@@ -100,8 +105,8 @@ def fit(s: Structure, x: np.ndarray, ridge: float = 1e-9) -> Params:
     for j, pa in enumerate(s.parents):
         if logs[j]:
             y = np.log(np.maximum(x[:, :, j], 1e-300))
-            ym = y.mean(axis=1)
-            yc = y - ym[:, None]
+            ym = np.einsum("bn,bn->b", w, y) / n
+            yc = (y - ym[:, None]) * sw
         else:
             ym, yc = mean[:, j], xc[:, :, j]
         if not pa:
@@ -118,16 +123,20 @@ def fit(s: Structure, x: np.ndarray, ridge: float = 1e-9) -> Params:
     return Params(intercept=intercept, coef=tuple(coefs))
 
 
-def fit_resampled(s: Structure, x: np.ndarray, resamples: np.ndarray, max_values: int = 4_000_000) -> Params:
+def fit_resampled(s: Structure, x: np.ndarray, resamples: np.ndarray, max_values: int = 4_000_000,
+                  weights: np.ndarray | None = None) -> Params:
     """:func:`fit` on rows ``x[resamples[b]]`` for each of ``B`` index rows, a few refits at a time.
 
     Bootstrap refits never hold ``B x n x m`` values at once: a 100,000-row window with 40
     columns and 200 resamples would need 6 GB; in chunks of ``max_values`` it needs 32 MB.
+    ``weights`` ``(n,)`` are resampled with the rows.
     """
     x = np.asarray(x, dtype=float)
     resamples = np.atleast_2d(resamples)
     per = max(1, int(max_values // max(1, resamples.shape[1] * x.shape[1])))
-    parts = [fit(s, x[resamples[i : i + per]]) for i in range(0, len(resamples), per)]
+    w = None if weights is None else np.asarray(weights, dtype=float)
+    parts = [fit(s, x[resamples[i : i + per]], weights=None if w is None else w[resamples[i : i + per]])
+             for i in range(0, len(resamples), per)]
     return Params(
         intercept=np.concatenate([p.intercept for p in parts]),
         coef=tuple(np.concatenate([p.coef[j] for p in parts]) for j in range(len(s.columns))),

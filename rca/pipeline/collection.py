@@ -163,9 +163,31 @@ def export_git(path: str | Path, out: str | Path, level: str = "week", *, settin
     return TableOutcome(out, rows, res.commits_read, res.notes)
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (=HYPERLINK(...) in an author's name).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    """A CSV file as pandas writes one: UTF-8, ``\\n`` line ends, minimal quoting, ``None`` as empty."""
+    """A CSV file as pandas writes one: UTF-8, ``\\n`` line ends, minimal quoting, ``None`` as empty;
+    but a text cell a spreadsheet would take for a formula gets a leading ``'`` (OWASP's advice for
+    CSV injection; numbers are never text here, so a negative one stays as it is), and a row with a
+    carriage return in a text cell has its text quoted (the csv module and pandas leave a bare one,
+    which readers take for the end of the row: a forged row)."""
     with path.open("w", encoding="utf-8", newline="") as fh:
         out = csv.writer(fh, lineterminator="\n")
         out.writerow(header)
-        out.writerows(rows)
+        for row in rows:
+            cells = [f"'{c}" if c.__class__ is str and c.startswith(_FORMULA_START) else c for c in row]
+            if any(c.__class__ is str and "\r" in c for c in cells):
+                fh.write(",".join(_quoted(c) for c in cells) + "\n")
+            else:
+                out.writerow(cells)
+
+
+def _quoted(cell: Any) -> str:
+    """One cell as the csv module writes it, text always quoted."""
+    if cell is None:
+        return ""
+    if isinstance(cell, str):
+        return '"' + cell.replace('"', '""') + '"'
+    return repr(cell) if isinstance(cell, float) else str(cell)

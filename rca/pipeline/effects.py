@@ -8,7 +8,12 @@ Three jobs, each a request in and a result (and its renderings) out, like an inv
 - :func:`effects_by_scope`: the effect in each scope, with intervals
   (:func:`rca.engine.heterogeneity.heterogeneous_effects`);
 - :func:`recommendations`: a target's levers ranked by what a realistic move of each would
-  bring (:func:`rca.engine.recommend.recommend`), for one scope.
+  bring (:func:`rca.engine.recommend.recommend`), for one scope;
+- :func:`what_if`: the target had some nodes been held at values, over the model's population (an
+  intervention) or over the rows of a window (a counterfactual: :mod:`rca.engine.what_if`);
+- :func:`actions`: candidate actions (a file of them, and/or a language model's draft:
+  :mod:`rca.pipeline.action_drafts`) ranked by their predicted effect on a target
+  (:mod:`rca.engine.actions`), for one scope.
 
 The graph is an object, a file or a shipped name; the data a frame or a table file (wide, wide
 with a ``scope`` column, or long), else the store's observations for the named scopes (every
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -29,15 +35,17 @@ import pandas as pd
 from rca.config import Settings
 from rca.pipeline import records
 from rca.pipeline.compute import on_cluster
-from rca.pipeline.data import Data, GraphRef, graph_of, stored_frames, wide_frames
+from rca.pipeline.data import Data, GraphRef, graph_of, stored_frame, stored_frames, wide_frame, wide_frames
 from rca.pipeline.errors import BadInput, faced
+from results import WhatIf
+from results.actions import ActionRanking
 from results.effects import EffectResult, HeterogeneousEffects, Recommendations
 
 if TYPE_CHECKING:
     from graphs import CausalGraph
     from rca.store import Store
 
-EffectItem = EffectResult | HeterogeneousEffects | Recommendations
+EffectItem = EffectResult | HeterogeneousEffects | Recommendations | WhatIf | ActionRanking
 Scopes = str | Sequence[str]
 
 
@@ -189,6 +197,108 @@ def recommendations(target: str, settings: Settings, *, graph: GraphRef = "deliv
 
     return _ask("recommendations", target, question, g, settings, data, chosen, store, keep, formats, compute,
                 max_scopes=1)
+
+
+@faced
+def what_if(target: str, values: Mapping[str, float], settings: Settings, *, graph: GraphRef,
+            data: Data | None = None, scope: str = "", seed: int | None = None, window: str | None = None,
+            formats: Sequence[str] = (), store: Store | None = None) -> Answer:
+    """The target had ``values`` been imposed: over the model's population, or (``window``: ``START..END``)
+    over the rows of that window, what it would have averaged instead of what it did. Fitted on ``data``
+    or the store's ``scope``; the result and its renderings (``formats``) in an :class:`Answer`."""
+    from rca.engine.what_if import counterfactual, intervene
+    from rca.pipeline.questions import parse_window
+
+    g = graph_of(graph)
+    options = settings.engine if seed is None else settings.engine.model_copy(update={"seed": seed})
+    chosen = parse_window(window) if window else None
+    if data is not None:
+        frame, label = wide_frame(data, g, scope)
+    elif store is not None:
+        frame, label = stored_frame(store, g, scope), scope
+    else:
+        from rca.store import Store as StoreType
+
+        with StoreType(settings.store_url) as own:
+            frame, label = stored_frame(own, g, scope), scope
+    if chosen is not None:
+        result = counterfactual(frame, g, target, dict(values), chosen, options=options)
+    else:
+        result = intervene(frame, g, target, dict(values), options=options)
+    return Answer(result, "what_if", (label,) if label else (), None, render_answer(result, formats))
+
+
+def what_if_question(ask: Mapping[str, Any], settings: Settings, *, store: Store) -> WhatIf:
+    """A what-if as the HTTP API asks it (``target``, ``scope``, ``set``, and optionally ``graph``, ``window``,
+    ``seed``), answered now from the store. The graph is a shipped name or a definition, never a path: a
+    client of the service does not get to read the server's files."""
+    from rca.pipeline.runs import _graph
+
+    if not ask.get("scope"):
+        raise BadInput("say which scope of the store to read (scope)")
+    answer = what_if(str(ask.get("target", "")), dict(ask.get("set") or {}), settings, graph=_graph(ask.get("graph")),
+                     scope=str(ask["scope"]), seed=ask.get("seed"), window=ask.get("window"), store=store)
+    return answer.result
+
+
+MAX_ACTIONS_FILE = 64 * 1024
+
+
+def _read_actions(path: str | Path) -> str:
+    p = Path(path)
+    try:
+        if p.stat().st_size > MAX_ACTIONS_FILE:
+            raise BadInput(f"actions file {str(p)!r} is over {MAX_ACTIONS_FILE // 1024} KB")
+        return p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInput(f"cannot read actions file {str(p)!r}: {getattr(exc, 'strerror', None) or 'not UTF-8 text'}") from None
+
+
+@faced
+@on_cluster
+def actions(target: str, settings: Settings, *, graph: GraphRef = "delivery", data: Data | None = None,
+            scope: Scopes = (), actions_file: str | Path | None = None, ask_model: bool = False,
+            seed: int | None = None, confidence: float = 0.95, bootstrap: int = 100, current_rows: int | None = None,
+            formats: Sequence[str] = (), keep: bool | None = None, store: Store | None = None) -> Answer:
+    """Candidate actions for ``target`` (from ``actions_file`` and/or, with ``ask_model``, drafted by the model
+    configured under ``recommend.drafts``) ranked by their predicted effect, for one scope."""
+    from rca.engine.actions import parse_actions, rank_actions
+    from rca.engine.recommend import levers_of
+
+    g = graph_of(graph)
+    _check_counts(confidence, bootstrap=bootstrap)
+    if actions_file is None and not ask_model:
+        raise BadInput("give candidate actions: --actions FILE, or --ask-model to have the configured model draft them")
+    if target not in g.nodes:
+        raise BadInput(f"target {target!r} is not a node of graph {g.name!r}")
+    chosen = _scopes(scope)
+    if len(chosen) > 1:
+        raise BadInput(f"actions are ranked for one scope at a time, not {', '.join(chosen)}")
+    candidates = parse_actions(_read_actions(actions_file), "file") if actions_file is not None else []
+    s = _seed(settings, seed)
+    question = {"target": target, "actions": [a.name for a in candidates], "ask_model": ask_model,
+                "confidence": confidence, "bootstrap": bootstrap, "seed": s}
+
+    def compute(frames: dict[str, pd.DataFrame]) -> ActionRanking:
+        frame = next(iter(frames.values()))
+        rejected: dict[str, str] = {}
+        found = list(candidates)
+        if ask_model:
+            from rca.pipeline.action_drafts import drafted, prompt
+            from results.format import format_value
+
+            latest = frame.tail(13)
+            levers = {n: format_value(float(latest[n].mean()), g.nodes[n].unit) for n in levers_of(g, target)
+                      if n in frame.columns}
+            drafts, rejected = drafted(settings.recommend.drafts,
+                                       prompt(target, g.nodes[target].title, levers, g.nodes[target].higher_is_worse,
+                                              settings.recommend.drafts.max_actions))
+            taken = {a.name for a in found}
+            found += [a for a in drafts if a.name not in taken]
+        return rank_actions(frame, g, target, found, rejected=rejected, seed=s, confidence=confidence,
+                            bootstrap=bootstrap, current_rows=current_rows)
+
+    return _ask("actions", target, question, g, settings, data, chosen, store, keep, formats, compute, max_scopes=1)
 
 
 def _check_counts(confidence: float, **counts: int) -> None:

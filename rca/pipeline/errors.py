@@ -1,11 +1,13 @@
-"""The one error hierarchy the faces see.
+"""The errors a face sees from the pipeline: the ground floor's one tree, under the names faces use.
 
-Sources, graphs, the store and the engine each raise their own "bad input" error (they may
-not import one another). At the pipeline's edge every one of them becomes a
-:class:`PipelineError` with the same one-line message, so a face catches one type and prints
-one line: the CLI as ``rca: error: ...`` and exit status 2, the HTTP API as a 4xx answer, the
-scheduler as a failed run. Messages name what is wrong and what to do in the request's own
-terms (``at``, ``scope``), never a face's spelling of it (a CLI flag).
+Every layer raises a branch of :mod:`core.errors` (a collector's ``InputError``, a graph's
+``GraphError`` and the engine's ``EngineInputError`` are :class:`BadInput`; a store outage is
+:class:`Unavailable`), so a face catches :class:`PipelineError` (the root) and maps it by its
+class: the CLI prints one line and exits with ``exc.exit_code``, the HTTP API answers
+``exc.http_status``, the scheduler retries what is ``retryable``. Messages name what is wrong
+and what to do in the request's own terms (``at``, ``scope``), never a face's spelling of it
+(a CLI flag). :func:`translated` remains for the one outside error that is not ours: a pydantic
+``ValidationError`` becomes :class:`BadInput` with its first problems on one line.
 """
 
 from __future__ import annotations
@@ -17,32 +19,23 @@ from typing import ParamSpec, TypeVar
 
 from pydantic import ValidationError
 
-from collectors.observations import InputError
+from core.errors import BadInput, Internal, Unavailable, WhydunnitError
 from rca.config import one_line
-from rca.engine.errors import EngineInputError
+
+PipelineError = WhydunnitError
+
+__all__ = ["BadInput", "Internal", "JobFailed", "PipelineError", "Unavailable", "faced", "translated"]
 
 
-class PipelineError(Exception):
-    """Something a user can act on went wrong; ``str(exc)`` is one line saying what and what to do."""
-
-
-class BadInput(PipelineError):
-    """The request, the configuration or the data cannot answer the question as asked."""
-
-
-class JobFailed(PipelineError):
-    """A job ran but part of it failed (a chat post, a collector); what landed is kept."""
+class JobFailed(WhydunnitError):
+    """A job ran but part of it failed (a chat post, a collector); what landed is kept (exit 1)."""
 
 
 @contextmanager
 def translated() -> Iterator[None]:
-    """Turn the layers' own input errors into :class:`BadInput` with the same message."""
+    """Turn a pydantic validation error into :class:`BadInput` with its first problems on one line."""
     try:
         yield
-    except PipelineError:
-        raise
-    except (InputError, EngineInputError) as exc:
-        raise BadInput(str(exc)) from exc
     except ValidationError as exc:
         raise BadInput(one_line(exc)) from exc
 
@@ -52,7 +45,7 @@ R = TypeVar("R")
 
 
 def faced(fn: Callable[P, R]) -> Callable[P, R]:
-    """Mark a pipeline function a face may call: its input errors arrive as :class:`BadInput`."""
+    """Mark a pipeline function a face may call: a validation error arrives as :class:`BadInput`."""
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:

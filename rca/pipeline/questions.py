@@ -33,12 +33,35 @@ def parse_window(text: str) -> Window:
     return Window(start, end)
 
 
+# The longest span a question may name, per unit: 100 years (twice that back from the latest data is still a date).
+_MAX_SPAN = {"hour": 876_600, "day": 36_525, "week": 5_218, "month": 1_200}
+
+
 def _span(text: str) -> pd.DateOffset | pd.Timedelta:
-    m = re.fullmatch(r"\s*(\d+)\s*(hour|day|week|month)s?\s*", text or "")
+    m = re.fullmatch(r"\s*(\d{1,12})\s*(hour|day|week|month)s?\s*", text or "")
     if not m or int(m.group(1)) == 0:
-        raise BadInput(f"cannot read the span {text!r}; write e.g. '13 weeks', '30 days', '3 months'")
+        raise BadInput(f"cannot read the span {text[:80]!r}; write e.g. '13 weeks', '30 days', '3 months'")
     n, unit = int(m.group(1)), m.group(2)
+    if n > _MAX_SPAN[unit]:
+        raise BadInput(f"the span {text.strip()!r} is longer than 100 years ({_MAX_SPAN[unit]} {unit}s); "
+                       "write e.g. '13 weeks'")
     return pd.DateOffset(months=n) if unit == "month" else pd.Timedelta(**{f"{unit}s": n})
+
+
+def check(spec: InvestigationSettings) -> None:
+    """Read a question's span and windows as :func:`question` will, without the data, so a question
+    that cannot be read (a span of a billion weeks, a date that is none, a window ending before it
+    starts) is refused when it is asked rather than failing when it is answered."""
+    if spec.last:
+        _span(spec.last)
+    for text in (spec.baseline, spec.current):
+        if text:
+            parse_window(text)
+    if spec.at and spec.at.strip() != "latest":
+        if ".." in spec.at:
+            parse_window(spec.at)
+        else:
+            parse_time(spec.at)
 
 
 def question(spec: InvestigationSettings, index: pd.DatetimeIndex, unit: str) -> Question:

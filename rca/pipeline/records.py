@@ -2,18 +2,24 @@
 
 A record is opened ``running`` with the question as asked, and closed ``done`` with the JSON
 result or ``failed`` with the one-line error (and the result, when one was made but could not
-be used), so an HTTP API or a person can look it up later by id. :func:`kept` wraps one piece
-of work in that life cycle.
+be used), so an HTTP API or a person can look it up later by id. :func:`keep` wraps one piece
+of work in that life cycle; an error is scrubbed of secrets and made one printable line before
+it is stored. A store that cannot keep a good answer (read-only, down) does not cost the answer:
+:func:`keep` returns it with why it was not kept, and :func:`kept` raises that for callers that
+need the record.
 """
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from core.errors import WhydunnitError
+from rca.config import scrubber
 from rca.pipeline.errors import BadInput
 
 if TYPE_CHECKING:
@@ -43,12 +49,23 @@ def closed(record: InvestigationRecord, status: str, *, result: Any = None, erro
                    finished_at=now())
 
 
-def kept(store: Store | None, record: InvestigationRecord, work: Callable[[], R],
-         problem: Callable[[R], str | None] | None = None) -> R:
+@dataclass(frozen=True)
+class Kept(Generic[R]):
+    """An answer and, when the store could not keep it, the store's error (``None``: kept, or not asked to be)."""
+
+    result: R
+    unkept: WhydunnitError | None = None
+
+
+def keep(store: Store | None, record: InvestigationRecord, work: Callable[[], R],
+         problem: Callable[[R], str | None] | None = None, *, scrub: Callable[[str], str] | None = None) -> Kept[R]:
     """Run ``work`` and record how it ended (when ``store`` is given); ``problem`` may refuse its result.
 
-    A refused result is kept with the record (``failed``) and raised as :class:`BadInput`.
+    The work's failure (or a refused result, raised as :class:`BadInput`) is recorded ``failed`` and
+    raised. The store's failure to record a good answer is not raised: the answer comes back with it.
+    ``scrub`` cleans error text before it is stored (default: credential shapes hidden, one line).
     """
+    scrub = scrub or scrubber(None)
     result: R | None = None
     try:
         result = work()
@@ -57,8 +74,21 @@ def kept(store: Store | None, record: InvestigationRecord, work: Callable[[], R]
             raise BadInput(why)
     except Exception as exc:
         if store is not None:
-            store.save_investigation(closed(record, "failed", result=result, error=str(exc)))
+            with contextlib.suppress(WhydunnitError):  # the store's own trouble must not hide why the work failed
+                store.save_investigation(closed(record, "failed", result=result, error=scrub(str(exc))))
         raise
     if store is not None:
-        store.save_investigation(closed(record, "done", result=result))
-    return result
+        try:
+            store.save_investigation(closed(record, "done", result=result))
+        except WhydunnitError as exc:
+            return Kept(result, exc)
+    return Kept(result)
+
+
+def kept(store: Store | None, record: InvestigationRecord, work: Callable[[], R],
+         problem: Callable[[R], str | None] | None = None, *, scrub: Callable[[str], str] | None = None) -> R:
+    """:func:`keep`, raising the store's error when the answer could not be kept."""
+    done = keep(store, record, work, problem, scrub=scrub)
+    if done.unkept is not None:
+        raise done.unkept
+    return done.result

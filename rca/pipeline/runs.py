@@ -34,10 +34,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rca.config import InvestigationSettings, JobSettings, NotifySettings, Settings
+from rca.config import InvestigationSettings, JobSettings, NotifySettings, Settings, scrubber
 from rca.engine.fitting import Fitted, ModelCache, fingerprint
 from rca.engine.fitting import fit as fit_model
 from rca.pipeline.errors import BadInput, PipelineError, faced, translated
+from rca.pipeline.questions import check as check_question
 from rca.pipeline.records import closed, opened
 
 if TYPE_CHECKING:
@@ -102,6 +103,7 @@ class RunOutcome:
     outputs: Mapping[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
     collector_errors: tuple[str, ...] = ()  # the collectors that failed, by name
+    retryable: bool = False  # it failed because something was unavailable (the store, a cluster): try again later
 
     @property
     def ok(self) -> bool:
@@ -124,16 +126,21 @@ def run_job(job: JobSettings, settings: Settings, *, store: Store, cache: ModelC
 
     run_id = run_id or str(uuid.uuid4())
     t0 = time.perf_counter()
+    # Errors come from outside (a server's reply, a repository, a driver): scrubbed of secrets and made one
+    # printable line before they are stored, so the run log, GET /runs and the service's log never hold them.
+    scrub = scrubber(settings, dict(environ) if environ is not None else None)
     with translated():
         store.start_run(run_id, job.name, trigger=trigger, owner=owner())
     outputs: dict[str, Any] = {}
     problems: list[str] = []
     failed_collectors: list[str] = []
+    retryable = False
     try:
         if job.collect:
             only = tuple(job.collect) if isinstance(job.collect, list) else ()
             got = collect(settings, only=only)
-            outputs["collect"] = {r.name: {"rows": r.rows, "error": r.error, "failures": list(r.failures)}
+            outputs["collect"] = {r.name: {"rows": r.rows, "error": scrub(r.error) if r.error else None,
+                                           "failures": [scrub(f) for f in r.failures]}
                                   for r in got.runs}
             for r in got.runs:
                 if r.error:
@@ -149,22 +156,25 @@ def run_job(job: JobSettings, settings: Settings, *, store: Store, cache: ModelC
             outputs["results"] = [{"scope": r.scope, "target": r.target, "regression": r.regression.detected,
                                    "top_cause": next((c.node for c in r.causes if c.node != r.target), None)}
                                   for r in done.results]
-            outputs["skipped"] = list(done.skipped)
-            outputs["posts"] = [{"channel": d.channel, "ok": d.ok, "error": d.error} for d in done.deliveries]
+            outputs["skipped"] = [scrub(x) for x in done.skipped]
+            outputs["posts"] = [{"channel": d.channel, "ok": d.ok, "error": scrub(d.error) if d.error else d.error}
+                                for d in done.deliveries]
             problems.extend(f"not investigated: {s}" for s in done.skipped)
             problems.extend(f"chat post to {d.channel} failed: {d.error}" for d in done.deliveries if not d.ok)
             log.info("wrote %s; %d result(s), %d skipped", ", ".join(outputs["reports"].values()), len(done.results),
                      len(done.skipped))
     except PipelineError as exc:
         problems.append(str(exc))
+        retryable = exc.retryable
     except Exception as exc:  # a fault of ours fails this run, never the scheduler or the other jobs
         log.exception("job %s failed", job.name)
         problems.append(f"internal error: {type(exc).__name__}: {exc}")
     status = "failed" if problems else "done"
-    error = "; ".join(problems)[:4000] if problems else None
+    error = "; ".join(scrub(p) for p in problems)[:4000] if problems else None
     with translated():
         store.finish_run(run_id, status, error=error, outputs=outputs)
-    return RunOutcome(run_id, job.name, status, error, outputs, time.perf_counter() - t0, tuple(failed_collectors))
+    return RunOutcome(run_id, job.name, status, error, outputs, time.perf_counter() - t0, tuple(failed_collectors),
+                      retryable)
 
 
 def refit(job: JobSettings, settings: Settings, *, store: Store, cache: SharedModelCache,
@@ -177,6 +187,7 @@ def refit(job: JobSettings, settings: Settings, *, store: Store, cache: SharedMo
 
     run_id = run_id or str(uuid.uuid4())
     t0 = time.perf_counter()
+    scrub = scrubber(settings)
     with translated():
         store.start_run(run_id, job.name, trigger="refit", owner=owner())
     dropped = cache.clear()
@@ -197,7 +208,7 @@ def refit(job: JobSettings, settings: Settings, *, store: Store, cache: SharedMo
             problems.append(f"internal error: {type(exc).__name__}: {exc}")
     outputs = {"models_dropped": dropped, "targets_refitted": fitted, "models_cached": len(cache)}
     status = "failed" if problems else "done"
-    error = "; ".join(problems)[:4000] if problems else None
+    error = "; ".join(scrub(p) for p in problems)[:4000] if problems else None
     with translated():
         store.finish_run(run_id, status, error=error, outputs=outputs)
     return RunOutcome(run_id, job.name, status, error, outputs, time.perf_counter() - t0)
@@ -215,20 +226,33 @@ def recover(store: Store, reason: str = "the service stopped before this finishe
 def _graph(ref: Any) -> CausalGraph:
     """A question's graph: a shipped name, or a definition (a mapping, or YAML/DOT text). Never a path:
     a client of the service does not get to read the server's files."""
-    from graphs.model import parse_graph, shipped_graph, shipped_names
+    from graphs.model import MAX_YAML_DEPTH, parse_graph, shipped_graph, shipped_names
 
     if ref is None or ref == "":
         return shipped_graph("delivery")
     if isinstance(ref, Mapping):
+        if _depth(ref) > MAX_YAML_DEPTH:
+            raise BadInput(f"the graph is nested more than {MAX_YAML_DEPTH} levels deep; send it as graphs/*.yaml are")
         return parse_graph(json.dumps(ref), "graph")
     if isinstance(ref, str) and "\n" not in ref and not ref.lstrip().startswith(("{", "digraph", "strict")):
         if ref not in shipped_names():
-            raise BadInput(f"no shipped graph named {ref!r}; use {', '.join(shipped_names())}, "
+            raise BadInput(f"no shipped graph named {ref[:80]!r}; use {', '.join(shipped_names())}, "
                            "or send the graph itself (an object, or YAML/DOT text)")
         return shipped_graph(ref)
     if isinstance(ref, str):
         return parse_graph(ref, "graph")
     raise BadInput("graph must be a shipped graph's name or a graph definition (an object, or YAML/DOT text)")
+
+
+def _depth(value: Any) -> int:
+    """How deeply lists and mappings nest in ``value`` (counted without recursion: the value came from outside)."""
+    deepest, todo = 0, [(value, 1)]
+    while todo:
+        item, level = todo.pop()
+        if isinstance(item, Mapping | list | tuple):
+            deepest = max(deepest, level)
+            todo.extend((v, level + 1) for v in (item.values() if isinstance(item, Mapping) else item))
+    return deepest
 
 
 def _nodes(g: CausalGraph, **named: str | None) -> None:
@@ -270,6 +294,7 @@ def queue_question(kind: str, ask: Mapping[str, Any], settings: Settings, *, sto
         req = InvestigationSettings(**{**ask, "graph": g.name})
         if not req.scope:
             raise BadInput("say which scope of the store to investigate (scope)")
+        check_question(req)
         _nodes(g, target=req.target)
         _scopes_held(store, [req.scope])
         scope, target = req.scope, req.target
@@ -361,7 +386,7 @@ def answer_question(id_: str, settings: Settings, *, store: Store, cache: ModelC
             path = write_text_atomic(report_dir(settings) / f"{record.id}.html", html)
         finished = replace(closed(running, "done", result=result), report_path=str(path))
     except PipelineError as exc:
-        finished = closed(running, "failed", error=str(exc))
+        finished = closed(running, "failed", error=scrubber(settings)(str(exc)))
     except Exception as exc:  # a fault of ours fails this question, never the worker
         log.exception("question %s failed", id_)
         finished = closed(running, "failed", error=f"internal error: {type(exc).__name__}")
