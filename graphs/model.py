@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import importlib.resources
 import io
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,7 +36,8 @@ MAX_LAG = 520  # ten years of weeks: a lag is a column of the model, and every l
 KINDS: tuple[str, ...] = ("auto", "continuous", "count", "ratio", "duration")
 
 
-_NODE_FIELDS = frozenset({"metric", "agg", "higher_is_worse", "actionable", "mechanism", "kind", "label", "denominator"})
+_NODE_FIELDS = frozenset({"metric", "agg", "higher_is_worse", "actionable", "mechanism", "kind", "label", "denominator",
+                          "lag_of", "lag"})
 
 # What a metric's name says about it (the observation schema's unit suffixes): its kind, its unit.
 _SUFFIXES: tuple[tuple[str, str, str], ...] = (
@@ -82,6 +84,10 @@ class Node:
     # For a ratio of events per bucket (bug fixes per commit): the node counting the events, so
     # a week of 1 commit weighs what one commit weighs, not what 40 do.
     denominator: str | None = None
+    # A lag node: this column is ``lag_of`` shifted ``lag`` buckets back (``bug_ratio_lag1``), so its
+    # causes are that node's parents, shifted the same way (see :attr:`CausalGraph.model_edges`).
+    lag_of: str | None = None
+    lag: int = 0
 
     @property
     def title(self) -> str:
@@ -108,7 +114,24 @@ class CausalGraph:
     edges: tuple[Edge, ...]
 
     def parents(self, node: str) -> list[Edge]:
-        return [e for e in self.edges if e.target == node]
+        return [e for e in self.model_edges if e.target == node]
+
+    @property
+    def model_edges(self) -> tuple[Edge, ...]:
+        """The declared edges, and those a lag node inherits: ``L = X[t-k]`` is caused by each parent
+        ``P`` of ``X`` (edge lag ``j``) at ``t-k-j``, so a cause acting through the lag is traced to
+        where it started instead of ending at a root that only copies ``X``."""
+        out = list(self.edges)
+        seen = {(e.source, e.target, e.lag) for e in out}
+        for name, node in self.nodes.items():
+            if node.lag_of is None:
+                continue
+            for e in self.edges:
+                key = (e.source, name, e.lag + node.lag)
+                if e.target == node.lag_of and key not in seen:
+                    seen.add(key)
+                    out.append(Edge(*key))
+        return tuple(out)
 
     def ancestors(self, node: str) -> set[str]:
         """Every node with a directed path (any lag) into ``node``."""
@@ -127,7 +150,7 @@ class CausalGraph:
 
         g = nx.DiGraph()
         g.add_nodes_from(self.nodes)
-        g.add_edges_from((e.source, e.target) for e in self.edges if e.source != e.target)
+        g.add_edges_from((e.source, e.target) for e in self.model_edges if e.source != e.target)
         return g
 
     def restricted(self, keep: set[str], *, denominators: bool = True) -> CausalGraph:
@@ -141,13 +164,17 @@ class CausalGraph:
         nodes = {}
         for name, node in self.nodes.items():
             if name in keep:
-                nodes[name] = node if node.denominator in keep or node.denominator is None else replace(node, denominator=None)
+                if node.denominator is not None and node.denominator not in keep:
+                    node = replace(node, denominator=None)
+                if node.lag_of is not None and node.lag_of not in keep:
+                    node = replace(node, lag_of=None, lag=0)
+                nodes[name] = node
         edges = [e for e in self.edges if e.source in keep and e.target in keep]
         return build_graph(self.name, self.unit, nodes, edges, self.name)
 
     @property
     def max_lag(self) -> int:
-        return max((e.lag for e in self.edges), default=0)
+        return max((e.lag for e in self.model_edges), default=0)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -162,6 +189,7 @@ class CausalGraph:
                     "mechanism": n.mechanism,
                     "kind": n.kind,
                     **({"denominator": n.denominator} if n.denominator else {}),
+                    **({"lag_of": n.lag_of, "lag": n.lag} if n.lag_of else {}),
                 }
                 for n in self.nodes.values()
             },
@@ -187,7 +215,7 @@ def unrolled(graph: CausalGraph) -> tuple[nx.DiGraph, dict[str, tuple[str, int]]
     for name in graph.nodes:
         dag.add_node(name)
         columns[name] = (name, 0)
-    for e in graph.edges:
+    for e in graph.model_edges:
         if e.lag == 0:
             dag.add_edge(e.source, e.target)
         else:
@@ -229,7 +257,22 @@ def _node(name: str, spec: dict[str, Any] | None, where: str) -> Node:
         kind=kind,
         label=str(spec["label"]) if spec.get("label") is not None else None,
         denominator=str(spec["denominator"]) if spec.get("denominator") is not None else None,
+        lag_of=str(spec["lag_of"]) if spec.get("lag_of") is not None else None,
+        lag=_node_lag(name, spec, where),
     )
+
+
+def _node_lag(name: str, spec: dict[str, Any], where: str) -> int:
+    if spec.get("lag_of") is None:
+        if spec.get("lag") is not None:
+            raise GraphError(f"{where}: node {name!r} has a lag but no lag_of; say which node it is a lagged copy of "
+                             "(lag_of: X), or put the lag on an edge")
+        return 0
+    lag = _lag(spec.get("lag", 1), f"{where}: node {name!r}")
+    if lag < 1:
+        raise GraphError(f"{where}: node {name!r} is a lagged copy of {spec['lag_of']!r} with lag {lag}; a lag node "
+                         "is at least one bucket back")
+    return lag
 
 
 def _lag(value: Any, where: str) -> int:
@@ -254,6 +297,8 @@ def build_graph(name: str, unit: str, nodes: dict[str, Node], edges: list[Edge],
     if not nodes:
         raise GraphError(f"{where}: the graph has no nodes")
     for n in nodes.values():
+        if n.lag_of is not None and (n.lag_of not in nodes or n.lag_of == n.name):
+            raise GraphError(f"{where}: node {n.name!r} has lag_of {n.lag_of!r}, which is not another node of the graph")
         if n.denominator is not None and (n.denominator not in nodes or n.denominator == n.name):
             raise GraphError(f"{where}: node {n.name!r} has denominator {n.denominator!r}, which is not another node "
                              "of the graph; declare the count node (e.g. commits_count) under nodes")
@@ -313,7 +358,148 @@ def _unquote(s: str) -> str:
     return s
 
 
-def _from_dot(text: str, where: str) -> CausalGraph:
+@dataclass
+class _Dot:
+    """What a causal graph needs from a DOT file, whichever reader read it."""
+
+    kind: str  # digraph | graph
+    attrs: dict[str, str] = field(default_factory=dict)
+    nodes: dict[str, dict[str, str]] = field(default_factory=dict)  # every node met, in order, with its attributes
+    declared: set[str] = field(default_factory=set)  # nodes named in a statement of their own
+    edges: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
+
+
+# A token of the DOT subset read here: a comment or whitespace (skipped), a quoted id (\" inside is a
+# quote), an edge operator, a bare id or numeral, or one punctuation mark. Anything else (HTML ids,
+# ports, subgraphs, '+' concatenation) is left to pydot.
+_TOKEN = re.compile(
+    r'(?P<skip>\s+|//[^\n]*|/\*.*?\*/|^\#[^\n]*)'
+    r'|(?P<quoted>"(?:[^"\\]|\\.)*")'
+    r'|(?P<op>->|--)'
+    r'|(?P<id>[A-Za-z_\x80-\U0010ffff][A-Za-z_0-9\x80-\U0010ffff]*|-?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?))'
+    r'|(?P<punct>[{}\[\];,=])',
+    re.DOTALL | re.MULTILINE,
+)
+_KEYWORDS = frozenset({"graph", "digraph", "node", "edge", "strict", "subgraph"})
+
+
+def _tokens(text: str) -> list[tuple[str, str]] | None:
+    """(type, value) tokens, ids unquoted; None where the text leaves the subset."""
+    out: list[tuple[str, str]] = []
+    pos = 0
+    for m in _TOKEN.finditer(text):
+        if m.start() != pos:
+            return None  # a character no token starts with
+        pos = m.end()
+        kind = m.lastgroup
+        if kind == "skip":
+            continue
+        value = m.group()
+        if kind == "quoted":
+            out.append(("id", value[1:-1].replace('\\"', '"').replace("\\\n", "")))
+        elif kind == "id" and value.lower() in _KEYWORDS:
+            out.append(("kw", value.lower()))
+        else:
+            out.append((kind, value))  # type: ignore[arg-type]
+    return out if pos == len(text) else None
+
+
+def _read_dot(text: str) -> _Dot | None:
+    """The DOT subset graphs are written in, read without pydot (whose grammar takes ~1 s to run).
+
+    ``[strict] digraph [name] { ... }`` with node, edge (chains ``a -> b -> c``), attribute
+    (``graph [...]``, ``node [...]``, ``edge [...]``) and ``key=value`` statements. Returns None on
+    anything else, which pydot then reads (and explains when it cannot).
+    """
+    toks = _tokens(text)
+    if not toks:
+        return None
+    i = 0
+
+    def peek(k: int = 0) -> tuple[str, str]:
+        return toks[i + k] if i + k < len(toks) else ("end", "")
+
+    if peek() == ("kw", "strict"):
+        i += 1
+    if peek() not in (("kw", "digraph"), ("kw", "graph")):
+        return None
+    dot = _Dot(kind=peek()[1])
+    i += 1
+    if peek()[0] == "id":
+        i += 1
+    if peek() != ("punct", "{"):
+        return None
+    i += 1
+
+    def attr_list() -> dict[str, str] | None:
+        nonlocal i
+        attrs: dict[str, str] = {}
+        while peek() == ("punct", "["):
+            i += 1
+            while peek() != ("punct", "]"):
+                if peek()[0] != "id":
+                    return None
+                key = peek()[1]
+                i += 1
+                if peek() == ("punct", "="):
+                    if peek(1)[0] != "id":
+                        return None
+                    attrs[key] = peek(1)[1]
+                    i += 2
+                else:
+                    attrs[key] = "true"
+                if peek()[1] in (",", ";"):
+                    i += 1
+            i += 1
+        return attrs
+
+    while peek() != ("punct", "}"):
+        t = peek()
+        if t[0] == "end":
+            return None
+        if t[1] in (";", ","):
+            i += 1
+            continue
+        if t[0] == "kw" and t[1] in ("graph", "node", "edge"):
+            i += 1
+            attrs = attr_list()
+            if attrs is None:
+                return None
+            if t[1] == "graph":
+                dot.attrs.update(attrs)
+            continue  # node and edge defaults carry no graph fields (styling only)
+        if t[0] != "id":
+            return None
+        if peek(1) == ("punct", "="):
+            if peek(2)[0] != "id":
+                return None
+            dot.attrs[t[1]] = peek(2)[1]
+            i += 3
+            continue
+        chain = [t[1]]
+        i += 1
+        while peek()[0] == "op":
+            if peek()[1] != ("->" if dot.kind == "digraph" else "--") or peek(1)[0] != "id":
+                return None
+            chain.append(peek(1)[1])
+            i += 2
+        attrs = attr_list()
+        if attrs is None:
+            return None
+        if len(chain) == 1:
+            dot.nodes.setdefault(chain[0], {}).update(attrs)
+            dot.declared.add(chain[0])
+        else:
+            for a, b in zip(chain, chain[1:], strict=False):
+                dot.nodes.setdefault(a, {})
+                dot.nodes.setdefault(b, {})
+                dot.edges.append((a, b, dict(attrs)))
+    i += 1
+    return dot if peek()[0] == "end" else None
+
+
+def _pydot(text: str, where: str) -> _Dot:
+    """The same reading through pydot's full grammar (subgraphs, ports, HTML ids...)."""
     import pydot
 
     # pydot's parser prints its error to stdout itself, where it would break a JSON consumer: keep it.
@@ -327,35 +513,40 @@ def _from_dot(text: str, where: str) -> CausalGraph:
         raise GraphError(f"{where}: not valid Graphviz DOT ({said.getvalue().strip().splitlines()[-1]})")
     if not parsed:
         raise GraphError(f"{where}: not valid Graphviz DOT")
-    dot = parsed[0]
-    if dot.get_type() != "digraph":
-        raise GraphError(f"{where}: a causal graph must be a 'digraph', not a {dot.get_type()!r}")
-    attrs = {k: _unquote(str(v)) for k, v in dot.get_attributes().items()}
-    nodes: dict[str, dict[str, Any]] = {}
-    for n in dot.get_nodes():
+    graph = parsed[0]
+    dot = _Dot(kind=graph.get_type(), attrs={k: _unquote(str(v)) for k, v in graph.get_attributes().items()})
+    for n in graph.get_nodes():
         name = _unquote(n.get_name())
+        if name == "graph":  # pydot reads ``graph [unit=day]`` as a node named graph
+            dot.attrs.update({k: _unquote(str(v)) for k, v in n.get_attributes().items()})
         if name in {"node", "edge", "graph", "\\n"}:
             continue
-        spec = {k: _unquote(str(v)) for k, v in n.get_attributes().items()}
-        nodes.setdefault(name, {}).update(spec)
-    edges: list[Edge] = []
-    for e in dot.get_edges():
+        dot.nodes.setdefault(name, {}).update({k: _unquote(str(v)) for k, v in n.get_attributes().items()})
+        dot.declared.add(name)
+    for e in graph.get_edges():
         src, dst = _unquote(str(e.get_source())), _unquote(str(e.get_destination()))
         for end in (src, dst):
-            nodes.setdefault(end, {})
-        lag = e.get_attributes().get("lag", 0)
-        edges.append(Edge(src, dst, _lag(_unquote(str(lag)), f"{where}: edge {src} -> {dst}")))
+            dot.nodes.setdefault(end, {})
+        dot.edges.append((src, dst, {k: _unquote(str(v)) for k, v in e.get_attributes().items()}))
+    return dot
+
+
+def _from_dot(text: str, where: str) -> CausalGraph:
+    dot = _read_dot(text) or _pydot(text, where)
+    if dot.kind != "digraph":
+        raise GraphError(f"{where}: a causal graph must be a 'digraph', not a {dot.kind!r}")
+    edges = [Edge(src, dst, _lag(attrs.get("lag", 0), f"{where}: edge {src} -> {dst}")) for src, dst, attrs in dot.edges]
     # Styling attributes (shape, color, ...) are welcome in DOT and ignored here.
-    built = {name: _node(name, {k: v for k, v in spec.items() if k in _NODE_FIELDS}, where) for name, spec in nodes.items()}
+    built = {name: _node(name, {k: v for k, v in spec.items() if k in _NODE_FIELDS}, where)
+             for name, spec in dot.nodes.items()}
     # DOT declares nodes implicitly through edges, so an unknown node cannot be caught the
     # YAML way; a graph attribute `strict_nodes=true` asks for it.
-    if attrs.get("strict_nodes", "false").lower() == "true":
-        declared = {_unquote(n.get_name()) for n in dot.get_nodes()}
+    if dot.attrs.get("strict_nodes", "false").lower() == "true":
         for e in edges:
             for end in (e.source, e.target):
-                if end not in declared:
+                if end not in dot.declared:
                     raise GraphError(f"{where}: edge {e.source} -> {e.target} names undeclared node {end!r}")
-    return build_graph(attrs.get("name", Path(where).stem), attrs.get("unit", "week"), built, edges, where)
+    return build_graph(dot.attrs.get("name", Path(where).stem), dot.attrs.get("unit", "week"), built, edges, where)
 
 
 def load_graph(path: str | Path) -> CausalGraph:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 
 import networkx as nx
 import numpy as np
@@ -170,3 +171,59 @@ def test_the_generator_and_the_baselines_do_not_import_the_engine():
         imported |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
         ours = sorted(m for m in imported if m.split(".")[0] in {"rca", "graphs", "collectors", "reports"})
         assert not ours, f"{name} imports {ours}"
+
+
+# --- the real-data families' loaders, on files laid out as the datasets lay them out ---------------
+
+def _nezha_day(root, day: str = "2022-08-22", minutes: int = 90) -> list[int]:
+    """A tiny day in Nezha's layout: two services, one call, two faults (one the loader skips)."""
+    metric = root / day / "metric"
+    metric.mkdir(parents=True)
+    start = pd.Timestamp(f"{day} 03:51:19", tz="UTC")
+    stamps = [start + pd.Timedelta(minutes=i) for i in range(minutes)]
+    text = [s.strftime("%Y-%m-%d %H:%M:%S.123456 +0000 UTC m=+0.1") for s in stamps]
+    rng = np.random.default_rng(0)
+    for pod in ("frontend-579b9bff58-t2dbm", "cartservice-579f59597d-wc2lz"):
+        pd.DataFrame({"Time": text, "TimeStamp": [int(s.timestamp()) for s in stamps], "PodName": pod,
+                      "CpuUsageRate(%)": rng.uniform(3, 8, minutes),
+                      "PodServerLatencyP90(s)": rng.uniform(0.1, 0.2, minutes)}).to_csv(metric / f"{pod}_metric.csv", index=False)
+    pd.DataFrame({"Source": ["frontend", "frontend"], "Target": ["cartservice", "33.33.33.80"], "Weight": [1, 1]}).to_csv(
+        metric / "dependency.csv", index=False)
+    pd.DataFrame({"time": text, "timestamp": [int(s.timestamp()) for s in stamps],
+                  "frontend_cartservice": rng.uniform(0.004, 0.006, minutes)}).to_csv(metric / "source_50.csv", index=False)
+    faults = [(30, "cartservice-579f59597d-wc2lz", "network_delay"), (60, "frontend-579b9bff58-t2dbm", "return")]
+    doc = {"03": [{"inject_time": str(stamps[i]), "inject_timestamp": str(int(stamps[i].timestamp()) - 19),
+                   "inject_pod": pod, "inject_type": kind} for i, pod, kind in faults]}
+    (root / day / f"{day}-fault_list.json").write_text(json.dumps(doc))
+    return [i for i, _, _ in faults]
+
+
+def test_the_nezha_loader_builds_both_protocols_from_the_call_graph(tmp_path) -> None:
+    from tests.bench.family_nezha import nezha_cases
+
+    at = _nezha_day(tmp_path)
+    both = nezha_cases(tmp_path, nulls=2)
+    clean, faulted = ([c for c in both[p] if c.injected] for p in ("clean", "faulted"))
+    assert len(clean) == len(faulted) == 1  # the code fault (return) is no case
+    c, f = clean[0], faulted[0]
+    assert c.cause == "cartservice" and c.first_nodes == ("frontend->cartservice.latency_p50",)
+    assert set(c.graph_edges) == {("cartservice.cpu", "cartservice.latency_p90", 0),
+                                  ("frontend.cpu", "frontend.latency_p90", 0),
+                                  ("cartservice.latency_p90", "frontend->cartservice.latency_p50", 0),
+                                  ("frontend->cartservice.latency_p50", "frontend.latency_p90", 0)}
+    asked = c.data.index >= c.at[0]
+    assert asked.sum() == 3 and (c.data.index[asked] > c.data.index[~asked].max()).all()
+    # clean leaves out every injection's minutes (both faults: 2 x 7), faulted only this one's (7)
+    assert (~asked).sum() == 90 - 14 and (f.data.index < f.at[0]).sum() == 90 - 7
+    g = parse_graph(c.graph_dot(), "g.dot")  # what a user writes: agg and higher_is_worse only
+    assert all(n.kind == "auto" and n.mechanism == "auto" for n in g.nodes.values())
+    assert at and c.service_of["frontend->cartservice.latency_p50"] == "cartservice"
+
+
+def test_first_and_service_ranks_are_scored_apart() -> None:
+    ordered = ["frontend->cartservice.latency_p50", "cartservice.cpu", "frontend.latency_p90"]
+    svc = {"frontend->cartservice.latency_p50": "cartservice", "cartservice.cpu": "cartservice",
+           "frontend.latency_p90": "frontend"}
+    assert bench_hard._rank(ordered, "cartservice", svc) == 1
+    assert bench_hard._rank(ordered, "frontend", svc) == 2
+    assert bench_hard._first_rank(ordered, ("cartservice.cpu",)) == 2

@@ -229,3 +229,14 @@ def test_a_contribution_too_small_to_name_pulls_neither_way() -> None:
     ordered, _ = ranking.rank(causes, "t", [("authors", "t"), ("churn", "t")], kind="distribution_change",
                               own_worse={"authors": False})
     assert ordered[0].node == "authors"  # the largest change of its own, not "pulled the other way"
+
+
+def test_a_start_is_as_sure_as_the_deviation_it_explains() -> None:
+    # a CPU at 85% where 50% is usual (z 4) explains a call edge 200x slower (z 1,000); an idle
+    # service's latency that moved by a hair (z 6, nothing downstream of it) explains nothing
+    causes = [_cause("cpu", 0.0, unusual=True, evidence=4), _cause("edge", 0.8, unusual=True, evidence=1000),
+              _cause("idle", 0.0, unusual=True, evidence=6), _cause("t", 0.2, unusual=True, evidence=30)]
+    edges = [("cpu", "edge"), ("edge", "t"), ("idle", "t")]
+    ordered, _ = ranking.rank(causes, "t", edges, own_worse={"cpu": True, "idle": True, "edge": True})
+    assert [c.node for c in ordered][:2] == ["cpu", "idle"]
+    assert ordered.index(next(c for c in ordered if c.node == "edge")) > 1

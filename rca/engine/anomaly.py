@@ -17,11 +17,11 @@ import pandas as pd
 
 from graphs import CausalGraph
 from rca.engine import attribution, evidence, linear
+from rca.engine.attribution import SAMPLED_DRAWS
 from rca.engine.fitting import Fitted, fit, seed_everything
 from rca.engine.question import Options
 
 LOG_DRAWS = 30  # bootstrap refits for Monte Carlo attribution (each costs ~20 ms)
-SAMPLED_DRAWS = 20  # bootstrap refits when DoWhy must sample (each one costs a full attribution)
 
 
 def attribute(
@@ -49,7 +49,9 @@ def attribute(
             # A fresh generator per call: the point estimate is the same with or without resamples.
             gen = np.random.default_rng(opts.seed)
             if s.additive:
-                return attribution.linear_anomaly(s, ref_x, cur_x, draws=draws, rng=gen, weights=target_w)
+                params = fitted.remembered(("anomaly refits", s.columns, draws, opts.seed),
+                                           lambda: attribution.anomaly_refits(s, ref_x, draws, gen))
+                return attribution.linear_anomaly(s, ref_x, cur_x, draws=draws, rng=gen, weights=target_w, params=params)
             return attribution.sampled_anomaly(
                 s, ref_x, cur_x, draws=min(draws, LOG_DRAWS // 2 if big else LOG_DRAWS), rng=gen,
                 samples=128 if big else 256, permutations=32 if big else 64,

@@ -16,7 +16,7 @@ node's mechanism is tested with classical tests that suit the linear mechanisms 
 a root, Welch's t-test and Kolmogorov-Smirnov; for a child, a Chow test (does adding the
 window and its interactions with the parents improve the regression?) and Brown-Forsythe on
 the residuals (did the noise scale change?), Bonferroni-combined. Contributions of lagged
-copies (``x[t-k]``) are folded back into their node.
+copies (``x[t-k]``) are folded back into their node by :func:`rca.engine.ranking.fold`.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ import pandas as pd
 from rca.engine import linear, stats
 from rca.engine.evidence import Evidence
 from rca.engine.fitting import gcm
+
+SAMPLED_DRAWS = 20  # bootstrap refits when DoWhy must sample (each one costs a full attribution), both questions
 
 
 def _groups(indicator: np.ndarray) -> np.ndarray:
@@ -159,15 +161,6 @@ def anomaly_contributions(
     return {k: float(np.mean(v)) for k, v in raw.items()}
 
 
-def fold_lags(contributions: dict[str, float], columns: dict[str, tuple[str, int]]) -> dict[str, float]:
-    """Add each lagged column's contribution to its node."""
-    out: dict[str, float] = {}
-    for col, value in contributions.items():
-        node = columns.get(col, (col, 0))[0]
-        out[node] = out.get(node, 0.0) + value
-    return out
-
-
 def bootstrap(
     draws: int,
     seed: int,
@@ -266,17 +259,18 @@ def linear_anomaly(
     draws: int,
     rng: np.random.Generator,
     weights: np.ndarray | None = None,
+    params: linear.Params | None = None,
 ) -> Attribution:
     """Exact Shapley contributions to ``mean(current[target]) - E[target]`` for a linear SCM.
 
     The target is ``sum_j T_j N_j`` plus a constant, so DoWhy's mean-deviation set function is
     additive and node j's Shapley value is ``T_j (mean n_j - E[N_j])``; with ``weights`` (the
     current rows' denominators of a ratio target) the mean is the pooled one. Bootstrap: refit
-    on resampled reference rows (a few refits at a time) and recompute.
+    on resampled reference rows (a few refits at a time) and recompute; ``params`` are those
+    refits when already made (:func:`anomaly_refits`, same rows, draws and generator).
     """
-    n = len(reference)
-    resamples = np.vstack([np.arange(n)[None], rng.integers(0, n, (draws, n))])
-    params = linear.fit_resampled(s, reference, resamples)
+    if params is None:
+        params = anomaly_refits(s, reference, draws, rng)
     effects = linear.total_effects(s, params)
     contrib = effects * (weighted_mean(linear.noise(s, params, current), weights) - linear.noise_means(s, params))
     return Attribution(
@@ -288,6 +282,13 @@ def linear_anomaly(
         structure=s,
         params=params,
     )
+
+
+def anomaly_refits(s: linear.Structure, reference: np.ndarray, draws: int, rng: np.random.Generator) -> linear.Params:
+    """The fit (refit 0) and ``draws`` bootstrap refits on resampled reference rows."""
+    n = len(reference)
+    resamples = np.vstack([np.arange(n)[None], rng.integers(0, n, (draws, n))])
+    return linear.fit_resampled(s, reference, resamples)
 
 
 def sampled_anomaly(

@@ -16,10 +16,9 @@ import numpy as np
 import pandas as pd
 
 from rca.engine import attribution, evidence, linear
+from rca.engine.attribution import SAMPLED_DRAWS
 from rca.engine.fitting import Fitted, seed_everything
 from rca.engine.question import Options
-
-SAMPLED_DRAWS = 20  # bootstrap refits when DoWhy must sample (each one costs a full attribution)
 
 
 def attribute(

@@ -101,12 +101,8 @@ def replay_counterfactual(
         for j, col in enumerate(s.columns)
         if columns.get(col, (col, 0))[0] in settings and j != s.target
     }
-    out = np.empty(params.draws)
-    for b in range(params.draws):
-        one = linear.Params(params.intercept[b : b + 1], tuple(c[b : b + 1] for c in params.coef))
-        noise = linear.noise(s, one, np.asarray(current, dtype=float))[0]
-        out[b] = linear.evaluate(s, params, b, noise, fixed)[:, s.target].mean()
-    return out
+    noise = linear.noise(s, params, np.asarray(current, dtype=float))  # (B, n, m): every refit at once
+    return linear.evaluate_all(s, params, noise, fixed)[:, :, s.target].mean(axis=1)
 
 
 def sample_intervention(

@@ -39,6 +39,15 @@ class Fitted:
     rows: int
     kinds: dict[str, str] = field(default_factory=dict)  # node -> count | ratio | duration | continuous
     scm: object | None = None  # a fitted DoWhy InvertibleStructuralCausalModel, only for nonlinear graphs
+    # What questions about these same rows compute alike (the graph check, the bootstrap refits of a
+    # target's structure): kept with the model, so a warm question in a long-running service skips them.
+    memo: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def remembered(self, key: tuple, compute):  # noqa: ANN001, ANN201 - any deterministic value of these rows
+        """``compute()`` once per ``key`` for this model (deterministic given the rows, so a race only repeats it)."""
+        if key not in self.memo:
+            self.memo[key] = compute()
+        return self.memo[key]
 
     @property
     def exact(self) -> bool:

@@ -137,13 +137,20 @@ def investigate(
         current=_mean(current[target], target_w[1] if target_w else None),
         unit=node.unit,
     )
+    def verdict(higher_is_worse: bool):  # noqa: ANN202 - a Regression
+        if question.kind == "anomaly":
+            return detection.anomaly_regression(reference[target].to_numpy(), current[target].to_numpy(),
+                                                higher_is_worse, weights=target_w)
+        return detection.change_regression(reference[target].to_numpy(), current[target].to_numpy(),
+                                           higher_is_worse, opts.regression_alpha, weights=target_w)
+
+    regression = verdict(node.higher_is_worse)
+    # The causes are ranked by the way the target went: its bad way, unless the same verdict, mirrored,
+    # finds it improved beyond its normal noise (a move within noise has no way to rank by).
+    went_worse = not verdict(not node.higher_is_worse).detected
     if question.kind == "anomaly":
-        regression = detection.anomaly_regression(reference[target].to_numpy(), current[target].to_numpy(),
-                                                   node.higher_is_worse, weights=target_w)
         done = anomaly.attribute(fitted, graph, s, reference, current, opts, weights)
     else:
-        regression = detection.change_regression(reference[target].to_numpy(), current[target].to_numpy(),
-                                                  node.higher_is_worse, opts.regression_alpha, weights=target_w)
         done = change.attribute(fitted, s, reference, current, opts, weights)
     timings.update(done.timings)
     caveats.extend(done.caveats)
@@ -151,12 +158,14 @@ def investigate(
         caveats.extend(_few_events(target, target_w[1]))
     if not opts.bootstrap:
         caveats.append("intervals are off (bootstrap: 0): significance is not assessed")
-    elif len(done.att.draws) < min(opts.bootstrap, anomaly.SAMPLED_DRAWS):
+    elif len(done.att.draws) < min(opts.bootstrap, attribution.SAMPLED_DRAWS):
         caveats.append(f"{opts.bootstrap - len(done.att.draws)} of {opts.bootstrap} bootstrap resamples could not be fitted")
 
     total = observed.current - observed.baseline
     scale = max(abs(total), float(reference[target].std(ddof=0) or 0.0), 1e-12)
     causes = _causes(done, prepared.columns, target, node.higher_is_worse, scale, opts.confidence)
+    causes, overshoot, scaled = _within_change(causes, target, scale)
+    caveats.extend(overshoot)
     explained = sum(c.contribution for c in causes)
     if abs(total - explained) > 0.05 * scale:
         caveats.append(f"the contributions add up to {explained:.4g}, not the observed {total:.4g}: the model does "
@@ -173,14 +182,19 @@ def investigate(
                    and e.source not in flat and e.target not in flat] if check is not None else []
     own_worse = {c.node: (c.evidence > 0) == graph.nodes[c.node].higher_is_worse for c in causes if c.evidence}
     moved = {n: float(current[n].mean() - reference[n].median()) for n in graph.nodes}
-    ordered, unexplained = ranking.rank(causes, target, [(e.source, e.target) for e in graph.edges],
-                                        kind=question.kind, suspected=suspected, unsupported=unsupported,
-                                        own_worse=own_worse, deviation=moved,
-                                        units={n: graph.nodes[n].unit for n in graph.nodes})
+    # One rule whichever way the target went: the causes that pushed it that way, unusual ones first.
+    edges = [(e.source, e.target) for e in graph.model_edges]
+    # A node with a row asked about outside every value of the fit window is in a regime the fit never saw.
+    unseen = {n for n in graph.nodes if current[n].max() > reference[n].max() or current[n].min() < reference[n].min()}
+    ordered, unexplained = ranking.rank(causes, target, edges, kind=question.kind, suspected=suspected,
+                                        unsupported=unsupported, own_worse=own_worse, deviation=moved,
+                                        units={n: graph.nodes[n].unit for n in graph.nodes}, went_worse=went_worse,
+                                        passed_down=_passed_down(done.att, s, moved), unseen=unseen)
+    caveats.extend(_fit_against_graph(ordered, target, edges, question.kind, own_worse, went_worse))
 
     t0 = time.perf_counter()
     counterfactuals = _counterfactuals(done.att, fitted, graph, s, reference, current, prepared, list(ordered),
-                                       opts, question)
+                                       opts, question, scaled)
     timings["counterfactuals"] = time.perf_counter() - t0
     if question.kind == "distribution_change" and len(current) < 8:
         caveats.append(f"the current window has only {len(current)} rows: the verdict rests on little evidence")
@@ -305,6 +319,78 @@ def _outside(check: GraphCheck | None, graph: CausalGraph, target: str, modelled
     return out
 
 
+def _within_change(causes: list[Cause], target: str, scale: float
+                   ) -> tuple[list[Cause], list[str], dict[str, float]]:
+    """Causes whose parts add up to the change, the target's own part never pulling against it.
+
+    A linear mechanism fitted on ordinary rows extrapolates at an extreme one: a queue 60x deeper
+    predicts a latency 60x worse where the client's timeout held it at 40x. The causes then carry
+    more than the whole change and the target's own noise "pulls" the rest back, a share of -1.1
+    beside a cause at 2.1. Where the target's own part has the opposite sign to the change, the
+    parts that pushed the way it went are scaled down together, in proportion (intervals alike),
+    until they and the parts that pushed against it add up to the change; the target's own part is
+    then nil. Shares are of the change, each with the sign of its push. Also returned: each scaled
+    node's factor, which its counterfactual takes too (the same extrapolation, corrected alike).
+    """
+    explained = sum(c.contribution for c in causes)
+    own = next((c for c in causes if c.node == target), None)
+    if own is None or explained == 0 or own.contribution * explained >= 0 or abs(own.contribution) <= 1e-6 * scale:
+        return causes, [], {}
+    with_it = sum(c.contribution for c in causes if c.node != target and c.contribution * explained > 0)
+    against = sum(c.contribution for c in causes if c.node != target and c.contribution * explained < 0)
+    if with_it == 0:
+        return causes, [], {}
+    factor = (explained - against) / with_it
+    out = []
+    for c in causes:
+        if c.node == target:
+            c = replace(c, contribution=0.0, interval=(c.interval[0] - c.contribution, c.interval[1] - c.contribution))
+        elif c.contribution * explained > 0:
+            c = replace(c, contribution=c.contribution * factor, interval=(c.interval[0] * factor, c.interval[1] * factor))
+        out.append(c)
+    out = [replace(c, share=c.contribution / explained) for c in out]
+    note = (f"the model puts more than the whole change on its causes ({with_it:.4g} against an observed "
+            f"{explained - against:.4g} they could account for): its mechanisms, fitted on ordinary rows, extrapolate "
+            f"past them, so the causes' parts are scaled to the change in proportion ({factor:.2g}x)")
+    return out, [note], {c.node: factor for c in causes if c.node != target and c.contribution * explained > 0}
+
+
+def _fit_against_graph(causes: tuple[Cause, ...], target: str, edges: list[tuple[str, str]], kind: str,
+                       own_worse: dict[str, bool], went_worse: bool) -> list[str]:
+    """Say where the graph's paths, not the fitted effects, put a node first (see ranking.path_starts)."""
+    starts = ranking.path_starts(list(causes), target, edges, kind=kind, own_worse=own_worse, went_worse=went_worse)
+    out = []
+    for c in causes:
+        if c.node in starts:
+            effect = "no" if c.direction == "neutral" or not notable(c.share) else "an opposite"
+            out.append(f"the fit window shows {effect} effect of {c.node} on what it feeds, yet the graph has a path "
+                       f"from it to the deviating nodes and its own deviation is unusual: it is ranked where the "
+                       f"deviation starts (the fitted mechanisms never saw rows like these)")
+    return out
+
+
+def _passed_down(att: attribution.Attribution, s: linear.Structure, moved: dict[str, float]) -> dict[tuple[str, str], float]:
+    """Per (ancestor, node) of the target's structure: the node's move the fitted model predicts from
+    the ancestor's observed move alone (its total effect times that move). Linear structures only."""
+    if att.params is None or not s.additive:
+        return {}
+    m = len(s.columns)
+    direct = np.zeros((m, m))
+    for k, pa in enumerate(s.parents):
+        for i, j in enumerate(pa):
+            direct[k, j] = att.params.coef[k][0, i]
+    try:
+        total = np.linalg.inv(np.eye(m) - direct)  # total[k, j]: d column k / d noise of column j
+    except np.linalg.LinAlgError:
+        return {}
+    out = {}
+    for j, a in enumerate(s.columns):
+        for k, n in enumerate(s.columns):
+            if k != j and total[k, j] != 0 and a in moved and n in moved:
+                out[(a, n)] = float(total[k, j] * moved[a])
+    return out
+
+
 def _fold_pairs(pairs: tuple[tuple[str, str], ...], columns: dict[str, tuple[str, int]]) -> list[tuple[str, str]]:
     return [(columns.get(a, (a, 0))[0], columns.get(b, (b, 0))[0]) for a, b in pairs]
 
@@ -403,7 +489,8 @@ def _graph_check(reference: pd.DataFrame, graph: CausalGraph, fitted: Fitted, op
 
     if len(reference) < len(reference.columns) + 5:
         return None  # too few rows to test conditional independences; the row-count caveat says so
-    return check_frame(reference, graph, permutations=opts.check_permutations, seed=opts.seed, quality=fitted.quality)
+    return fitted.remembered(("graph check", opts.check_permutations, opts.seed), lambda: check_frame(
+        reference, graph, permutations=opts.check_permutations, seed=opts.seed, quality=fitted.quality))
 
 
 def _bounded(rows: pd.DataFrame, opts: Options, name: str, caveats: list[str]) -> pd.DataFrame:
@@ -454,12 +541,15 @@ def _counterfactuals(
     causes: list[Cause],
     opts: Options,
     question: Question,
+    scaled: dict[str, float] | None = None,
 ) -> tuple[Counterfactual, ...]:
     """The target had each top cause stayed at its baseline value, with an interval from the refits.
 
     Linear models replay the fitted SCM on the observed rows' noise (an anomaly) or move the
     target by the cause's total effect (a change), for every bootstrap refit at once; nonlinear
-    ones ask DoWhy for counterfactual samples and borrow the attribution's bootstrap spread.
+    ones ask DoWhy for counterfactual samples and borrow the attribution's bootstrap spread. A cause
+    whose part was scaled to the observed change (``scaled``) moves the target by that factor of what
+    the replay says.
     """
     chosen = _held_at_baseline(causes, question.target, reference, opts, question)
     if not chosen:
@@ -473,6 +563,10 @@ def _counterfactuals(
                 raw = replay_counterfactual(s, att.params, cur_x, prepared.columns, settings)
             else:
                 raw = linear_counterfactual(att.structure or s, att.effects, cur_x, prepared.columns, settings)
+            factor = (scaled or {}).get(_cause.node)
+            if factor is not None:
+                observed = float(current[question.target].mean())
+                raw = observed + factor * (np.asarray(raw) - observed)
             values = clip_to_kind(raw, kind)
             out.append(Counterfactual(intervention=settings, target=float(values[0]),
                                       interval=_interval(list(values[1:]), float(values[0]), opts.confidence)))

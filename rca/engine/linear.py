@@ -94,26 +94,32 @@ def fit(s: Structure, x: np.ndarray, ridge: float = 1e-9, weights: np.ndarray | 
     intercept = np.empty((b, m))
     coefs: list[np.ndarray] = []
     logs = s.logs
+    # Centre (and weight) every column once: each is a parent of several children.
+    mean = np.einsum("bn,bnm->bm", w, x) / n
+    xc = (x - mean[:, None, :]) * sw[:, :, None]
+    # Solve on standardised parents: metrics differ in scale by 1e8 (seconds vs ratios), and a
+    # ridge must be relative to each column, not to the largest one.
+    sd = np.sqrt(np.einsum("bnm,bnm->bm", xc, xc) / n)
+    sd = np.where(sd > 0, sd, 1.0)
+    xs = xc / sd[:, None, :]
     for j, pa in enumerate(s.parents):
-        y = np.log(np.maximum(x[:, :, j], 1e-300)) if logs[j] else x[:, :, j]
+        if logs[j]:
+            y = np.log(np.maximum(x[:, :, j], 1e-300))
+            ym = np.einsum("bn,bn->b", w, y) / n
+            yc = (y - ym[:, None]) * sw
+        else:
+            ym, yc = mean[:, j], xc[:, :, j]
         if not pa:
-            intercept[:, j] = np.einsum("bn,bn->b", w, y) / n
+            intercept[:, j] = ym
             coefs.append(np.zeros((b, 0)))
             continue
-        z = x[:, :, list(pa)]
-        zm = np.einsum("bn,bnp->bp", w, z)[:, None, :] / n
-        ym = (np.einsum("bn,bn->b", w, y) / n)[:, None]
-        zc, yc = (z - zm) * sw[:, :, None], (y - ym) * sw
-        # Solve on standardised parents: metrics differ in scale by 1e8 (seconds vs ratios), and a
-        # ridge must be relative to each column, not to the largest one.
-        sd = np.sqrt(np.einsum("bnp,bnp->bp", zc, zc) / n)
-        sd = np.where(sd > 0, sd, 1.0)
-        zs = zc / sd[:, None, :]
+        cols = list(pa)
+        zs = xs[:, :, cols]
         gram = np.einsum("bnp,bnq->bpq", zs, zs)
         rhs = np.einsum("bnp,bn->bp", zs, yc)
-        a = np.linalg.solve(gram + ridge * n * np.eye(len(pa)), rhs[..., None])[..., 0] / sd
+        a = np.linalg.solve(gram + ridge * n * np.eye(len(pa)), rhs[..., None])[..., 0] / sd[:, cols]
         coefs.append(a)
-        intercept[:, j] = ym[:, 0] - np.einsum("bp,bp->b", zm[:, 0, :], a)
+        intercept[:, j] = ym - np.einsum("bp,bp->b", mean[:, cols], a)
     return Params(intercept=intercept, coef=tuple(coefs))
 
 
@@ -174,6 +180,21 @@ def evaluate(
             vals[..., j] = noise_values[..., j]
         else:
             z = p.intercept[draw, j] + vals[..., list(pa)] @ p.coef[j][draw] + noise_values[..., j]
+            vals[..., j] = np.exp(np.minimum(z, 700.0)) if logs[j] else z
+    return vals
+
+
+def evaluate_all(s: Structure, p: Params, noise_values: np.ndarray, fixed: dict[int, float] | None = None) -> np.ndarray:
+    """:func:`evaluate` for every refit at once: noise ``(B, n, m)`` -> values ``(B, n, m)``."""
+    vals = np.empty_like(noise_values, dtype=float)
+    logs = s.logs
+    for j, pa in enumerate(s.parents):
+        if fixed and j in fixed:
+            vals[..., j] = fixed[j]
+        elif not pa:
+            vals[..., j] = noise_values[..., j]
+        else:
+            z = p.intercept[:, None, j] + np.einsum("bnp,bp->bn", vals[..., list(pa)], p.coef[j]) + noise_values[..., j]
             vals[..., j] = np.exp(np.minimum(z, 700.0)) if logs[j] else z
     return vals
 

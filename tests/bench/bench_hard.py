@@ -27,9 +27,11 @@ Scores per family: top-1 and top-3 (the 1-based rank of the injected node in the
 list; a list that names the target first misses top-1, and the target takes a place in top-3),
 the false-alarm rate on null cases and the median seconds per case. ``micro`` pools the
 micro-latency and micro-errors families; ``SE`` pools se-ratios, se-nonlinear, wrong-graph and
-mid-chain. The optional ``petshop`` family (real data with known root causes, read from a local
-copy of https://github.com/amazon-science/petshop-root-cause-analysis ``dataset/`` folder) is
-shown on its own and is not part of the pools.
+mid-chain. The optional real-data families are shown on their own and are not part of the pools:
+``petshop`` (a local copy of https://github.com/amazon-science/petshop-root-cause-analysis
+``dataset/``, ``--petshop``) and ``nezha-clean`` / ``nezha-faulted`` (a local copy of
+https://github.com/IntelligentDDS/Nezha ``rca_data/``, ``--nezha``), the latter also scored on the
+node where the fault shows first (``..., first``); see :mod:`tests.bench.family_nezha`.
 """
 
 from __future__ import annotations
@@ -52,12 +54,14 @@ from pathlib import Path
 import networkx as nx
 import numpy as np
 
-from tests.bench.hard_scenarios import FAMILIES, MICRO, SE, HardCase, family_cases, petshop_cases
+from tests.bench.hard_scenarios import FAMILIES, MICRO, SE, HardCase, family_cases, nezha_cases, petshop_cases
 
 REPO = Path(__file__).resolve().parents[2]
 # DoWhy takes 25-270 s per case here: quick runs it on two small change cases only
-QUICK = {"injected": 3, "nulls": 2, "dowhy": {"se-ratios": 1, "se-nonlinear": 1}, "petshop": (3, 2)}
-FULL = {"injected": 12, "nulls": 8, "dowhy": dict.fromkeys(FAMILIES, 1), "petshop": (None, 8)}
+QUICK = {"injected": 3, "nulls": 2, "dowhy": {"se-ratios": 1, "se-nonlinear": 1}, "petshop": (3, 2), "nezha": 4,
+         "nezha_nulls": 2}
+FULL = {"injected": 12, "nulls": 8, "dowhy": dict.fromkeys(FAMILIES, 1), "petshop": (None, 8), "nezha": None,
+        "nezha_nulls": 6}
 Z_ALARM = 3.0
 METHODS = ("whydunnit", "z-score", "z-score (robust)", "traversal", "dowhy defaults", "whydunnit (dowhy cases)")
 
@@ -85,9 +89,10 @@ class Outcome:
 
 def write_case(c: HardCase, folder: Path) -> tuple[Path, Path]:
     folder.mkdir(parents=True, exist_ok=True)
-    data, graph = folder / "metrics.csv", folder / "graph.yaml"
+    suffix, text = c.graph_text()
+    data, graph = folder / "metrics.csv", folder / f"graph{suffix}"
     data.write_text(c.csv_text(), encoding="utf-8")
-    graph.write_text(c.graph_yaml(), encoding="utf-8")
+    graph.write_text(text, encoding="utf-8")
     return data, graph
 
 
@@ -101,8 +106,27 @@ def _fold(name: str) -> str:
     return re.sub(r"\[t-\d+\]$", "", name)
 
 
-def _rank(ordered: list[str], cause: str | None) -> int | None:
+def _rank(ordered: list[str], cause: str | None, service_of: dict[str, str] | None = None) -> int | None:
+    """1-based rank of ``cause`` in ``ordered``; with ``service_of``, among the services the nodes belong to."""
+    if service_of:
+        ordered = list(dict.fromkeys(service_of.get(n, n) for n in ordered))
     return ordered.index(cause) + 1 if cause is not None and cause in ordered else None
+
+
+def _first_rank(ordered: list[str], first: tuple[str, ...]) -> int | None:
+    """1-based rank of the best-placed node where the fault shows first."""
+    ranks = [ordered.index(n) + 1 for n in first if n in ordered]
+    return min(ranks) if ranks else None
+
+
+def with_first(outs: list[Outcome], c: HardCase) -> list[Outcome]:
+    """Beside each outcome of a case with first nodes, its score on them (family ``<family>, first``)."""
+    extra = []
+    for o in outs:
+        if c.first_nodes and c.injected and o.extra.get("ordered") is not None:
+            extra.append(Outcome(**{**asdict(o), "family": f"{o.family}, first",
+                                    "rank": _first_rank(o.extra["ordered"], c.first_nodes)}))
+    return outs + extra
 
 
 def _first_line(text: str) -> str:
@@ -143,9 +167,10 @@ def run_whydunnit(c: HardCase, folder: Path, timeout: float = 900.0) -> Outcome:
         "significant": [_fold(x["node"]) for x in doc.get("causes", []) if x.get("significant")][:5],
         "unexplained": doc.get("unexplained"),
         "caveats": doc.get("caveats", [])[:4],
+        "ordered": ordered,
     }
     return Outcome(
-        c.name, c.family, "whydunnit", c.injected, c.kind, _rank(ordered, c.cause),
+        c.name, c.family, "whydunnit", c.injected, c.kind, _rank(ordered, c.cause, c.service_of),
         bool(doc.get("regression", {}).get("detected")), seconds,
         target_first=bool(ordered) and ordered[0] == c.target, top=ordered[:3], extra=extra,
     )
@@ -186,8 +211,8 @@ def run_zscore(c: HardCase, robust: bool = False) -> Outcome:
     ordered = others if others and z[others[0]] > 0 else [c.target, *others]
     seconds = time.perf_counter() - t0
     return Outcome(c.name, c.family, "z-score (robust)" if robust else "z-score", c.injected, c.kind,
-                   _rank(ordered, c.cause), bool(z[c.target] > Z_ALARM), seconds,
-                   target_first=ordered[0] == c.target, top=ordered[:3])
+                   _rank(ordered, c.cause, c.service_of), bool(z[c.target] > Z_ALARM), seconds,
+                   target_first=ordered[0] == c.target, top=ordered[:3], extra={"ordered": ordered})
 
 
 def run_traversal(c: HardCase) -> Outcome:
@@ -211,8 +236,9 @@ def run_traversal(c: HardCase) -> Outcome:
     if not first:  # nothing anomalous upstream: the target's own deviation leads
         ordered = [c.target, *ordered] if z[c.target] > Z_ALARM else ordered + [c.target]
     seconds = time.perf_counter() - t0
-    return Outcome(c.name, c.family, "traversal", c.injected, c.kind, _rank(ordered, c.cause),
-                   bool(z[c.target] > Z_ALARM), seconds, target_first=ordered[0] == c.target, top=ordered[:3])
+    return Outcome(c.name, c.family, "traversal", c.injected, c.kind, _rank(ordered, c.cause, c.service_of),
+                   bool(z[c.target] > Z_ALARM), seconds, target_first=ordered[0] == c.target, top=ordered[:3],
+                   extra={"ordered": ordered})
 
 
 def run_dowhy(c: HardCase, folder: Path, timeout: float = 1800.0) -> Outcome:
@@ -249,7 +275,7 @@ def _one_case(args: tuple[HardCase, str, bool]) -> list[Outcome]:
     finally:
         if not keep:
             shutil.rmtree(folder, ignore_errors=True)
-    return outs
+    return with_first(outs, c)
 
 
 def _one_dowhy(args: tuple[HardCase, str, bool]) -> Outcome:
@@ -369,13 +395,22 @@ def failure_notes(outcomes: list[Outcome], families: list[str], cases: dict[str,
 # --------------------------------------------------------------------------------------------
 
 
-def build_cases(plan: dict, seed: int, petshop: str | None, families: list[str]) -> list[HardCase]:
+def build_cases(plan: dict, seed: int, petshop: str | None, families: list[str], nezha: str | None = None,
+                real_only: bool = False) -> list[HardCase]:
     out: list[HardCase] = []
-    for fam in families:
+    for fam in [] if real_only else families:
         out += family_cases(fam, plan["injected"], plan["nulls"], seed=seed)
     if petshop:
         inj, nul = plan["petshop"]
         out += petshop_cases(petshop, injected=inj, nulls=nul)
+    if nezha:
+        both = nezha_cases(nezha, nulls=plan["nezha_nulls"])
+        for protocol in ("clean", "faulted"):
+            mine = both[protocol]
+            if plan["nezha"] is not None:  # a quick run: every k-th incident
+                inj = [c for c in mine if c.injected]
+                mine = inj[:: max(1, len(inj) // plan["nezha"])][: plan["nezha"]] + [c for c in mine if not c.injected][:2]
+            out += mine
     return out
 
 
@@ -389,6 +424,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--family", action="append", choices=FAMILIES, help="only these families (repeatable)")
     ap.add_argument("--dowhy", type=int, help="injected cases per family through plain DoWhy (0: none)")
     ap.add_argument("--petshop", help="a local copy of the PetShop dataset/ folder (optional real data)")
+    ap.add_argument("--nezha", help="a local copy of the Nezha dataset's rca_data/ folder (optional real data)")
+    ap.add_argument("--real-only", action="store_true", help="only the real-data families (--petshop, --nezha)")
     ap.add_argument("--keep", help="keep every case's CSV and graph under this folder")
     ap.add_argument("--out", help="write every outcome as JSON here")
     ap.add_argument("--verbose", "-v", action="store_true", help="one line per case and method")
@@ -407,10 +444,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"# no PetShop data under {petshop}: family skipped", flush=True)
         petshop = None
 
+    nezha = args.nezha or os.environ.get("RCA_BENCH_NEZHA")
+    if nezha and not Path(nezha, "2022-08-22", "metric").is_dir():
+        print(f"# no Nezha data under {nezha}: family skipped", flush=True)
+        nezha = None
+
     print(f"# hard benchmark, {'quick' if args.quick else 'full'} run, seed {args.seed}, jobs {args.jobs}, "
           f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the start", flush=True)
     t0 = time.perf_counter()
-    cases = build_cases(plan, args.seed, petshop, families)
+    cases = build_cases(plan, args.seed, petshop, families, nezha, args.real_only)
     print(f"# {len(cases)} cases generated in {time.perf_counter() - t0:.1f} s", flush=True)
 
     workdir = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="rca-bench-hard-"))
@@ -460,9 +502,11 @@ def main(argv: list[str] | None = None) -> int:
     if not keep:
         shutil.rmtree(workdir, ignore_errors=True)
 
-    present = [f for f in (*FAMILIES, "petshop") if any(o.family == f for o in outcomes)]
+    real = ("petshop", "nezha-clean", "nezha-clean, first", "nezha-faulted", "nezha-faulted, first")
+    present = [f for f in (*FAMILIES, *real) if any(o.family == f for o in outcomes)]
     groups = [(f, (f,)) for f in present]
-    groups += [("micro", MICRO), ("SE", SE)]
+    if not args.real_only:
+        groups += [("micro", MICRO), ("SE", SE)]
     print()
     print(table(outcomes, groups))
     print()
