@@ -107,13 +107,14 @@ def _metrics(s: Summary, szz: bool, since_release: float | None, releases: int) 
 
 
 def release_figures(bucket: int, releases: Sequence[int]) -> tuple[float | None, int]:
-    """(weeks from the latest release bucket at or before ``bucket`` to it, releases in ``bucket``), from the
-    sorted bucket starts of every release (one entry per release). None: no release yet."""
-    upto = bisect.bisect_right(releases, bucket)
-    if not upto:
-        return None, 0
-    last = releases[upto - 1]
-    return (bucket - last) / WEEK_SECONDS, (upto - bisect.bisect_left(releases, bucket)) if last == bucket else 0
+    """(weeks from the latest release bucket before ``bucket`` to it, releases in ``bucket``), from the sorted
+    bucket starts of every release (one entry per release). None: no earlier release.
+
+    The weeks since release look only at earlier buckets, so they are settled when the bucket starts: a
+    driver of what happens in it (a release among them), not a restatement of this bucket's own release."""
+    before = bisect.bisect_left(releases, bucket)
+    count = bisect.bisect_right(releases, bucket) - before
+    return ((bucket - releases[before - 1]) / WEEK_SECONDS if before else None), count
 
 
 def observation_rows(summaries: Summaries, keys: Iterable[tuple[str, str]], *, szz: bool,

@@ -58,14 +58,15 @@ def test_releases_count_reachable_tags_by_their_date_and_weeks_since_follow(tmp_
     dates = r.git("for-each-ref", "--merged=main", "--format=%(refname:short) %(creatordate:unix)", "refs/tags")
     assert sorted(line.split()[0] for line in dates.splitlines()) == ["v0.1", "v0.2", "v0.2.1"]
     assert w.release_count.to_dict() == {_week(0): 1, _week(1): 0, _week(2): 2, _week(4): 0, _week(5): 0}
-    assert w.weeks_since_release.to_dict() == {_week(0): 0, _week(1): 1, _week(2): 0, _week(4): 2, _week(5): 3}
+    # weeks since the latest release before the bucket: none before week 0; week 2 is 2 after week 0's
+    assert w.weeks_since_release.dropna().to_dict() == {_week(1): 1, _week(2): 2, _week(4): 2, _week(5): 3}
     # a release tagged later (a new tag on an old commit) changes the weeks since release from its week on
     _tag(r, "v0.3", c2, when=day(30))  # week 4
     again = collect_repo(RepoSpec(r.path, "svc"), GitRules(), state=res.state)
     w2 = _weekly(again)
     assert sorted(w2.index) == [_week(4), _week(5)] and not again.full_read
     assert w2.release_count.to_dict() == {_week(4): 1, _week(5): 0}
-    assert w2.weeks_since_release.to_dict() == {_week(4): 0, _week(5): 1}
+    assert w2.weeks_since_release.to_dict() == {_week(4): 2, _week(5): 1}
     full = _weekly(collect_repo(RepoSpec(r.path, "svc"), GitRules()))
     assert full.loc[[_week(4), _week(5)], ["release_count", "weeks_since_release"]].equals(
         w2[["release_count", "weeks_since_release"]])
@@ -161,4 +162,4 @@ def test_day_buckets_give_weeks_since_release_in_weeks(tmp_path: Path, bucket: s
     r.commit("feat: later", {"a.py": "b\n"}, when=day(3))
     _tag(r, "v1", c0)
     w = _weekly(collect_repo(RepoSpec(r.path, "svc"), GitRules(bucket=bucket)))
-    assert w.weeks_since_release.tolist() == [0, pytest.approx(3 / 7)]
+    assert w.weeks_since_release.dropna().tolist() == [pytest.approx(3 / 7)]
