@@ -10,7 +10,8 @@ graph's direction when it has the edge, else the tiers' order and then the order
 in, and say so. Each edge's support is the partial correlation with its target given the
 target's other parents (and its t-test p), and the share of block-bootstrap resamples in which
 PC finds it again. The search is bounded: at most ``max_columns`` model columns, conditioning
-sets of at most ``depth`` nodes, and bootstrap resamples only while ``seconds`` last.
+sets of at most ``depth`` nodes, and bootstrap resamples only while ``seconds`` last. As the
+graph check does, it learns from the deviations from a slow trend of time (a knot a year).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import pandas as pd
 
 from graphs import CausalGraph, Edge, Node
 from graphs.model import build_graph, lagged_name
-from rca.engine.checks import partial_corr
+from rca.engine.checks import detrended, partial_corr, trend_basis
 from rca.engine.errors import EngineInputError
 
 MAX_COLUMNS = 120  # model columns (nodes x (1 + lags)): past this PC's run time grows beyond minutes
@@ -255,6 +256,7 @@ def suggest(
     seconds: float = 60.0,
     min_frequency: float = 0.0,
     seed: int = 0,
+    detrend: bool = True,
 ) -> Suggestion:
     """Learn a graph over ``nodes`` (columns of ``frame``, indexed by time) under the ``tiers`` order.
 
@@ -262,6 +264,8 @@ def suggest(
     directions settle the edges the data leave open. ``bootstrap`` resamples give each edge its
     frequency, as many as fit in ``seconds`` after the main search; with ``min_frequency`` > 0 an edge
     found in fewer resamples is left out of the graph (and listed as dropped if the start graph had it).
+    ``detrend`` (as :mod:`rca.engine.checks` does) learns from deviations from a slow trend of time, which
+    would otherwise join every pair of metrics that drift together over the years.
     """
     t0 = time.perf_counter()
     names = list(nodes)
@@ -297,7 +301,10 @@ def suggest(
         raise EngineInputError(f"only {len(data)} complete row(s) for {len(columns)} model columns; need at least "
                                f"{len(columns) + 10}")
     x = data.to_numpy(float)
-    x = (x - x.mean(axis=0)) / x.std(axis=0)
+    if detrend:
+        x, _ = detrended(x, trend_basis(data.index))
+    sd = x.std(axis=0)
+    x = (x - x.mean(axis=0)) / np.where(sd > 1e-12, sd, 1.0)
     dropped_cols = _collinear(x, columns)
     if dropped_cols:
         notes.append("left out as (almost) exact sums of others: " + ", ".join(dropped_cols))
