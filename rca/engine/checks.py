@@ -7,7 +7,9 @@ condition is tested with a partial-correlation t-test (the Gaussian conditional-
 test) instead of a kernel test, with Benjamini-Hochberg control over all of them. An edge is
 "not supported" when its source and target are independent given the target's other parents.
 As in DoWhy, the count of violations is compared with that of graphs whose node labels are
-randomly permuted: a graph that does no better than random ones is not informative. Per node,
+randomly permuted: a graph that does no better than random ones is not informative. A tie in
+the count is broken by the evidence against all the conditions together (the sum of -log p), so
+a short history where few conditions cross the threshold can still tell a graph from random ones. Per node,
 the R² of the fitted mechanism says what the graph explains.
 
 Every test also conditions on time: a slow drift that all metrics share (a project's busy years
@@ -108,7 +110,7 @@ class GraphCheck:
     fit: dict[str, float]  # in-sample R² of each non-root node given its parents
     tests: int  # local-Markov conditions tested
     violations: int
-    permutation_p: float  # share of label-permuted graphs with at most as many violations (lower is better)
+    permutation_p: float  # share of label-permuted graphs no worse: fewer violations, or as many and no stronger ones
     seconds: float
     notes: tuple[str, ...] = field(default=())
 
@@ -264,6 +266,15 @@ def _violations(
     return [t for t in tests if rejected[f"{t[0]}\0{t[1]}"]]
 
 
+def _badness(tests: list[tuple[str, str, float, float]], alpha: float) -> tuple[int, float]:
+    """How badly a graph's conditions fail, to rank it among its relabellings: the violations, then (on a tie)
+    the evidence against all its conditions together (the sum of -log p). Counting alone ties whenever few
+    conditions cross the threshold (short histories, weak dependence): a graph whose every condition holds
+    then ranks no better than the relabellings that also happen to pass none, though theirs come closer."""
+    evidence = float(sum(-np.log(max(p, 1e-300)) for *_, p in tests))
+    return len(_violations(tests, alpha)), evidence
+
+
 def check_graph(
     data: pd.DataFrame, graph: CausalGraph, *, alpha: float = 0.01, permutations: int = 100, seed: int = 0,
     detrend: bool = True,
@@ -334,6 +345,7 @@ def check_frame(
             seen.add(pair)
             missing.append(MissingDependency(node=y, other=z, partial_r=r, p_value=p))
 
+    badness = _badness(tests, alpha)
     rng = np.random.default_rng(seed)
     no_worse = 0
     for _ in range(permutations):
@@ -343,7 +355,7 @@ def check_frame(
         for c in cols:
             if columns[c][1]:
                 permuted.add_edges_from((c, relabel[t]) for t in dag.successors(c))
-        if len(_violations(_local_markov(permuted, nodes, index, corr, n), alpha)) <= len(violated):
+        if _badness(_local_markov(permuted, nodes, index, corr, n), alpha) <= badness:
             no_worse += 1
     perm_p = (no_worse + 1) / (permutations + 1)
 
