@@ -67,7 +67,7 @@ def add_merge(s: Summary, *, lead: int, commits: int, lines: int) -> None:
     s["merge_lines"].append(lines)
 
 
-def _metrics(s: Summary, szz: bool, since_release: float | None, releases: int) -> Iterable[tuple[str, float]]:
+def _metrics(s: Summary, szz: bool, since_release: float, releases: int) -> Iterable[tuple[str, float]]:
     n = s["n"]
     churn = s["added"] + s["deleted"]
     yield "commits_count", n
@@ -78,8 +78,7 @@ def _metrics(s: Summary, szz: bool, since_release: float | None, releases: int) 
         yield "median_merge_size_commits", statistics.median(s["merge_commits"])
         yield "median_merge_size_lines", statistics.median(s["merge_lines"])
     yield "release_count", releases
-    if since_release is not None:
-        yield "weeks_since_release", since_release
+    yield "weeks_since_release", since_release
     if n == 0:
         return
     yield "churn_lines", churn
@@ -106,15 +105,18 @@ def _metrics(s: Summary, szz: bool, since_release: float | None, releases: int) 
         yield "median_fix_lag_seconds", statistics.median(s["fix_lag"])
 
 
-def release_figures(bucket: int, releases: Sequence[int]) -> tuple[float | None, int]:
-    """(weeks from the latest release bucket before ``bucket`` to it, releases in ``bucket``), from the sorted
-    bucket starts of every release (one entry per release). None: no earlier release.
+def release_figures(bucket: int, releases: Sequence[int], origin: int) -> tuple[float, int]:
+    """(weeks without a release up to ``bucket``, releases in ``bucket``), from the sorted bucket starts of every
+    release (one entry per release) and the history's first bucket ``origin``.
 
-    The weeks since release look only at earlier buckets, so they are settled when the bucket starts: a
-    driver of what happens in it (a release among them), not a restatement of this bucket's own release."""
+    The weeks run from the latest release bucket before this one, or from the history's first bucket when
+    none came before (a repository that never tags has gone that long without a release). They look only
+    at earlier buckets, so they are settled when the bucket starts: a driver of what happens in it (a
+    release among them), not a restatement of this bucket's own release."""
     before = bisect.bisect_left(releases, bucket)
     count = bisect.bisect_right(releases, bucket) - before
-    return ((bucket - releases[before - 1]) / WEEK_SECONDS if before else None), count
+    last = releases[before - 1] if before else min(origin, bucket)
+    return (bucket - last) / WEEK_SECONDS, count
 
 
 def observation_rows(summaries: Summaries, keys: Iterable[tuple[str, str]], *, szz: bool,
@@ -123,8 +125,9 @@ def observation_rows(summaries: Summaries, keys: Iterable[tuple[str, str]], *, s
     for the given (scope, bucket) keys, in order; ``releases`` are the sorted bucket starts of the
     repository's releases (one per release)."""
     out = []
+    origin = min((int(k) for buckets in summaries.values() for k in buckets), default=0)  # the history's first bucket
     for sc, key in sorted(keys):
-        since, count = release_figures(int(key), releases)
+        since, count = release_figures(int(key), releases, origin)
         out.extend((int(key), sc, name, float(v)) for name, v in _metrics(summaries[sc][key], szz, since, count))
     return out
 

@@ -58,8 +58,8 @@ def test_releases_count_reachable_tags_by_their_date_and_weeks_since_follow(tmp_
     dates = r.git("for-each-ref", "--merged=main", "--format=%(refname:short) %(creatordate:unix)", "refs/tags")
     assert sorted(line.split()[0] for line in dates.splitlines()) == ["v0.1", "v0.2", "v0.2.1"]
     assert w.release_count.to_dict() == {_week(0): 1, _week(1): 0, _week(2): 2, _week(4): 0, _week(5): 0}
-    # weeks since the latest release before the bucket: none before week 0; week 2 is 2 after week 0's
-    assert w.weeks_since_release.dropna().to_dict() == {_week(1): 1, _week(2): 2, _week(4): 2, _week(5): 3}
+    # weeks since the latest release before the bucket (week 0: from the history's start); week 2 is 2 after week 0
+    assert w.weeks_since_release.to_dict() == {_week(0): 0, _week(1): 1, _week(2): 2, _week(4): 2, _week(5): 3}
     # a release tagged later (a new tag on an old commit) changes the weeks since release from its week on
     _tag(r, "v0.3", c2, when=day(30))  # week 4
     again = collect_repo(RepoSpec(r.path, "svc"), GitRules(), state=res.state)
@@ -72,11 +72,12 @@ def test_releases_count_reachable_tags_by_their_date_and_weeks_since_follow(tmp_
         w2[["release_count", "weeks_since_release"]])
 
 
-def test_no_tag_means_no_weeks_since_release(tmp_path: Path) -> None:
+def test_without_a_tag_the_weeks_without_a_release_run_from_the_first_commit(tmp_path: Path) -> None:
     r = Repo(tmp_path / "none")
-    r.commit("feat: start", {"a.py": "a\n"}, when=day(0))
+    r.commit("feat: start", {"a.py": "a\n"}, when=day(2))
+    r.commit("feat: later", {"a.py": "b\n"}, when=day(22))
     w = _weekly(collect_repo(RepoSpec(r.path, "svc"), GitRules()))
-    assert w.release_count.tolist() == [0] and "weeks_since_release" not in w
+    assert w.release_count.tolist() == [0, 0] and w.weeks_since_release.tolist() == [0, 3]
 
 
 def test_revert_ratio_counts_revert_commits_not_merges(tmp_path: Path) -> None:
@@ -162,4 +163,4 @@ def test_day_buckets_give_weeks_since_release_in_weeks(tmp_path: Path, bucket: s
     r.commit("feat: later", {"a.py": "b\n"}, when=day(3))
     _tag(r, "v1", c0)
     w = _weekly(collect_repo(RepoSpec(r.path, "svc"), GitRules(bucket=bucket)))
-    assert w.weeks_since_release.dropna().tolist() == [pytest.approx(3 / 7)]
+    assert w.weeks_since_release.tolist() == [0, pytest.approx(3 / 7)]
