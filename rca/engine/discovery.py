@@ -31,6 +31,7 @@ from rca.engine.checks import detrended, partial_corr, trend_basis
 from rca.engine.errors import EngineInputError
 
 MAX_COLUMNS = 120  # model columns (nodes x (1 + lags)): past this PC's run time grows beyond minutes
+_MAX_CONDITION = 1e10  # a correlation matrix this ill-conditioned has no usable partial correlations
 _COLLINEAR_R2 = 0.999  # a column its others explain this well is an identity (churn = added + deleted), not a cause
 
 
@@ -138,8 +139,14 @@ def pc_edges(x: np.ndarray, columns: Sequence[str], forbidden: set[tuple[str, st
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        cg = pc(x, alpha=alpha, indep_test=fisherz, stable=True, background_knowledge=_background(forbidden),
-                show_progress=False, node_names=list(columns), max_k=depth)
+        try:
+            cg = pc(x, alpha=alpha, indep_test=fisherz, stable=True, background_knowledge=_background(forbidden),
+                    show_progress=False, node_names=list(columns), max_k=depth)
+        except ValueError as exc:  # causal-learn's Fisher-z on a singular correlation matrix
+            if "singular" not in str(exc):
+                raise
+            raise EngineInputError("some columns are (almost) linear functions of others, so partial correlations "
+                                   "are undefined; leave the redundant metrics out") from None
     g = cg.G.graph  # g[j, i] == 1 and g[i, j] == -1: i -> j; both -1: i -- j; both 1: i <-> j
     directed, undirected = set(), set()
     p = len(columns)
@@ -313,6 +320,11 @@ def suggest(
         columns = [columns[i] for i in keep]
         x = x[:, keep]
         names = [n for n in names if n not in drop_nodes]
+    with np.errstate(all="ignore"):
+        corr_all = np.corrcoef(x, rowvar=False) if x.shape[1] >= 2 else np.full((1, 1), np.nan)
+    if not np.isfinite(corr_all).all() or np.linalg.cond(corr_all) > _MAX_CONDITION:
+        raise EngineInputError("some columns are (almost) linear functions of others, so partial correlations "
+                               "are undefined; leave the redundant metrics out")
     forbidden = forbidden_pairs(columns, slot, tier)
     rank = {n: (tier.get(n, len(tiers)), i) for i, n in enumerate(names)}
     start_edges = {(e.source, e.target, e.lag) for e in start.edges} if start is not None else set()
@@ -331,7 +343,11 @@ def suggest(
         if (sd == 0).any():
             resamples += 1
             continue
-        d_b, u_b = pc_edges((xb - xb.mean(axis=0)) / sd, columns, forbidden, alpha=alpha, depth=depth)
+        try:
+            d_b, u_b = pc_edges((xb - xb.mean(axis=0)) / sd, columns, forbidden, alpha=alpha, depth=depth)
+        except EngineInputError:  # a resample can be degenerate where the whole table is not: it finds nothing
+            resamples += 1
+            continue
         seen = set(d_b) | {(a, b) for pair in u_b for a, b in (tuple(pair), tuple(pair)[::-1])}
         for e in seen:
             counts[e] = counts.get(e, 0) + 1
