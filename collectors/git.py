@@ -25,12 +25,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from collectors import git_buckets as gb
 from collectors.base import Collected, Collector, Progress, Replace
 from collectors.git_cmd import GitError, Repo, failure, open_repo, resolve_branch
-from collectors.git_log import CommitRecord, readable, stream_log
+from collectors.git_log import LATEST_TIME, CommitRecord, readable, stream_log
 from collectors.git_rules import Classifier, GitRepoSettings, GitRules, GitSettings, RepoSpec, identity, repo_label
 from collectors.git_szz import BlameLink, FixInput, commit_graph_env, ignore_revs_file, run_szz
 from core.errors import InputError
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 __all__ = ["COLLECTOR", "COMMIT_COLUMNS", "GitRepoSettings", "GitResult", "GitRules", "GitSettings", "RepoSpec",
            "collect", "collect_repo", "commit_table", "open_repo", "repo_label"]
 
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: summaries hold reverts, merge sizes and fix lags; the state the releases
 _GRAPH_FROM_FIXES = 30  # below this many fixes to blame, a scratch commit-graph costs more than it saves
 
 COMMIT_COLUMNS: tuple[str, ...] = (
@@ -159,9 +159,17 @@ def _plan(repo: Repo, spec: RepoSpec, branch: str, tip: str, rules: GitRules, sh
     return _Plan(False, [f"^{old}", tip], dict(state), ())
 
 
-def _lead_times(records: dict[str, CommitRecord], tip: str, prefixes: tuple[str, ...]
-                ) -> dict[str, tuple[int, frozenset[str]]]:
-    """Mainline merge -> (seconds from the merged branch's first commit to the merge, prefixes touched).
+class _Merged(NamedTuple):
+    """What a mainline merge brought in: its lead time, and per scope prefix its size."""
+
+    lead: int                                # seconds from the merged branch's first commit to the merge
+    commits: int                             # commits it brought in
+    lines: int                               # their added + deleted lines (merges among them carry none)
+    prefixes: dict[str, tuple[int, int]]     # prefix -> (commits touching it, their lines under it)
+
+
+def _lead_times(records: dict[str, CommitRecord], tip: str, prefixes: tuple[str, ...]) -> dict[str, _Merged]:
+    """Mainline merge -> what it brought in (lead time, commits, lines).
 
     The mainline is the first-parent chain from the tip. Walking mainline merges oldest first,
     each claims the commits reachable from its other parents that no earlier merge (and no
@@ -174,13 +182,15 @@ def _lead_times(records: dict[str, CommitRecord], tip: str, prefixes: tuple[str,
         parents = records[sha].parents
         sha = parents[0] if parents else None
     claimed = set(mainline)
-    out: dict[str, tuple[int, frozenset[str]]] = {}
+    out: dict[str, _Merged] = {}
+    wanted = set(prefixes)
     for m in reversed(mainline):
         rec = records[m]
         if not rec.is_merge:
             continue
         first: int | None = None
-        touched: set[str] = set()
+        commits = lines = 0
+        per: dict[str, list[int]] = {}
         stack = [p for p in rec.parents[1:] if p in records and p not in claimed]
         while stack:
             c = stack.pop()
@@ -189,11 +199,38 @@ def _lead_times(records: dict[str, CommitRecord], tip: str, prefixes: tuple[str,
             claimed.add(c)
             cr = records[c]
             first = cr.author_ts if first is None else min(first, cr.author_ts)
-            touched.update(s.prefix for s in cr.scopes)
+            commits += 1
+            lines += cr.added + cr.deleted
+            for sc in cr.scopes:
+                if sc.prefix in wanted:
+                    acc = per.setdefault(sc.prefix, [0, 0])
+                    acc[0] += 1
+                    acc[1] += sc.added + sc.deleted
             stack.extend(p for p in cr.parents if p in records and p not in claimed)
         if first is not None:
-            out[m] = (max(0, rec.committer_ts - first), frozenset(touched & set(prefixes)))
+            out[m] = _Merged(max(0, rec.committer_ts - first), commits, lines,
+                             {p: (c, n) for p, (c, n) in per.items()})
     return out
+
+
+def _release_touched(summaries: gb.Summaries, old: list[int], new: list[int]) -> set[tuple[str, str]]:
+    """The buckets whose release figures a change of releases alters: from the first bucket that differs on."""
+    if old == new:
+        return set()
+    before, after = Counter(old), Counter(new)
+    since = min((before - after) | (after - before))  # the first bucket whose count of releases differs
+    return {(sc, key) for sc, keys in summaries.items() for key in keys if int(key) >= since}
+
+
+def _release_buckets(repo: Repo, tip: str, bucket: str) -> list[int]:
+    """The bucket start of every release, sorted: each tag reachable from the branch's tip, by its date
+    (an annotated tag's tagger date, a lightweight tag's commit date)."""
+    out = repo.text("for-each-ref", f"--merged={tip}", "--format=%(creatordate:unix)", "refs/tags")
+    starts = []
+    for line in out.split():
+        if line.isdigit() and 0 < int(line) < LATEST_TIME:  # a tag without a readable date is no release date
+            starts.append(bucket_of(int(line), bucket))
+    return sorted(starts)
 
 
 def _resolve(repo: Repo, short: str, records: dict[str, CommitRecord]) -> str | None:
@@ -276,8 +313,12 @@ def _collect(repo: Repo, spec: RepoSpec, label: str, rules: GitRules, classifier
     current = _scopes_of(label, prefixes)
     # a full re-read replaces the scopes earlier runs wrote too (e.g. a prefix since removed)
     all_scopes = tuple(dict.fromkeys([*current, *(state or {}).get("scopes", [])]))
-    if not plan.revs:
-        return GitResult(label, branch, tip, 0, [], st, False, all_scopes, tuple(notes))
+    if not plan.revs:  # no new commit, but a tag may have come
+        releases = _release_buckets(repo, tip, rules.bucket)
+        keys = _release_touched(st["buckets"], st.get("releases", []), releases)
+        st = {**st, "releases": releases}
+        obs = gb.observation_rows(st["buckets"], keys, szz=rules.szz and not shallow, releases=releases)
+        return GitResult(label, branch, tip, 0, obs, st, False, all_scopes, tuple(notes))
     boundary = _shallow_boundary(repo) if shallow else frozenset()
     if shallow:
         notes.append(f"{label}: shallow clone: SZZ and author experience need the full history, so they "
@@ -317,36 +358,40 @@ def _collect(repo: Repo, spec: RepoSpec, label: str, rules: GitRules, classifier
     bic_info = _add_bugs(repo, summaries, touched, links, records, set(st["bic"]), spec, label, rules, plan.full)
     new_state = {**st, "head": tip, "branch": branch, "scopes": current, "authors": dict(authors), "buckets": summaries,
                  "bic": sorted(set(st["bic"]) | bic_info.counted), "commits": st["commits"] + len(recs)}
-    obs = gb.observation_rows(summaries, touched, szz=do_szz)
+    releases = _release_buckets(repo, tip, rules.bucket)
+    touched |= _release_touched(summaries, st.get("releases", []), releases)
+    new_state["releases"] = releases
+    obs = gb.observation_rows(summaries, touched, szz=do_szz, releases=releases)
     return GitResult(label, branch, tip, len(recs), obs, new_state, plan.full, all_scopes, tuple(notes),
                      lambda: _commit_rows(recs, label, experience, leads, bic_info.first_fix, rules))
 
 
 def _add_records(summaries: gb.Summaries, touched: set[tuple[str, str]], recs: list[CommitRecord],
-                 experience: dict[str, int | None], leads: dict[str, tuple[int, frozenset[str]]], label: str,
+                 experience: dict[str, int | None], leads: dict[str, _Merged], label: str,
                  rules: GitRules) -> None:
     for r in recs:
         bucket = bucket_of(r.committer_ts, rules.bucket)
         if r.is_merge:
-            lead = leads.get(r.sha)
+            merged = leads.get(r.sha)
             s = gb.get(summaries, label, bucket, touched)
-            s["merges"] += 1
-            if lead is not None:
-                s["lead"].append(lead[0])
-                for p in lead[1]:
-                    ps = gb.get(summaries, f"{label}/{p.rstrip('/')}", bucket, touched)
-                    ps["merges"] += 1
-                    ps["lead"].append(lead[0])
+            if merged is None:  # not on the first-parent chain, or it brought in nothing new
+                s["merges"] += 1
+                continue
+            gb.add_merge(s, lead=merged.lead, commits=merged.commits, lines=merged.lines)
+            for p, (commits, lines) in merged.prefixes.items():
+                gb.add_merge(gb.get(summaries, f"{label}/{p.rstrip('/')}", bucket, touched), lead=merged.lead,
+                             commits=commits, lines=lines)
             continue
         exp = experience[r.sha]
         newcomer = None if exp is None else exp < rules.newcomer_threshold
         fix = r.verdict.is_fix
+        revert = r.verdict.kind == "revert"
         gb.add_commit(gb.get(summaries, label, bucket, touched), author=r.author, added=r.added,
-                      deleted=r.deleted, files=r.files, test=r.test_lines, newcomer=newcomer, fix=fix)
+                      deleted=r.deleted, files=r.files, test=r.test_lines, newcomer=newcomer, fix=fix, revert=revert)
         for sc in r.scopes:
             gb.add_commit(gb.get(summaries, f"{label}/{sc.prefix.rstrip('/')}", bucket, touched),
                           author=r.author, added=sc.added, deleted=sc.deleted, files=sc.files,
-                          test=sc.test_lines, newcomer=newcomer, fix=fix)
+                          test=sc.test_lines, newcomer=newcomer, fix=fix, revert=revert)
 
 
 @dataclass(frozen=True)
@@ -370,6 +415,7 @@ def _add_bugs(repo: Repo, summaries: gb.Summaries, touched: set[tuple[str, str]]
     since_ts = int(spec.since.timestamp()) if spec.since is not None else None
     counted: set[str] = set()
     first_fix: dict[str, int] = {}
+    fix_lag: dict[str, int] = {}  # fix -> seconds since the latest commit it blamed
     seen_pairs: set[tuple[str, str]] = set()
     for lk in links:
         bug = records.get(lk.bug) or looked.get(lk.bug)
@@ -386,6 +432,7 @@ def _add_bugs(repo: Repo, summaries: gb.Summaries, touched: set[tuple[str, str]]
         for sc in fix.scopes:
             gb.get(summaries, f"{label}/{sc.prefix.rstrip('/')}", fb, touched)["ttf"].append(ttf)
         first_fix[lk.bug] = min(ttf, first_fix.get(lk.bug, ttf))
+        fix_lag[lk.fix] = min(ttf, fix_lag.get(lk.fix, ttf))
         if lk.bug in already or lk.bug in counted or bug.is_merge:
             continue
         counted.add(lk.bug)
@@ -393,11 +440,19 @@ def _add_bugs(repo: Repo, summaries: gb.Summaries, touched: set[tuple[str, str]]
         gb.get(summaries, label, bb, touched)["bic"] += 1
         for sc in bug.scopes:
             gb.get(summaries, f"{label}/{sc.prefix.rstrip('/')}", bb, touched)["bic"] += 1
+    # A fix's lag is to the latest commit it blamed, the likeliest to have brought the bug in (the older blamed
+    # lines are often context the fix had to touch); it counts once, in the fix's bucket.
+    for sha, lag in fix_lag.items():
+        fix = records[sha]
+        fb = bucket_of(fix.committer_ts, rules.bucket)
+        gb.get(summaries, label, fb, touched)["fix_lag"].append(lag)
+        for sc in fix.scopes:
+            gb.get(summaries, f"{label}/{sc.prefix.rstrip('/')}", fb, touched)["fix_lag"].append(lag)
     return _Bugs(frozenset(counted), first_fix)
 
 
 def _commit_rows(recs: list[CommitRecord], label: str, experience: dict[str, int | None],
-                 leads: dict[str, tuple[int, frozenset[str]]], first_fix: dict[str, int], rules: GitRules
+                 leads: dict[str, _Merged], first_fix: dict[str, int], rules: GitRules
                  ) -> list[tuple]:
     rows = []
     szz = rules.szz
@@ -411,7 +466,7 @@ def _commit_rows(recs: list[CommitRecord], label: str, experience: dict[str, int
             None if exp is None else exp < rules.newcomer_threshold, v.is_fix, v.kind or None, v.issue,
             v.reverts,
             (r.sha in first_fix) if szz and exp is not None else None, first_fix.get(r.sha),
-            lead[0] if lead else None,
+            lead.lead if lead else None,
         ))
     return rows
 

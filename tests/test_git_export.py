@@ -47,7 +47,7 @@ def test_no_szz_leaves_szz_figures_out(messy: Path, tmp_path: Path, rca) -> None
     assert rca("collect", "--git", str(messy), "--out", str(off), "--no-szz").code == 0
     metrics_on, metrics_off = set(pd.read_csv(on).metric), set(pd.read_csv(off).metric)
     assert metrics_on - metrics_off == {"bug_introducing_commits_count", "bug_introducing_commit_ratio",
-                                        "time_to_fix_seconds"}
+                                        "time_to_fix_seconds", "median_fix_lag_seconds"}
     res = rca("collect", "--no-szz")
     assert res.code == 2 and "only go with --git" in res.err
 

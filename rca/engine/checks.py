@@ -7,8 +7,16 @@ condition is tested with a partial-correlation t-test (the Gaussian conditional-
 test) instead of a kernel test, with Benjamini-Hochberg control over all of them. An edge is
 "not supported" when its source and target are independent given the target's other parents.
 As in DoWhy, the count of violations is compared with that of graphs whose node labels are
-randomly permuted: a graph that does no better than random ones is not informative. Per node,
+randomly permuted: a graph that does no better than random ones is not informative. A tie in
+the count is broken by the evidence against all the conditions together (the sum of -log p), so
+a short history where few conditions cross the threshold can still tell a graph from random ones. Per node,
 the R² of the fitted mechanism says what the graph explains.
+
+Every test also conditions on time: a slow drift that all metrics share (a project's busy years
+and quiet years) is a common cause no graph names, and untreated it makes every pair dependent,
+so the true graph fails as many conditions as random ones. The columns are taken as deviations
+from a piecewise-linear trend with a knot a year (:func:`trend_basis`); the tests lose one degree
+of freedom per trend column.
 """
 
 from __future__ import annotations
@@ -28,6 +36,30 @@ from rca.engine.attribution import benjamini_hochberg
 from rca.engine.frames import EngineInputError, prepare
 
 _MIN_TESTS = 10  # fewer conditions cannot tell a graph from its relabellings
+_KNOT_DAYS = 365.0  # the trend the tests condition on bends once a year: slower than the weekly dynamics they test
+
+
+def trend_basis(index: pd.Index, knot_days: float = _KNOT_DAYS) -> np.ndarray | None:
+    """A piecewise-linear basis of time (hat functions, knots ``knot_days`` apart and at both ends; at least a
+    line): the drift every test conditions on. None when ``index`` is not time or has fewer than 3 rows."""
+    if not isinstance(index, pd.DatetimeIndex) or len(index) < 3:
+        return None
+    t = (index - index[0]).total_seconds().to_numpy(dtype=float) / 86_400.0
+    span = float(t.max() - t.min())
+    if span <= 0:
+        return None
+    knots = np.linspace(t.min(), t.max(), int(span // knot_days) + 2)
+    step = knots[1] - knots[0]
+    return np.clip(1.0 - np.abs(t[:, None] - knots[None, :]) / step, 0.0, None)
+
+
+def detrended(x: np.ndarray, basis: np.ndarray | None) -> tuple[np.ndarray, int]:
+    """The columns of ``x`` less their least-squares fit on ``basis``, and the degrees of freedom that cost
+    (beyond the mean, which standardising removes anyway)."""
+    if basis is None or len(x) <= basis.shape[1] + 3:
+        return x, 0
+    beta, *_ = np.linalg.lstsq(basis, x, rcond=None)
+    return x - basis @ beta, basis.shape[1] - 1
 
 
 @dataclass(frozen=True)
@@ -78,7 +110,7 @@ class GraphCheck:
     fit: dict[str, float]  # in-sample R² of each non-root node given its parents
     tests: int  # local-Markov conditions tested
     violations: int
-    permutation_p: float  # share of label-permuted graphs with at most as many violations (lower is better)
+    permutation_p: float  # share of label-permuted graphs no worse: fewer violations, or as many and no stronger ones
     seconds: float
     notes: tuple[str, ...] = field(default=())
 
@@ -234,13 +266,24 @@ def _violations(
     return [t for t in tests if rejected[f"{t[0]}\0{t[1]}"]]
 
 
+def _badness(tests: list[tuple[str, str, float, float]], alpha: float) -> tuple[int, float]:
+    """How badly a graph's conditions fail, to rank it among its relabellings: the violations, then (on a tie)
+    the evidence against all its conditions together (the sum of -log p). Counting alone ties whenever few
+    conditions cross the threshold (short histories, weak dependence): a graph whose every condition holds
+    then ranks no better than the relabellings that also happen to pass none, though theirs come closer."""
+    evidence = float(sum(-np.log(max(p, 1e-300)) for *_, p in tests))
+    return len(_violations(tests, alpha)), evidence
+
+
 def check_graph(
-    data: pd.DataFrame, graph: CausalGraph, *, alpha: float = 0.01, permutations: int = 100, seed: int = 0
+    data: pd.DataFrame, graph: CausalGraph, *, alpha: float = 0.01, permutations: int = 100, seed: int = 0,
+    detrend: bool = True,
 ) -> GraphCheck:
     """Test ``graph``'s edges and independence conditions on ``data`` (time-indexed, one column per node)."""
     prepared = prepare(data, graph)
     return check_frame(
-        prepared.frame, graph, alpha=alpha, permutations=permutations, seed=seed, notes=prepared.caveats
+        prepared.frame, graph, alpha=alpha, permutations=permutations, seed=seed, notes=prepared.caveats,
+        detrend=detrend,
     )
 
 
@@ -253,10 +296,12 @@ def check_frame(
     seed: int = 0,
     quality: dict[str, float] | None = None,
     notes: tuple[str, ...] = (),
+    detrend: bool = True,
 ) -> GraphCheck:
     """:func:`check_graph` on a prepared frame (unrolled columns, complete rows).
 
-    ``quality`` (R² per node from a fit already made) skips the refit.
+    ``quality`` (R² per node from a fit already made) skips the refit. ``detrend`` False tests the raw
+    columns, as if the weeks were exchangeable.
     """
     t0 = time.perf_counter()
     dag, columns = unrolled(graph)
@@ -269,8 +314,11 @@ def check_frame(
     x = frame[cols].to_numpy(float)
     sd = x.std(axis=0)
     flat = [c for c, s in zip(cols, sd, strict=True) if s == 0]
-    x = (x - x.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
+    x, spent = detrended(x, trend_basis(frame.index)) if detrend else (x, 0)
+    sd = x.std(axis=0)
+    x = (x - x.mean(axis=0)) / np.where(sd > 1e-12, sd, 1.0)
     corr = (x.T @ x) / n
+    n_raw, n = n, n - spent  # the tests' degrees of freedom: the trend's columns are spent
     index = {c: i for i, c in enumerate(cols)}
 
     edges = []
@@ -297,6 +345,7 @@ def check_frame(
             seen.add(pair)
             missing.append(MissingDependency(node=y, other=z, partial_r=r, p_value=p))
 
+    badness = _badness(tests, alpha)
     rng = np.random.default_rng(seed)
     no_worse = 0
     for _ in range(permutations):
@@ -306,7 +355,7 @@ def check_frame(
         for c in cols:
             if columns[c][1]:
                 permuted.add_edges_from((c, relabel[t]) for t in dag.successors(c))
-        if len(_violations(_local_markov(permuted, nodes, index, corr, n), alpha)) <= len(violated):
+        if _badness(_local_markov(permuted, nodes, index, corr, n), alpha) <= badness:
             no_worse += 1
     perm_p = (no_worse + 1) / (permutations + 1)
 
@@ -318,7 +367,7 @@ def check_frame(
         notes = (*notes, f"graph check: constant column(s) {', '.join(flat)}: their edges cannot be tested")
     return GraphCheck(
         graph=graph.name,
-        rows=n,
+        rows=n_raw,
         edges=edge_checks,
         missing=tuple(missing),
         fit=quality or {},

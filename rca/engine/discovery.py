@@ -10,7 +10,8 @@ graph's direction when it has the edge, else the tiers' order and then the order
 in, and say so. Each edge's support is the partial correlation with its target given the
 target's other parents (and its t-test p), and the share of block-bootstrap resamples in which
 PC finds it again. The search is bounded: at most ``max_columns`` model columns, conditioning
-sets of at most ``depth`` nodes, and bootstrap resamples only while ``seconds`` last.
+sets of at most ``depth`` nodes, and bootstrap resamples only while ``seconds`` last. As the
+graph check does, it learns from the deviations from a slow trend of time (a knot a year).
 """
 
 from __future__ import annotations
@@ -26,10 +27,11 @@ import pandas as pd
 
 from graphs import CausalGraph, Edge, Node
 from graphs.model import build_graph, lagged_name
-from rca.engine.checks import partial_corr
+from rca.engine.checks import detrended, partial_corr, trend_basis
 from rca.engine.errors import EngineInputError
 
 MAX_COLUMNS = 120  # model columns (nodes x (1 + lags)): past this PC's run time grows beyond minutes
+_MAX_CONDITION = 1e10  # a correlation matrix this ill-conditioned has no usable partial correlations
 _COLLINEAR_R2 = 0.999  # a column its others explain this well is an identity (churn = added + deleted), not a cause
 
 
@@ -137,8 +139,14 @@ def pc_edges(x: np.ndarray, columns: Sequence[str], forbidden: set[tuple[str, st
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        cg = pc(x, alpha=alpha, indep_test=fisherz, stable=True, background_knowledge=_background(forbidden),
-                show_progress=False, node_names=list(columns), max_k=depth)
+        try:
+            cg = pc(x, alpha=alpha, indep_test=fisherz, stable=True, background_knowledge=_background(forbidden),
+                    show_progress=False, node_names=list(columns), max_k=depth)
+        except ValueError as exc:  # causal-learn's Fisher-z on a singular correlation matrix
+            if "singular" not in str(exc):
+                raise
+            raise EngineInputError("some columns are (almost) linear functions of others, so partial correlations "
+                                   "are undefined; leave the redundant metrics out") from None
     g = cg.G.graph  # g[j, i] == 1 and g[i, j] == -1: i -> j; both -1: i -- j; both 1: i <-> j
     directed, undirected = set(), set()
     p = len(columns)
@@ -255,6 +263,7 @@ def suggest(
     seconds: float = 60.0,
     min_frequency: float = 0.0,
     seed: int = 0,
+    detrend: bool = True,
 ) -> Suggestion:
     """Learn a graph over ``nodes`` (columns of ``frame``, indexed by time) under the ``tiers`` order.
 
@@ -262,6 +271,8 @@ def suggest(
     directions settle the edges the data leave open. ``bootstrap`` resamples give each edge its
     frequency, as many as fit in ``seconds`` after the main search; with ``min_frequency`` > 0 an edge
     found in fewer resamples is left out of the graph (and listed as dropped if the start graph had it).
+    ``detrend`` (as :mod:`rca.engine.checks` does) learns from deviations from a slow trend of time, which
+    would otherwise join every pair of metrics that drift together over the years.
     """
     t0 = time.perf_counter()
     names = list(nodes)
@@ -297,7 +308,10 @@ def suggest(
         raise EngineInputError(f"only {len(data)} complete row(s) for {len(columns)} model columns; need at least "
                                f"{len(columns) + 10}")
     x = data.to_numpy(float)
-    x = (x - x.mean(axis=0)) / x.std(axis=0)
+    if detrend:
+        x, _ = detrended(x, trend_basis(data.index))
+    sd = x.std(axis=0)
+    x = (x - x.mean(axis=0)) / np.where(sd > 1e-12, sd, 1.0)
     dropped_cols = _collinear(x, columns)
     if dropped_cols:
         notes.append("left out as (almost) exact sums of others: " + ", ".join(dropped_cols))
@@ -306,6 +320,11 @@ def suggest(
         columns = [columns[i] for i in keep]
         x = x[:, keep]
         names = [n for n in names if n not in drop_nodes]
+    with np.errstate(all="ignore"):
+        corr_all = np.corrcoef(x, rowvar=False) if x.shape[1] >= 2 else np.full((1, 1), np.nan)
+    if not np.isfinite(corr_all).all() or np.linalg.cond(corr_all) > _MAX_CONDITION:
+        raise EngineInputError("some columns are (almost) linear functions of others, so partial correlations "
+                               "are undefined; leave the redundant metrics out")
     forbidden = forbidden_pairs(columns, slot, tier)
     rank = {n: (tier.get(n, len(tiers)), i) for i, n in enumerate(names)}
     start_edges = {(e.source, e.target, e.lag) for e in start.edges} if start is not None else set()
@@ -324,7 +343,11 @@ def suggest(
         if (sd == 0).any():
             resamples += 1
             continue
-        d_b, u_b = pc_edges((xb - xb.mean(axis=0)) / sd, columns, forbidden, alpha=alpha, depth=depth)
+        try:
+            d_b, u_b = pc_edges((xb - xb.mean(axis=0)) / sd, columns, forbidden, alpha=alpha, depth=depth)
+        except EngineInputError:  # a resample can be degenerate where the whole table is not: it finds nothing
+            resamples += 1
+            continue
         seen = set(d_b) | {(a, b) for pair in u_b for a, b in (tuple(pair), tuple(pair)[::-1])}
         for e in seen:
             counts[e] = counts.get(e, 0) + 1

@@ -35,10 +35,10 @@ DEFAULT_TIERS: tuple[tuple[str, ...], ...] = (
     ("active_authors_count", "commits_count", "merge_commits_count", "newcomer_commit_ratio", "release_count",
      "weeks_since_release", "deploys_count"),
     ("median_change_size_lines", "files_per_commit", "churn_lines", "added_lines", "deleted_lines",
-     "median_merge_size_commits"),
+     "median_merge_size_commits", "median_merge_size_lines"),
     ("test_churn_ratio", "test_churn_lines", "line_coverage_ratio", "build_duration_seconds", "lead_time_seconds"),
     ("bug_introducing_commit_ratio", "bug_introducing_commits_count", "revert_commits_count", "revert_commit_ratio"),
-    ("bug_fix_commit_ratio", "bug_fix_commits_count", "time_to_fix_seconds", "incidents_count"),
+    ("bug_fix_commit_ratio", "bug_fix_commits_count", "time_to_fix_seconds", "median_fix_lag_seconds", "incidents_count"),
 )
 DEFAULT_SETTLING = 26  # buckets, when the table has no time-to-fix figures to measure it by
 _MAX_SETTLING = 104
@@ -157,7 +157,8 @@ class SuggestOutcome:
 def suggest_graph(data: Data, settings: Settings, *, from_graph: GraphRef | None = None,
                   tiers: Sequence[Sequence[str]] | None = None, out: str | Path | None = None, scope: str = "",
                   name: str | None = None, max_lag: int = 1, alpha: float = 0.01, bootstrap: int = 30,
-                  seconds: float = 60.0, min_frequency: float = 0.5, settling: int | None = None) -> SuggestOutcome:
+                  seconds: float = 60.0, min_frequency: float = 0.5, settling: int | None = None,
+                  detrend: bool = True) -> SuggestOutcome:
     """Learn a graph from ``data`` under the tiers' order; compare it with ``from_graph``; write it to ``out``."""
     from rca.engine.discovery import node_like, suggest
     from rca.engine.discovery_text import graph_yaml
@@ -193,7 +194,7 @@ def suggest_graph(data: Data, settings: Settings, *, from_graph: GraphRef | None
         raise BadInput(f"tier(s) name {', '.join(unknown[:5])}, which the data does not hold")
     result = suggest(frame, nodes=nodes, tiers=order, start=start, name=name or (f"{start.name}-suggested" if start
                      else "suggested"), unit=unit, max_lag=max_lag, alpha=alpha, bootstrap=bootstrap, seconds=seconds,
-                     min_frequency=min_frequency, seed=settings.engine.seed)
+                     min_frequency=min_frequency, seed=settings.engine.seed, detrend=detrend)
     notes = list(result.notes)
     if settled.note():
         notes.insert(0, settled.note())

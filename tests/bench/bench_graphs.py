@@ -1,12 +1,13 @@
 """How well the shipped Git graph fits real histories, before and after its revision, and how well a suggested one holds.
 
-Run ``python -m tests.bench.bench_graphs REPO_OR_TABLE... [--build NAME,...] [--cache DIR]``. Each
-argument is a local clone (collected weekly with SZZ, as ``rca collect --git CLONE --out`` does;
+Run ``python -m tests.bench.bench_graphs REPO_OR_TABLE... [--build NAME,...] [--cache DIR] [--before GRAPH]``.
+Each argument is a local clone (collected weekly with SZZ, as ``rca collect --git CLONE --out`` does;
 kept in ``--cache`` when given) or a table that command wrote. For each repository it prints,
-for the graph as it was (``tests/bench/git-quality-before.yaml``) and as shipped now
-(``graphs/git-quality.yaml``): the edges the data support out of all, the independence conditions
-that fail, and the permutation p (the share of randomly relabelled graphs with no more failures:
-below 0.05, the graph's structure beats random ones). Then the 60/40 split: a graph suggested
+for the graph as it was (``--before``, default ``tests/bench/git-quality-before.yaml``, the first
+shipped graph) and as shipped now (``graphs/git-quality.yaml``): the edges the data support out of
+all, the independence conditions that fail, and the permutation p (the share of randomly relabelled
+graphs no worse: with fewer failures, or as many and no stronger evidence against them; below 0.05,
+the graph's structure beats random ones). Then the 60/40 split: a graph suggested
 (``rca graph suggest``, from the shipped graph's nodes) on the first 60% of the weeks, checked on the
 last 40%. Repositories named in ``--build`` are marked as those the shipped graph was learnt from;
 the others are held out.
@@ -69,7 +70,7 @@ def real(args: argparse.Namespace) -> int:
     from rca import pipeline
 
     settings = pipeline.settings(None)
-    before, after = load_graph(BEFORE), load_graph(REPO / "graphs" / "git-quality.yaml")
+    before, after = load_graph(args.before or BEFORE), load_graph(REPO / "graphs" / "git-quality.yaml")
     build = set(filter(None, args.build.split(",")))
     cache = Path(args.cache) if args.cache else Path(tempfile.mkdtemp(prefix="bench-graphs-"))
     cache.mkdir(parents=True, exist_ok=True)
@@ -161,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("sources", nargs="*", help="local clones or tables written by rca collect --git --out")
     ap.add_argument("--build", default="", help="comma-separated names the shipped graph was learnt from")
     ap.add_argument("--cache", help="folder to keep collected tables in")
+    ap.add_argument("--before", help="the graph to compare with (default: the first shipped git-quality graph)")
     ap.add_argument("--seconds", type=float, default=30.0, help="bootstrap time bound per suggestion")
     ap.add_argument("--synthetic", action="store_true", help="compare the learners on synthetic graphs instead")
     ap.add_argument("--graphs", type=int, default=10)
