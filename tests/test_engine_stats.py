@@ -59,3 +59,25 @@ def test_the_investigation_path_never_imports_scipy_stats() -> None:
             "import rca.engine.checks; print('scipy.stats' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "False"
+
+
+@pytest.mark.parametrize("dof", [1.0, 2.5, 7.5, 30.0, 331.0, 4_000.0, 250_000.0])
+def test_student_t_tails_match_scipy_over_the_range_the_graph_check_asks(dof: float) -> None:
+    t = np.concatenate([np.linspace(-12, 12, 97), [0.0, 1e-8, 40.0, -40.0, np.inf, -np.inf, np.nan]])
+    mine, theirs = stats.t_sf(t, dof), sp.t.sf(t, dof)
+    assert np.isnan(mine[-1]) and np.isnan(theirs[-1])
+    assert mine[:-1] == pytest.approx(theirs[:-1], rel=1e-9, abs=1e-300)
+    assert stats.t_sf(2.0, dof) == pytest.approx(float(sp.t.sf(2.0, dof)), rel=1e-10)  # scalars stay scalars
+    assert isinstance(stats.t_sf(2.0, dof), float)
+
+
+def test_incomplete_beta_and_f_and_kolmogorov_match_scipy() -> None:
+    from scipy import special
+
+    rng = np.random.default_rng(5)
+    a, b, x = rng.uniform(0.2, 300, 400), rng.uniform(0.2, 300, 400), rng.uniform(0, 1, 400)
+    assert stats.betainc(a, b, x) == pytest.approx(special.betainc(a, b, x), rel=1e-9, abs=1e-300)
+    for f, d1, d2 in [(0.01, 1, 5), (2.3, 3, 40), (40.0, 2, 1000), (1.0, 50, 50)]:
+        assert stats.f_sf(f, d1, d2) == pytest.approx(sp.f.sf(f, d1, d2), rel=1e-10)
+    for v in (0.05, 0.3, 0.8, 0.99, 1.0, 1.4, 3.0):
+        assert stats.kolmogorov_sf(v) == pytest.approx(special.kolmogorov(v), rel=1e-10, abs=1e-300)

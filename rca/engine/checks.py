@@ -218,8 +218,9 @@ def partial_corr(corr: np.ndarray, i: int, j: int, given: list[int], n: int) -> 
 
 def _partial_given(
     corr: np.ndarray, y: int, others: np.ndarray, given: list[int], n: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Partial correlations of column ``y`` with each of ``others`` given ``given``, and their p-values."""
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Partial correlations of column ``y`` with each of ``others`` given ``given``, their t statistics and
+    the test's degrees of freedom (the p-values are taken for many nodes at once: one array, one call)."""
     if given:
         r_gg_inv = np.linalg.pinv(corr[np.ix_(given, given)])
         r_yg = corr[y, given]
@@ -232,28 +233,33 @@ def _partial_given(
     denom = np.sqrt(np.maximum(var_y * var_o, 0.0))
     r = np.clip(np.divide(cov_yo, denom, out=np.zeros_like(cov_yo), where=denom > 1e-12), -0.999999, 0.999999)
     dof = n - 2 - len(given)
-    if dof <= 0:
-        return r, np.ones_like(r)
-    t = r * np.sqrt(dof / (1 - r * r))
-    return r, 2 * stats.t_sf(np.abs(t), dof)
+    t = r * np.sqrt(dof / (1 - r * r)) if dof > 0 else np.zeros_like(r)
+    return r, t, dof
 
 
 def _local_markov(
     dag: nx.DiGraph, nodes: list[str], index: dict[str, int], corr: np.ndarray, n: int
 ) -> list[tuple[str, str, float, float]]:
     """(node, other, partial r, p) for every non-descendant ``other`` of every node, given its parents."""
-    out = []
+    pairs, rs, ts, dofs = [], [], [], []
     for y in nodes:
         parents = list(dag.predecessors(y))
         skip = nx.descendants(dag, y) | set(parents) | {y}
         others = [z for z in nodes if z not in skip]
         if not others:
             continue
-        r, p = _partial_given(
+        r, t, dof = _partial_given(
             corr, index[y], np.array([index[z] for z in others]), [index[q] for q in parents], n
         )
-        out.extend(zip([y] * len(others), others, r.tolist(), p.tolist(), strict=True))
-    return out
+        pairs += [(y, z) for z in others]
+        rs.append(r)
+        ts.append(np.abs(t))
+        dofs.append(np.full(len(others), float(dof)))
+    if not pairs:
+        return []
+    dof_all = np.concatenate(dofs)
+    p = np.where(dof_all > 0, 2 * np.asarray(stats.t_sf(np.concatenate(ts), np.maximum(dof_all, 1.0))), 1.0)
+    return [(y, z, r, q) for (y, z), r, q in zip(pairs, np.concatenate(rs).tolist(), p.tolist(), strict=True)]
 
 
 def _violations(
