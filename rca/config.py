@@ -27,7 +27,7 @@ from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSetti
 from collectors.coverage_settings import CoverageSettings
 from collectors.files import FilesSettings
 from collectors.git_rules import GitSettings
-from collectors.prometheus import PrometheusSettings
+from collectors.prometheus_settings import PrometheusSettings
 from core.errors import BadInput, InputError, printable
 from core.secrets import Redactor
 from graphs.model import load_yaml

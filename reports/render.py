@@ -16,10 +16,13 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from results import InvestigationResult
-from results.effect_wording import EffectItem, item_kind
 from results.io import write_text_atomic
+
+if TYPE_CHECKING:  # the effect modules load only for a report that carries effects (not for one JSON answer)
+    from results.effect_wording import EffectItem
 
 FORMATS = ("json", "md", "html")
 BUNDLE_SCHEMA = "whydunnit.report/1"
@@ -33,6 +36,8 @@ def _items(results: Results) -> list[InvestigationResult]:
 
 def bundle(results: Results, effects: Sequence[EffectItem]) -> dict:
     """The JSON object of a report that carries effect results beside its investigations."""
+    from results.effect_wording import item_kind
+
     keys = {"effect": "effects", "heterogeneity": "effects_by_scope", "recommendations": "recommendations",
             "what_if": "what_ifs", "actions": "actions"}
     out: dict = {"schema": BUNDLE_SCHEMA, "investigations": [r.to_dict() for r in _items(results)]}
