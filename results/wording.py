@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from results.causes import pushes, share_of_change, top_cause, upstream
+from results.causes import pushes, top_cause, upstream
 from results.format import format_delta, format_value, notable
 from results.intervals import contains
 from results.investigation import Cause, InvestigationResult
@@ -144,7 +144,7 @@ def _first(r: InvestigationResult, where: str) -> str:
 def _attributed(r: InvestigationResult, top: Cause) -> str:
     """'62% of the rise is attributed to falling line coverage ratio (82% to 68%)'."""
     word = {"rose": "rise", "fell": "fall"}.get(moved(r), "deviation")
-    share = share_of_change(r, top) * 100
+    share = top.share * 100
     if share >= 99.5:
         return f"{cause_movement(r, top.node)} accounts for all of the {word}"
     return f"{share:.0f}% of the {word} is attributed to {cause_movement(r, top.node)}"
@@ -183,19 +183,14 @@ def explanation(r: InvestigationResult) -> str:
         sentence = sentence[:1].upper() + sentence[1:]
         reason = why_not_significant(top)
         parts.append(sentence + (f" (not significant: {reason})." if reason else " (significant)."))
-        others = [c for c in upstream(r) if c is not top and pushes(r, c) and notable(share_of_change(r, c))][:2]
+        others = [c for c in upstream(r) if c is not top and pushes(r, c) and notable(c.share)][:2]
         if others:
-            parts.append("Also contributing: " + ", ".join(
-                f"{r.title(c.node)} ({share_of_change(r, c) * 100:.0f}%)" for c in others) + ".")
-    against = [c for c in upstream(r) if not pushes(r, c) and c.contribution != 0
-               and notable(share_of_change(r, c))][:2]
+            parts.append("Also contributing: " + ", ".join(f"{r.title(c.node)} ({pct(c.share)})" for c in others) + ".")
+    against = [c for c in upstream(r) if not pushes(r, c) and c.contribution != 0 and notable(c.share)][:2]
     if against and moved(r) != "held":
-        parts.append("Pulling the other way: " + ", ".join(
-            f"{r.title(c.node)} ({share_of_change(r, c) * 100:.0f}%)" for c in against) + ".")
-    own = r.unexplained.contribution
-    if moved(r) != "held" and abs(share_of_change_value(r, own)) >= 0.2:
-        parts.append(f"{share_of_change_value(r, own) * 100:.0f}% is not explained by the modelled causes of "
-                     f"{r.title(r.target)}.")
+        parts.append("Pulling the other way: " + ", ".join(f"{r.title(c.node)} ({pct(c.share)})" for c in against) + ".")
+    if moved(r) != "held" and abs(r.unexplained.share) >= 0.2:
+        parts.append(f"{pct(r.unexplained.share)} is not explained by the modelled causes of {r.title(r.target)}.")
     if top is None:
         parts.append("No upstream node explains the change." + _fallback(r))
     parts.extend(_outside(r))
@@ -203,11 +198,6 @@ def explanation(r: InvestigationResult) -> str:
     if cf and top is not None:
         parts.append(cf)
     return " ".join(parts)
-
-
-def share_of_change_value(r: InvestigationResult, value: float) -> float:
-    change = r.observed.current - r.observed.baseline
-    return value / change if change else 0.0
 
 
 def _fallback(r: InvestigationResult) -> str:
