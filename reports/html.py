@@ -129,7 +129,7 @@ def _counterfactuals(r: InvestigationResult) -> tuple[CounterfactualRow, ...]:
     unit = r.observed.unit
     rows = []
     for cf in r.counterfactuals:
-        had = " and ".join(f"{r.title(k)} had stayed at {format_value(v, r.unit(k))}" for k, v in cf.intervention.items())
+        had = " and ".join(wording.held(r, k, v, had=True) for k, v in cf.intervention.items())
         rows.append(CounterfactualRow(had=had, target=format_value(cf.target, unit),
                                       interval=f"{format_value(cf.interval[0], unit)} to {format_value(cf.interval[1], unit)}",
                                       instead_of=format_value(r.observed.current, unit)))

@@ -47,8 +47,7 @@ def _section(r: InvestigationResult, level: int) -> list[str]:
         lines += ["", f"{h} What would have happened", "",
                   f"| had… | {e(r.title(r.target))} would be | interval | instead of |", "|---|---:|---|---:|"]
         for cf in r.counterfactuals:
-            had = " and ".join(f"{e(r.title(k))} had stayed at {format_value(v, r.unit(k))}"
-                               for k, v in cf.intervention.items())
+            had = " and ".join(e(wording.held(r, k, v, had=True)) for k, v in cf.intervention.items())
             lines.append(f"| {had} | {format_value(cf.target, unit)} | {format_value(cf.interval[0], unit)} to "
                          f"{format_value(cf.interval[1], unit)} | {format_value(r.observed.current, unit)} |")
     if r.edges:

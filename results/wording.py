@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from graphs.model import lagged_name
 from results.causes import pushes, top_cause, upstream
 from results.format import format_delta, format_value, notable
 from results.intervals import contains
@@ -238,17 +239,60 @@ def _moved_or_named(r: InvestigationResult, node: str) -> str:
     return r.title(node) if said.startswith("changes in ") else said
 
 
+def acting_lag(c: Cause | None) -> int:
+    """The lag (in buckets) that carries a cause's contribution: 0, unless the part it contributes through a
+    lagged edge (its value one or more buckets earlier) is the largest of those pushing the way the whole did."""
+    if c is None or not c.lags:
+        return 0
+    parts = [(lag, v) for lag, v in c.lags if v * c.contribution > 0] or list(c.lags)
+    return max(parts, key=lambda lv: (abs(lv[1]), -lv[0]))[0]
+
+
+def at_lag(r: InvestigationResult, lag: int) -> str:
+    """When a lag puts a cause: 'in the week before' (an anomaly) or '2 weeks earlier' (a change)."""
+    unit = r.graph_unit if r.graph_unit and r.graph_unit != "commit" else "row"
+    if r.kind == "anomaly":
+        return f"in the {unit} before" if lag == 1 else f"{lag} {unit}s before"
+    return f"{lag} {unit}{'' if lag == 1 else 's'} earlier"
+
+
+def _cause(r: InvestigationResult, node: str) -> Cause | None:
+    return next((c for c in r.causes if c.node == node), None)
+
+
+def _levels(r: InvestigationResult, node: str) -> tuple[tuple[float, float] | None, int]:
+    """A node's (baseline, current) levels at the lag its contribution comes through, and that lag."""
+    lag = acting_lag(_cause(r, node))
+    key = lagged_name(node, lag) if lag else node
+    if key not in r.levels:
+        key, lag = node, 0
+    return r.levels.get(key), lag
+
+
 def cause_movement(r: InvestigationResult, node: str) -> str:
-    """How a cause moved, in words: "falling line coverage ratio (82% to 70%)", else "changes in ..."."""
-    if node not in r.levels or node == r.target:
+    """How a cause moved, in words: "falling line coverage ratio (82% to 70%)", else "changes in ...". A
+    cause acting through a lagged edge is described at that lag: "rising X in the week before (16% to 33%)"."""
+    levels, lag = _levels(r, node)
+    if levels is None or node == r.target:
         return f"changes in {r.title(node)}"
-    before, now = r.levels[node]
+    before, now = levels
     unit = r.unit(node)
     b, n = format_value(before, unit), format_value(now, unit)
     if b == n:
         return f"changes in {r.title(node)}"
     verb = "rising" if now > before else "falling"
-    return f"{verb} {r.title(node)} ({b} to {n})"
+    return f"{verb} {r.title(node)}{f' {at_lag(r, lag)}' if lag else ''} ({b} to {n})"
+
+
+def held(r: InvestigationResult, node: str, value: float, *, had: bool = False) -> str:
+    """'line coverage ratio stayed at 81%' (``had``: 'had stayed'); a cause acting through a lag is held at
+    that lag and says what it was then: 'X stayed at 16% in the week before (it was 33%)'."""
+    text = f"{r.title(node)} {'had stayed' if had else 'stayed'} at {format_value(value, r.unit(node))}"
+    levels, lag = _levels(r, node)
+    if lag and levels is not None:
+        was = "was" if r.kind == "anomaly" else "averaged"
+        text += f" {at_lag(r, lag)} (it {was} {format_value(levels[1], r.unit(node))})"
+    return text
 
 
 def confidence(r: InvestigationResult) -> str:
@@ -275,7 +319,7 @@ def counterfactual_text(r: InvestigationResult, index: int = 0) -> str:
     if index >= len(r.counterfactuals):
         return ""
     cf = r.counterfactuals[index]
-    had = " and ".join(f"{r.title(k)} stayed at {format_value(v, r.unit(k))}" for k, v in cf.intervention.items())
+    had = " and ".join(held(r, k, v) for k, v in cf.intervention.items())
     would, now = format_value(cf.target, r.observed.unit), format_value(r.observed.current, r.observed.unit)
     if would == now:
         return f"Had {had}, {r.title(r.target)} would have been about the same ({now})."
