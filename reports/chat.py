@@ -16,6 +16,7 @@ import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from reports.escaping import chat_md_escape as md_escape
@@ -65,10 +66,12 @@ class Item:
     counterfactual: str
     caveats: int
     lever: str = ""  # "What to change: ..." from the target's top recommendation, when there is one
+    age: str = ""  # how old the data is, when it stopped more than two buckets ago
 
 
 def items(results: Sequence[InvestigationResult]) -> list[Item]:
     """Plain-text summaries, regressions first."""
+    now = datetime.now(UTC)
     out = []
     for r in sorted(results, key=lambda r: not r.regression.detected):
         causes = []
@@ -87,6 +90,7 @@ def items(results: Sequence[InvestigationResult]) -> list[Item]:
             causes=tuple(causes),
             counterfactual=wording.counterfactual_text(r) if r.regression.detected and wording.top_cause(r) else "",
             caveats=len(r.caveats),
+            age=wording.data_age(r, now, what="this summary"),
         ))
     return out
 
@@ -134,6 +138,7 @@ def _slack(title: str, its: list[Item], hidden: int, url: str, lim: Limits) -> d
                                                                 "emoji": False}}]
     for it in its:
         body = "\n".join([f"*{slack_escape(it.title)}*: {slack_escape(it.verdict)}", slack_escape(it.headline)]
+                         + ([f"_{slack_escape(it.age)}_"] if it.age else [])
                          + [f"• {slack_escape(c)}" for c in it.causes]
                          + ([f"_{slack_escape(it.counterfactual)}_"] if it.counterfactual else [])
                          + ([slack_escape(it.lever)] if it.lever else [])
@@ -158,6 +163,7 @@ def _teams(title: str, its: list[Item], hidden: int, url: str, lim: Limits) -> d
             {"type": "TextBlock", "text": md_escape(it.title), "weight": "Bolder", "wrap": True, "spacing": "Large",
              "color": "Attention" if it.regressed else "Good"},
             {"type": "TextBlock", "text": md_escape(it.headline), "wrap": True},
+            *([{"type": "TextBlock", "text": md_escape(it.age), "wrap": True, "color": "Warning"}] if it.age else []),
             {"type": "FactSet", "facts": [{"title": "Verdict", "value": md_escape(it.verdict)}]
              + [{"title": f"Cause {i + 1}", "value": md_escape(c)} for i, c in enumerate(it.causes)]
              + ([{"title": "What to change", "value": md_escape(it.lever.removeprefix("What to change: "))}]
@@ -178,7 +184,8 @@ def _teams(title: str, its: list[Item], hidden: int, url: str, lim: Limits) -> d
 def _discord(title: str, its: list[Item], hidden: int, url: str, lim: Limits) -> dict[str, Any]:
     embeds = []
     for it in its:
-        desc = "\n".join([md_escape(it.headline), "", f"**{md_escape(it.verdict)}**"]
+        desc = "\n".join([md_escape(it.headline), *([f"*{md_escape(it.age)}*"] if it.age else []), "",
+                          f"**{md_escape(it.verdict)}**"]
                          + ([f"*{md_escape(it.counterfactual)}*"] if it.counterfactual else [])
                          + ([md_escape(it.lever)] if it.lever else []))
         embed: dict[str, Any] = {
@@ -200,6 +207,7 @@ def _markdown_text(title: str, its: list[Item], hidden: int, url: str, escape: C
     lines = [f"#### {escape(title)}"]
     for it in its:
         lines += ["", f"**{escape(it.title)}**: {escape(it.verdict)}", escape(it.headline)]
+        lines += [f"*{escape(it.age)}*"] if it.age else []
         lines += [f"- {escape(c)}" for c in it.causes]
         if it.counterfactual:
             lines.append(f"*{escape(it.counterfactual)}*")
@@ -223,6 +231,7 @@ def _googlechat(title: str, its: list[Item], hidden: int, url: str, lim: Limits)
     sections = []
     for it in its:
         html = "<br>".join([f"<b>{html_escape(it.verdict)}</b>", html_escape(it.headline)]
+                           + ([f"<i>{html_escape(it.age)}</i>"] if it.age else [])
                            + [f"• {html_escape(c)}" for c in it.causes]
                            + ([f"<i>{html_escape(it.counterfactual)}</i>"] if it.counterfactual else [])
                            + ([html_escape(it.lever)] if it.lever else []))
@@ -249,7 +258,7 @@ def _generic(title: str, its: list[Item], hidden: int, url: str, lim: Limits,
         "title": title,
         "report_url": url,
         "summary": [{"title": it.title, "headline": it.headline, "verdict": it.verdict, "regressed": it.regressed,
-                     "causes": list(it.causes), "counterfactual": it.counterfactual,
+                     "causes": list(it.causes), "counterfactual": it.counterfactual, **({"data_age": it.age} if it.age else {}),
                      **({"what_to_change": it.lever} if it.lever else {})} for it in its],
         "more": hidden,
         "investigations": [r.to_dict() for r in results][: len(its)],

@@ -63,6 +63,7 @@ class View:
     fit_note: str  # the rows the model was fitted on and the windows it compared
     paths: int  # edges on paths from the main causes to the target (highlighted in the graph)
     fit_span: str  # the fit window's dates, '' when unknown
+    age: str = ""  # how old the data is, when it stopped more than two buckets before the report
 
 
 def _env() -> Environment:
@@ -143,7 +144,7 @@ def _fit_quality(r: InvestigationResult) -> tuple[tuple[str, str], ...]:
     return tuple((r.title(str(k)), f"{v:.2f}" if isinstance(v, int | float) else str(v)) for k, v in r2.items())
 
 
-def view(r: InvestigationResult, ident: str) -> View:
+def view(r: InvestigationResult, ident: str, now: datetime | None = None) -> View:
     graph, folded = graph_chart.responsive(r, f"{ident}-graph")
     kinds: dict[str, int] = {}
     for m in r.model.mechanisms.values():
@@ -168,6 +169,7 @@ def view(r: InvestigationResult, ident: str) -> View:
         fit_note=notes.fit(r),
         paths=len(graph_chart.highlighted(r)),
         fit_span=" to ".join(wording.day(t) for t in fw) if (fw := notes.fit_window(r)) else "",
+        age=wording.data_age(r, now or datetime.now(UTC)),
     )
 
 
@@ -181,8 +183,9 @@ def render_html(results: InvestigationResult | list[InvestigationResult], *, rep
     items = [results] if isinstance(results, InvestigationResult) else list(results)
     if not items and not effects:
         raise ValueError("a report needs at least one investigation result")
+    now = datetime.now(UTC)
     # Regressions first, as in the overview; ids keep the input order so links stay stable.
-    views = [view(r, f"inv{i}") for i, r in sorted(enumerate(items), key=lambda ir: not ir[1].regression.detected)]
+    views = [view(r, f"inv{i}", now) for i, r in sorted(enumerate(items), key=lambda ir: not ir[1].regression.detected)]
     if items:
         title = wording.report_title(items)
         head = wording.headline(items[0]) if len(items) == 1 else wording.multi_headline(items)
@@ -196,7 +199,7 @@ def render_html(results: InvestigationResult | list[InvestigationResult], *, rep
         title=title,
         headline=head,
         overview=wording.overview(items) if len(items) > 1 else [],
-        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        generated=now.strftime("%Y-%m-%d %H:%M UTC"),
         version=version,
         report_url=report_url,
         skipped=list(skipped),

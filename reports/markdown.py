@@ -8,6 +8,7 @@ text alternatives and tables. Text from data is escaped for Markdown (``|``, ``*
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from reports import notes
 from reports.escaping import md_escape
@@ -18,9 +19,11 @@ def _section(r: InvestigationResult, level: int) -> list[str]:
     h = "#" * level
     unit = r.observed.unit
     e = md_escape
+    age = wording.data_age(r, datetime.now(UTC))
     lines = [
         f"**{wording.verdict(r)}**: {e(wording.confidence(r))}",
         "",
+        *([f"> {e(age)}", ""] if age else []),
         f"| | {'expected' if r.kind == 'anomaly' else 'before'} | {'observed' if r.kind == 'anomaly' else 'now'} "
         "| change | window |",
         "|---|---:|---:|---:|---|",

@@ -156,6 +156,11 @@ class InvestigationResult:
     # anomalous) window held. Empty / 0 when not known (results built without the engine).
     fit_window: tuple[str, str] | tuple[()] = field(default=(), compare=False)
     current_rows: int = field(default=0, compare=False)
+    # The start of the data's last bucket (ISO), so a report can say how old the data is when it is read;
+    # and, when the target's own figures in the rows asked about are still settling (a bug-introducing
+    # share whose fixes have not come yet), the date they settle from. Empty when not known / not so.
+    data_end: str = field(default="", compare=False)
+    settling_since: str = field(default="", compare=False)
 
     def title(self, node: str) -> str:
         """A node's human label (the graph's ``label``, else its name with spaces for underscores)."""

@@ -9,7 +9,7 @@ strings returned are plain text: every renderer escapes them for its own markup.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from graphs.model import lagged_name
 from results.causes import pushes, top_cause, upstream
@@ -195,6 +195,8 @@ def explanation(r: InvestigationResult) -> str:
     if top is None:
         parts.append("No upstream node explains the change." + _fallback(r))
     parts.extend(_outside(r))
+    if r.settling_since:
+        parts.append(settling_text(r))
     cf = counterfactual_text(r)
     if cf and top is not None:
         parts.append(cf)
@@ -240,12 +242,15 @@ def _moved_or_named(r: InvestigationResult, node: str) -> str:
 
 
 def acting_lag(c: Cause | None) -> int:
-    """The lag (in buckets) that carries a cause's contribution: 0, unless the part it contributes through a
-    lagged edge (its value one or more buckets earlier) is the largest of those pushing the way the whole did."""
-    if c is None or not c.lags:
+    """The lag (in buckets) a cause is described at: 0 (the rows asked about) when its same-bucket part
+    pushes the way the whole did and carries at least a quarter of it; else the lag whose part, pushing
+    that way, is largest (a lagged edge that carries the change: last week's value, not this week's)."""
+    if c is None or not c.lags or c.contribution == 0:
         return 0
-    parts = [(lag, v) for lag, v in c.lags if v * c.contribution > 0] or list(c.lags)
-    return max(parts, key=lambda lv: (abs(lv[1]), -lv[0]))[0]
+    acting = [(lag, v) for lag, v in c.lags if v * c.contribution > 0]
+    if not acting or any(lag == 0 and v / c.contribution >= 0.25 for lag, v in acting):
+        return 0
+    return max(acting, key=lambda lv: (abs(lv[1]), -lv[0]))[0]
 
 
 def at_lag(r: InvestigationResult, lag: int) -> str:
@@ -293,6 +298,43 @@ def held(r: InvestigationResult, node: str, value: float, *, had: bool = False) 
         was = "was" if r.kind == "anomaly" else "averaged"
         text += f" {at_lag(r, lag)} (it {was} {format_value(levels[1], r.unit(node))})"
     return text
+
+
+STALE_BUCKETS = 2
+"""Data followed by more than this many whole buckets that ended before a report was made is stale."""
+
+
+def _span_text(days: float) -> str:
+    if days >= 14:
+        return f"{round(days / 7)} weeks"
+    hours = days * 24
+    if days >= 2:
+        return f"{round(days)} days"
+    return f"{round(hours)} hour{'' if round(hours) == 1 else 's'}"
+
+
+def data_age(r: InvestigationResult, now: datetime, *, what: str = "this report") -> str:
+    """'The data end with the week of 2026-04-06, 34 weeks before this report (2026-12-01).' when the
+    data's last bucket ended more than :data:`STALE_BUCKETS` buckets before ``now``; '' when fresh or unknown."""
+    end = _parse(r.data_end)
+    days = _BUCKET_DAYS.get(r.graph_unit) or (1 / 24 if r.graph_unit == "hour" else 0)
+    if end is None or not days:
+        return ""
+    if end.tzinfo is None or now.tzinfo is None:
+        end, now = end.replace(tzinfo=None), now.replace(tzinfo=None)
+    gap = (now - (end + timedelta(days=days))).total_seconds() / 86400
+    if gap // days <= STALE_BUCKETS:  # whole buckets ended since the data's last one
+        return ""
+    return (f"The data end with the {r.graph_unit} of {day(r.data_end)}, {_span_text(gap)} before {what} "
+            f"({now:%Y-%m-%d}): nothing since is in it.")
+
+
+def settling_text(r: InvestigationResult) -> str:
+    """What a target still settling in the rows asked about means for its answer; '' when it is not."""
+    if not r.settling_since:
+        return ""
+    return (f"Its figures from {day(r.settling_since)} on are still settling: a commit counts as bug-introducing "
+            "only once a later fix reveals it, so recent weeks read low for now and a fall there is not yet a finding.")
 
 
 def confidence(r: InvestigationResult) -> str:

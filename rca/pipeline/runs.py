@@ -139,7 +139,7 @@ def refit(job: JobSettings, settings: Settings, *, store: Store, cache: SharedMo
     ``refit``). Models are keyed by the rows they were fitted on, so a run after new data fits anew
     anyway; the schedule bounds how long a model of unchanged rows is kept and warms the next run."""
     from rca.pipeline.data import graph_of, stored_frame
-    from rca.pipeline.investigations import answer
+    from rca.pipeline.investigations import answer, settling_of
 
     run_id = run_id or str(uuid.uuid4())
     t0 = time.perf_counter()
@@ -153,7 +153,8 @@ def refit(job: JobSettings, settings: Settings, *, store: Store, cache: SharedMo
     for spec in (job.investigations or settings.investigations) if job.report else ():
         try:
             g = graph_of(spec.graph)
-            answer(spec, g, stored_frame(store, g, spec.scope), quick, cache=cache)
+            frame = stored_frame(store, g, spec.scope)
+            answer(spec, g, frame, quick, cache=cache, settling=settling_of(g, frame, store=store, scope=spec.scope))
             fitted += 1
         except WhydunnitError as exc:
             problems.append(f"{spec.target} in {spec.scope or '(no scope)'}: {exc}")
