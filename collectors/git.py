@@ -520,7 +520,8 @@ def collect(settings: GitSettings, state: Mapping[str, Any], progress: Progress 
             replaces.extend(Replace(scope, "git") for scope in res.scopes)
         new_state[key] = res.state
         how = "full read" if res.full_read else "incremental"
-        lines.append(f"{res.label} ({res.branch} @ {res.head[:12]}): {res.commits_read} new commits, {how}")
+        lines.append(f"{res.label} ({res.branch} @ {res.head[:12]}): {res.commits_read} new commit"
+                     f"{'' if res.commits_read == 1 else 's'}, {how}")
         units[key] = {"commits_read": res.commits_read, "full_read": res.full_read, "head": res.head,
                       "branch": res.branch}
         notes.extend(res.notes)

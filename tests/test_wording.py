@@ -167,3 +167,17 @@ def test_the_top_cause_share_in_words_is_its_share_in_the_table() -> None:
     text = wording.explanation(r)
     assert "27% of the rise is attributed to" in text and "73% is not explained" in text
     assert "27% of the rise" in wording.headline(r)
+
+
+def test_counted_things_read_as_whole_numbers_in_one_precision() -> None:
+    """'23 lines -> 24.42 lines' read as if lines came in hundredths; averages of counts from 10 up are whole,
+    and one line is one line."""
+    from results.format import format_delta, format_value, plural
+
+    r = replace(make_result(), levels={"median_change_size_lines": (23.0, 24.42), "commits_count": (14.07, 25.0)},
+                units={"median_change_size_lines": "lines", "commits_count": "count"})
+    assert wording.cause_movement(r, "median_change_size_lines") == "rising median change size lines (23 lines to 24 lines)"
+    assert wording.cause_movement(r, "commits_count") == "rising commits count (14 to 25)"
+    assert format_value(1, "lines") == "1 line" and format_delta(1.0, "lines") == "+1 line"
+    assert format_value(1.5, "count") == "1.5" and format_value(1234.4, "lines") == "1,234 lines"
+    assert plural(1, "commit") == "1 commit" and plural(2, "commit") == "2 commits" and plural(0, "caveat") == "0 caveats"

@@ -22,7 +22,7 @@ import pandas as pd
 
 from core.errors import BadInput, WhydunnitError
 from graphs import CausalGraph
-from rca.config import InvestigationSettings, Settings
+from rca.config import InvestigationSettings, Settings, scrubber
 from rca.engine import ModelCache
 from rca.pipeline import records
 from rca.pipeline.compute import on_cluster
@@ -160,13 +160,14 @@ def report(settings: Settings, *, dry_run: bool = False, out_dir: Path | None = 
             rec = store.investigation(id_)
             if rec is not None:
                 store.save_investigation(replace(rec, report_path=report_ref))
-    payloads, deliveries, failures = notify(settings, results, report_url, report_ref, len(skipped),
+    payloads, deliveries, failures = notify(settings, results, report_url, report_ref, skipped,
                                             dry_run=dry_run, environ=environ)
     return ReportOutcome(results=results, skipped=skipped, reports=paths, report_url=report_url, payloads=payloads,
                          deliveries=deliveries, failures_path=failures)
 
 
-def notify(settings: Settings, results: list[InvestigationResult], report_url: str, report_ref: str, skipped: int,
+def notify(settings: Settings, results: list[InvestigationResult], report_url: str, report_ref: str,
+           skipped: int | list[str],
            *, dry_run: bool = False, environ: Mapping[str, str] | None = None
            ) -> tuple[dict[str, dict[str, Any]], list[Delivery], Path | None]:
     """Build each channel's chat payload and (unless a dry run) post it; record what failed."""
@@ -176,6 +177,9 @@ def notify(settings: Settings, results: list[InvestigationResult], report_url: s
     channels = [(c.label, c.kind, c) for c in n.channels]
     if dry_run and not channels:
         channels = [(kind, kind, None) for kind in chat.KINDS]
+    if not isinstance(skipped, int):  # named in chat: scrubbed of the configuration's secrets like every error line
+        scrub = scrubber(settings)
+        skipped = [scrub(line) for line in skipped]
     payloads = {label: chat.payload(kind, results, report_url, skipped=skipped) for label, kind, _ in channels}
     deliveries: list[Delivery] = []
     failures: Path | None = None

@@ -45,7 +45,8 @@ class Settling:
     def note(self) -> str | None:
         if not self.nodes or self.since is None or not self.buckets:
             return None
-        how = "about half of the fixes come within that (median time to fix)" if self.measured else "default"
+        how = ("half of the fixes come within that many, the median time to fix" if self.measured
+               else "the default span, without time-to-fix figures to measure it")
         return (f"the latest {self.buckets} bucket(s) of {', '.join(self.nodes)} (from {self.since:%Y-%m-%d}) are left "
                 f"out: their bug-introducing figures are still settling ({how})")
 
