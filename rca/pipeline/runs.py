@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from collectors.base import progress_lines
 from core.errors import WhydunnitError
 from rca.config import JobSettings, NotifySettings, Settings, scrubber
 from rca.engine.fitting import ModelCache
@@ -89,7 +90,7 @@ def run_job(job: JobSettings, settings: Settings, *, store: Store, cache: ModelC
     try:
         if job.collect:
             only = tuple(job.collect) if isinstance(job.collect, list) else ()
-            got = collect(settings, only=only)
+            got = collect(settings, progress=progress_lines(lambda line: log.info("%s", scrub(line))), only=only)
             outputs["collect"] = {r.name: {"rows": r.rows, "error": scrub(r.error) if r.error else None,
                                            "failures": [scrub(f) for f in r.failures]}
                                   for r in got.runs}
