@@ -64,6 +64,10 @@ class View:
     paths: int  # edges on paths from the main causes to the target (highlighted in the graph)
     fit_span: str  # the fit window's dates, '' when unknown
     age: str = ""  # how old the data is, when it stopped more than two buckets before the report
+    question: str = ""  # which question it answers ("anomaly on 2026-08-17"): what tells two sections apart
+    quiet: str = ""  # one sentence for the causes that contributed nothing visible
+    shown_causes: tuple[Cause, ...] = ()  # the causes table's rows (and the bars)
+    zero_causes: tuple[Cause, ...] = ()  # ±0 rows, folded away under the sentence
 
 
 def _env() -> Environment:
@@ -146,6 +150,8 @@ def _fit_quality(r: InvestigationResult) -> tuple[tuple[str, str], ...]:
 
 def view(r: InvestigationResult, ident: str, now: datetime | None = None) -> View:
     graph, folded = graph_chart.responsive(r, f"{ident}-graph")
+    zero = tuple(c for c in r.causes if wording.negligible(r, c))
+    shown = tuple(c for c in r.causes if c not in zero)
     kinds: dict[str, int] = {}
     for m in r.model.mechanisms.values():
         kinds[m] = kinds.get(m, 0) + 1
@@ -158,7 +164,7 @@ def view(r: InvestigationResult, ident: str, now: datetime | None = None) -> Vie
         window=wording.window_text(r),
         change=wording.change_text(r),
         target_chart=charts.series_pair(r, r.target, f"{ident}-target"),
-        cause_chart=charts.cause_bars(r, f"{ident}-causes"),
+        cause_chart=charts.cause_bars(r, f"{ident}-causes", causes=shown, folded=len(zero)),
         graph_chart=graph,
         graph_folded=folded,
         evidence=_evidence(r, ident),
@@ -170,6 +176,10 @@ def view(r: InvestigationResult, ident: str, now: datetime | None = None) -> Vie
         paths=len(graph_chart.highlighted(r)),
         fit_span=" to ".join(wording.day(t) for t in fw) if (fw := notes.fit_window(r)) else "",
         age=wording.data_age(r, now or datetime.now(UTC)),
+        question=wording.question_text(r),
+        quiet=wording.quiet_causes_text(r),
+        shown_causes=shown,
+        zero_causes=zero,
     )
 
 

@@ -36,9 +36,11 @@ def _section(r: InvestigationResult, level: int) -> list[str]:
         "",
     ]
     if r.causes:
-        lines += [e(notes.fit(r)), "", "| cause | contribution | share | interval | significant | own change |",
-                  "|---|---:|---:|---|---|---:|"]
-        for c in r.causes:
+        quiet = wording.quiet_causes_text(r)
+        lines += ([e(quiet), ""] if quiet else []) + [
+            e(notes.fit(r)), "", "| cause | contribution | share | interval | significant | own change |",
+            "|---|---:|---:|---|---|---:|"]
+        for c in (c for c in r.causes if not wording.negligible(r, c)):
             name = e(wording.cause_title(r, c.node))
             lines.append(f"| {'**' + name + '**' if c.significant else name} | {wording.delta(c.contribution, unit)} | "
                          f"{wording.pct(c.share)} | {wording.delta(c.interval[0], unit)} to "

@@ -25,6 +25,7 @@ class OverviewRow:
     index: int
     metric: str
     scope: str
+    question: str  # which question: "anomaly on 2026-08-17", "change in the 13 weeks to 2026-08-23"
     before: str
     now: str
     change: str
@@ -89,6 +90,38 @@ def period(r: InvestigationResult) -> str:
     if "at" in w:
         return f"on {day(w['at'])}" if not w.get("until") else f"from {day(w['at'])} to {day(w['until'])}"
     return ""
+
+
+def question_text(r: InvestigationResult) -> str:
+    """Which question a result answers, short: 'anomaly on 2026-08-17', 'change in the 13 weeks to 2026-08-23'
+    (what tells apart two answers about the same metric and scope)."""
+    return f"{'anomaly' if r.kind == 'anomaly' else 'change'} {period(r)}".strip()
+
+
+def negligible(r: InvestigationResult, c: Cause) -> bool:
+    """A modelled cause whose part in the change shows as nothing (±0 and 0%) and is not significant: a row
+    that says nothing, folded away in reports. (A node off the graph's paths that the data tie to the target
+    has no part by construction; its row says where to look, so it stays.)"""
+    return (c.node != r.target and not c.significant and not c.outside_graph
+            and delta(c.contribution, r.observed.unit).startswith("±0") and pct(c.share) == "0%")
+
+
+def quiet_causes_text(r: InvestigationResult) -> str:
+    """One sentence for the causes that show as nothing: 'None of the 4 modelled causes moved X: ...' when
+    that is all of them, else which of them did not; '' when every cause moved it."""
+    modelled = [c for c in upstream(r) if not c.outside_graph]
+    quiet = [c for c in modelled if negligible(r, c)]
+    if not quiet:
+        return ""
+    name, unit, zero = r.title(r.target), r.observed.unit, delta(0.0, r.observed.unit)
+    if len(quiet) < len(modelled):
+        names = ", ".join(r.title(c.node) for c in quiet[:4]) + (", ..." if len(quiet) > 4 else "")
+        return f"{len(quiet)} of the {len(modelled)} modelled causes contributed {zero}: {names}."
+    own = (f"the whole change ({delta(r.unexplained.contribution, unit)}) is {name}'s own"
+           if r.unexplained.contribution else "nothing modelled explains the change")
+    if len(quiet) == 1:
+        return f"The one modelled cause, {r.title(quiet[0].node)}, contributed {zero}: {own}."
+    return f"None of the {len(quiet)} modelled causes moved {name}: each contributed {zero}, so {own}."
 
 
 def why_not_significant(c: Cause) -> str:
@@ -292,12 +325,16 @@ def cause_movement(r: InvestigationResult, node: str) -> str:
 def held(r: InvestigationResult, node: str, value: float, *, had: bool = False) -> str:
     """'line coverage ratio stayed at 81%' (``had``: 'had stayed'); a cause acting through a lag is held at
     that lag and says what it was then: 'X stayed at 16% in the week before (it was 33%)'."""
-    text = f"{r.title(node)} {'had stayed' if had else 'stayed'} at {format_value(value, r.unit(node))}"
+    # An anomaly's counterfactual holds a cause at its median over the rows fitted on (robust to their outliers),
+    # not at the mean its movement is told from: say which, so the two numbers do not read as a contradiction.
+    level = format_value(value, r.unit(node))
+    at = f"its median, {level}," if r.kind == "anomaly" else level
+    text = f"{r.title(node)} {'had stayed' if had else 'stayed'} at {at}"
     levels, lag = _levels(r, node)
     if lag and levels is not None:
         was = "was" if r.kind == "anomaly" else "averaged"
         text += f" {at_lag(r, lag)} (it {was} {format_value(levels[1], r.unit(node))})"
-    return text
+    return text.rstrip(",")
 
 
 STALE_BUCKETS = 2
@@ -377,6 +414,7 @@ def overview(results: list[InvestigationResult]) -> list[OverviewRow]:
             index=i,
             metric=r.title(r.target),
             scope=r.scope,
+            question=question_text(r),
             before=format_value(r.observed.baseline, r.observed.unit),
             now=format_value(r.observed.current, r.observed.unit),
             change=change_text(r),

@@ -51,7 +51,7 @@ def test_an_anomaly_driven_by_last_weeks_value_is_worded_at_that_week() -> None:
     assert "rising bug introducing commit ratio in the week before (16% to 33%)" in text, text
     assert "to 0.0%)" not in text and "falling bug introducing" not in text
     # The counterfactual holds it at its usual level in the week that mattered, and says what it was then.
-    assert "stayed at 16% in the week before (it was 33%)" in text, text
+    assert "stayed at its median, 16%, in the week before (it was 33%)" in text, text
     for fmt in ("html", "md"):
         assert "in the week before (it was 33%)" in render(r, fmt), fmt
 

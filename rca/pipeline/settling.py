@@ -119,7 +119,7 @@ def for_question(graph: CausalGraph, frame: pd.DataFrame, question: Question, fo
     carried on to their children, lags added), so a fall that is only censoring is never a cause; when the
     target itself settles, a caveat says its latest figures read low for now.
     """
-    if found.since is None or frame.empty:
+    if found.since is None or frame.empty or question.target not in graph.nodes:  # the engine says what is wrong
         return ForQuestion(graph)
     asked = question.at if question.at is not None else question.current
     if asked is None:
