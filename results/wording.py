@@ -2,8 +2,9 @@
 
 Each function reads an :class:`~results.InvestigationResult` and says one thing in
 words: the headline, the verdict, the top cause, how sure we are, the windows compared. No
-statistics are computed here; numbers come from the result and are only formatted. The
-strings returned are plain text: every renderer escapes them for its own markup.
+statistics are computed here; numbers come from the result and are only formatted (a share is
+the result's own ``share``, never recomputed with another denominator). The strings returned are
+plain text: every renderer escapes them for its own markup.
 """
 
 from __future__ import annotations
