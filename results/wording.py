@@ -275,13 +275,21 @@ def _moved_or_named(r: InvestigationResult, node: str) -> str:
     return r.title(node) if said.startswith("changes in ") else said
 
 
-def acting_lag(c: Cause | None) -> int:
+def acting_lag(c: Cause | None, edges: tuple[tuple[str, str, int], ...] = ()) -> int:
     """The lag (in buckets) a cause is described at: 0 (the rows asked about) when its same-bucket part
     pushes the way the whole did and carries at least a quarter of it; else the lag whose part, pushing
-    that way, is largest (a lagged edge that carries the change: last week's value, not this week's)."""
+    that way, is largest (a lagged edge that carries the change: last week's value, not this week's).
+    A part that comes through the node's own persistence (``X -> X, lag: 1``) reaches the target through
+    the node's value in the rows asked about, so it counts there; only lags of edges to other nodes move
+    the description (``edges`` given: the graph's, as (source, target, lag))."""
     if c is None or not c.lags or c.contribution == 0:
         return 0
-    acting = [(lag, v) for lag, v in c.lags if v * c.contribution > 0]
+    onward = {lag for s, t, lag in edges if s == c.node and t != c.node} if edges else None
+    parts: dict[int, float] = {}
+    for lag, v in c.lags:
+        key = lag if onward is None or lag in onward else 0
+        parts[key] = parts.get(key, 0.0) + v
+    acting = [(lag, v) for lag, v in parts.items() if v * c.contribution > 0]
     if not acting or any(lag == 0 and v / c.contribution >= 0.25 for lag, v in acting):
         return 0
     return max(acting, key=lambda lv: (abs(lv[1]), -lv[0]))[0]
@@ -301,7 +309,7 @@ def _cause(r: InvestigationResult, node: str) -> Cause | None:
 
 def _levels(r: InvestigationResult, node: str) -> tuple[tuple[float, float] | None, int]:
     """A node's (baseline, current) levels at the lag its contribution comes through, and that lag."""
-    lag = acting_lag(_cause(r, node))
+    lag = acting_lag(_cause(r, node), r.edges)
     key = lagged_name(node, lag) if lag else node
     if key not in r.levels:
         key, lag = node, 0

@@ -65,3 +65,40 @@ def test_a_change_through_a_lag_says_how_much_earlier() -> None:
     q = Question(Y, baseline=Window(idx[-60], idx[-27]), current=Window(idx[-26], idx[-1]))
     r = investigate(data, GRAPH, q, options=Options(bootstrap=20))
     assert "rising bug introducing commit ratio 1 week earlier (" in r.explanation, r.explanation
+
+
+PERSISTENT = parse_graph(
+    """
+name: persistent
+unit: week
+nodes:
+  newcomer_commit_ratio: {kind: ratio}
+  bug_fix_commit_ratio: {kind: ratio}
+edges:
+  - [newcomer_commit_ratio, newcomer_commit_ratio, {lag: 1}]
+  - [newcomer_commit_ratio, bug_fix_commit_ratio]
+""",
+    "persistent.yaml",
+)
+
+
+def test_a_part_through_its_own_persistence_is_described_in_the_week_asked_about() -> None:
+    """Last week's newcomer share reaches the bug-fix share only through this week's newcomer share (its own
+    persistence): this week's value is what drove it, and what the words give."""
+    rng = np.random.default_rng(6)
+    n = 110
+    x = np.empty(n)
+    x[0] = 0.2
+    for i in range(1, n):
+        x[i] = 0.04 + 0.8 * x[i - 1] + rng.normal(0, 0.03)
+    x[-2] = 0.6  # a spike last week, carried on into this week by persistence (less a little of its own)
+    x[-1] = 0.04 + 0.8 * x[-2] - 0.15
+    y = np.clip(0.1 + 0.5 * x + rng.normal(0, 0.01, n), 0, 1)
+    idx = pd.date_range("2024-01-01", periods=n, freq="7D", tz="UTC")
+    data = pd.DataFrame({"newcomer_commit_ratio": x, Y: y}, index=idx)
+    r = investigate(data, PERSISTENT, Question(Y, at=Window(idx[-1], idx[-1])), options=Options(bootstrap=20))
+    top = wording.top_cause(r)
+    assert top is not None and top.node == "newcomer_commit_ratio"
+    assert dict(top.lags)[1] > 0 > dict(top.lags)[0]  # the part through last week's value carries it all
+    assert "rising newcomer commit ratio (21% to 37%)" in r.explanation, r.explanation
+    assert "week before" not in r.explanation
