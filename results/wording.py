@@ -282,15 +282,16 @@ def acting_lag(c: Cause | None, edges: tuple[tuple[str, str, int], ...] = ()) ->
     A part that comes through the node's own persistence (``X -> X, lag: 1``) reaches the target through
     the node's value in the rows asked about, so it counts there; only lags of edges to other nodes move
     the description (``edges`` given: the graph's, as (source, target, lag))."""
-    if c is None or not c.lags or c.contribution == 0:
+    total = sum(v for _, v in c.lags) if c is not None else 0.0  # the parts' own sum (a rescaled whole may differ)
+    if c is None or not c.lags or total == 0:
         return 0
     onward = {lag for s, t, lag in edges if s == c.node and t != c.node} if edges else None
     parts: dict[int, float] = {}
     for lag, v in c.lags:
         key = lag if onward is None or lag in onward else 0
         parts[key] = parts.get(key, 0.0) + v
-    acting = [(lag, v) for lag, v in parts.items() if v * c.contribution > 0]
-    if not acting or any(lag == 0 and v / c.contribution >= 0.25 for lag, v in acting):
+    acting = [(lag, v) for lag, v in parts.items() if v * total > 0]
+    if not acting or any(lag == 0 and v / total >= 0.25 for lag, v in acting):
         return 0
     return max(acting, key=lambda lv: (abs(lv[1]), -lv[0]))[0]
 
