@@ -82,9 +82,11 @@ def period(r: InvestigationResult) -> str:
     if "current" in w:
         start, end = _parse(w["current"][0]), _parse(w["current"][1])
         if start and end:
-            # The window's last label is its last bucket's start: the window runs one bucket past it
-            # (20 weekly rows from 6 January end on 25 May, 20 weeks, not 19).
-            days = round((end - start).total_seconds() / 86400) + _BUCKET_DAYS.get(r.graph_unit, 0)
+            # A last label at a bucket's start (midnight) means the window runs one bucket past it (20
+            # weekly rows from 6 January end on the bucket of 19 May: 20 weeks, not 19); one at its last
+            # second ("last: 13 weeks" ends 23:59:59) is the window's end already.
+            at_start = (end.hour, end.minute, end.second) == (0, 0, 0)
+            days = round((end - start).total_seconds() / 86400) + (_BUCKET_DAYS.get(r.graph_unit, 0) if at_start else 0)
             span = f"{round(days / 7)} weeks" if days >= 14 else f"{days} days" if days > 1 else "day"
             return f"in the {span} to {day(w['current'][1])}"
         return f"in {day(w['current'][0])}..{day(w['current'][1])}"

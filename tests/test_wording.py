@@ -181,3 +181,10 @@ def test_counted_things_read_as_whole_numbers_in_one_precision() -> None:
     assert format_value(1, "lines") == "1 line" and format_delta(1.0, "lines") == "+1 line"
     assert format_value(1.5, "count") == "1.5" and format_value(1234.4, "lines") == "1,234 lines"
     assert plural(1, "commit") == "1 commit" and plural(2, "commit") == "2 commits" and plural(0, "caveat") == "0 caveats"
+
+
+def test_a_window_that_ends_on_its_last_second_is_not_a_bucket_longer() -> None:
+    """`last: 13 weeks` labels its current window 2026-08-31T00:00:00Z to 2026-11-29T23:59:59Z: 13 weeks, not 14."""
+    r = replace(make_result(), window={"baseline": ["2026-06-01T00:00:00Z", "2026-08-30T23:59:59Z"],
+                                       "current": ["2026-08-31T00:00:00Z", "2026-11-29T23:59:59Z"]})
+    assert wording.period(r) == "in the 13 weeks to 2026-11-29"
