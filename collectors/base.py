@@ -11,6 +11,7 @@ whole or not at all. Adding a source means one module plus its section in ``rca.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -24,7 +25,37 @@ if TYPE_CHECKING:
     import pandas as pd
 
 Progress = Callable[[str, int, "int | None"], None]
-"""``(stage, done, total)``: how far a long step is; the faces draw it (total ``None``: unknown)."""
+"""``(stage, done, total)``: how far a long step is; the faces draw it (total ``None``: unknown).
+A stage names its unit and what is done to it ("pallets/flask: commits read")."""
+
+PROGRESS_EVERY_S = 30.0  # off a terminal, a long stage says how far it got at least this often
+
+
+def progress_lines(write: Callable[[str], None], *, every_s: float = PROGRESS_EVERY_S,
+                   clock: Callable[[], float] = time.monotonic) -> Progress:
+    """A :data:`Progress` for a log instead of a terminal: one line when a stage starts, one when it is
+    done (``done == total``), and in between one every ``every_s`` seconds, so a long step (a history's
+    SZZ) is never silent for minutes."""
+    started: dict[str, float] = {}
+    said: dict[str, float] = {}
+    finished: set[str] = set()
+
+    def update(stage: str, done: int, total: int | None) -> None:
+        now = clock()
+        if stage in finished:
+            return
+        of = f" of {total:,}" if total is not None else ""
+        if stage not in started:
+            started[stage] = said[stage] = now
+            write(f"{stage}: started" + (f", {total:,} to do" if total is not None else ""))
+        if total is not None and done >= total:
+            finished.add(stage)
+            write(f"{stage}: done, {done:,}{of} in {now - started[stage]:.1f} s")
+        elif now - said[stage] >= every_s:
+            said[stage] = now
+            write(f"{stage}: {done:,}{of} after {now - started[stage]:.0f} s")
+
+    return update
 
 
 class Section(BaseModel):

@@ -267,7 +267,7 @@ def _szz(repo: Repo, recs: list[CommitRecord], records: dict[str, CommitRecord],
         fixes.append(FixInput(r.sha, r.parents[0], r.author_ts))
     if large:
         notes.append(f"{label}: SZZ skipped {large} fix(es) touching more than {rules.szz_max_files} files")
-    cb = (lambda done, total: progress(f"SZZ {label}", done, total)) if progress else None
+    cb = (lambda done, total: progress(f"{label}: SZZ, fixes blamed", done, total)) if progress else None
     with tempfile.TemporaryDirectory(prefix="rca-git-") as tmp:
         env = commit_graph_env(repo, os.path.join(tmp, "objects")) if len(fixes) >= _GRAPH_FROM_FIXES else None
         found, failures = run_szz(repo, fixes, ignore_file=ignore_revs_file(repo, tip, tmp),
@@ -332,8 +332,8 @@ def _collect(repo: Repo, spec: RepoSpec, label: str, rules: GitRules, classifier
     total = None
     if progress is not None:
         total = int(repo.text("rev-list", "--count", *since_args, *plan.revs))
-        progress(f"log {label}", 0, total)
-    on_record = (lambda n: progress(f"log {label}", n, total)) if progress else None
+        progress(f"{label}: commits read", 0, total)
+    on_record = (lambda n: progress(f"{label}: commits read", n, total)) if progress else None
     recs = [r for r in stream_log(repo, plan.revs, classifier, prefixes, since_args, on_record)
             if r.sha not in boundary]
     odd = [r.sha for r in recs if not readable(r)]
@@ -520,7 +520,8 @@ def collect(settings: GitSettings, state: Mapping[str, Any], progress: Progress 
             replaces.extend(Replace(scope, "git") for scope in res.scopes)
         new_state[key] = res.state
         how = "full read" if res.full_read else "incremental"
-        lines.append(f"{res.label} ({res.branch} @ {res.head[:12]}): {res.commits_read} new commits, {how}")
+        lines.append(f"{res.label} ({res.branch} @ {res.head[:12]}): {res.commits_read} new commit"
+                     f"{'' if res.commits_read == 1 else 's'}, {how}")
         units[key] = {"commits_read": res.commits_read, "full_read": res.full_read, "head": res.head,
                       "branch": res.branch}
         notes.extend(res.notes)

@@ -56,9 +56,11 @@ DEFAULT_FIX_TYPES: tuple[str, ...] = ("fix", "bugfix", "hotfix")
 
 # The known Conventional Commits types: only these (and the fix types) decide alone. Any other
 # "word:" prefix ("cookies: Fix bugs found during CI") names a part of the code, not a type,
-# and the keyword rules read the message.
+# and the keyword rules read the message. A type that says what a commit changes besides the
+# product's behaviour (documentation, tests, style, build, CI, chores) is never a fix, so its
+# common spellings count too: "doc: Fix grammar" and "tests: fix a flaky test" are not bug fixes.
 DEFAULT_CONVENTIONAL_TYPES: tuple[str, ...] = (
-    "feat", "fix", "docs", "chore", "refactor", "test", "build", "ci", "perf", "style", "revert",
+    "feat", "fix", "docs", "doc", "chore", "refactor", "test", "tests", "build", "ci", "perf", "style", "revert",
 )
 
 _TYPE = re.compile(r"[A-Za-z][\w-]*")

@@ -301,19 +301,20 @@ def collect(
     if git_path is not None:
         if out is None:
             raise pipeline.BadInput("--git needs --out FILE (.csv or .parquet)")
-        bar, update = progress_bar()
+        bar, update = progress_bar(scrubbing(settings))
         with bar:
             res = pipeline.export_git(git_path, out, level.value, settings=settings, branch=branch,
                                       since=since, scopes=tuple(scope or ()), szz=szz, progress=update)
         for note in res.notes:
             note_line(note, scrubbing(settings))
-        typer.echo(f"wrote {res.path}: {res.rows} rows from {res.commits_read} commits")
+        typer.echo(f"wrote {res.path}: {res.rows} row{'' if res.rows == 1 else 's'} from {res.commits_read} "
+                   f"commit{'' if res.commits_read == 1 else 's'}")
         return
     if out is not None:
         raise pipeline.BadInput("--out only goes with --git PATH; `rca collect` alone writes to the store")
     if szz is not None:
         raise pipeline.BadInput("--szz/--no-szz only go with --git PATH; for the store, set git.szz in rca.yaml")
-    bar, update = progress_bar()
+    bar, update = progress_bar(scrubbing(settings))
     with bar:
         outcome = pipeline.collect(settings, progress=update)
     scrub = scrubbing(settings)

@@ -63,19 +63,26 @@ def emit(answer, fmt: str, out: Path | None, what: str, scrub: Scrub = shapes) -
         raise typer.Exit(1)
 
 
-def progress_bar():
-    """A rich progress bar on stderr and the ``(stage, done, total)`` callback the pipeline drives
-    (none off a terminal, where rich is not even loaded)."""
+def progress_bar(scrub: Scrub | None = None):
+    """A rich progress bar on stderr and the ``(stage, done, total)`` callback the pipeline drives; off
+    a terminal (a CI log, a cron mail), where rich is not even loaded, a line per stage's start and end
+    on stderr instead (and how far it got every 30 s), so a long collection is never silent."""
     import contextlib
 
+    from collectors.base import progress_lines
+
+    def line(text: str) -> None:
+        sys.stderr.write(f"rca: progress: {scrub(text) if scrub else text}\n")
+        sys.stderr.flush()
+
     if not sys.stderr.isatty():
-        return contextlib.nullcontext(), None
+        return contextlib.nullcontext(), progress_lines(line)
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     console = Console(stderr=True)
     if not console.is_terminal:
-        return contextlib.nullcontext(), None
+        return contextlib.nullcontext(), progress_lines(line)
 
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    console=console, transient=True)

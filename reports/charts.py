@@ -13,6 +13,7 @@ marked safe.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from markupsafe import Markup, escape
@@ -73,7 +74,10 @@ def time_series(r: InvestigationResult, node: str, ident: str, *, width: int = 8
     lo, hi = ticks[0], ticks[-1]
     tick_labels = [_tick_label(t, unit) for t in ticks]
     left = max(40, math.ceil(max(textfit.width(s, 11) for s in tick_labels)) + 12)
-    right, top, bottom = 16, 26, 30
+    # A target's windows carry their averages: a second row above the plot holds any that find no clear spot
+    # in it (where the line is busy).
+    averaged = node == r.target and "baseline" in r.window and "current" in r.window
+    right, top, bottom = 16, 40 if averaged else 26, 30
     pw, ph = width - left - right, height - top - bottom
     x0, x1 = xs[0], xs[-1]
 
@@ -96,6 +100,11 @@ def time_series(r: InvestigationResult, node: str, ident: str, *, width: int = 8
                  ("current", w["current"], "c-cur-fill", r.observed.current)]
     elif "at" in w and (fw := notes.fit_window(r)):
         spans = [("fit window", fw, "c-base-fill", None)]
+    # The series as drawn (its segments, in px), so a window's average label can be put where it does not sit
+    # on the line, and the labels already placed.
+    segments = [(px(xs[i - 1]), py(ys[i - 1]), px(xs[i]), py(ys[i])) for i in range(1, len(xs)) if xs[i] not in breaks]
+    placed: list[tuple[float, float, float, float]] = []
+    averages: list[tuple[str, float, float, float]] = []  # each window's average: text, its line's ends and height
     for label, (s, e), cls, level in spans:
         a, b = notes.parse_time(s), notes.parse_time(e)
         if a is None or b is None:
@@ -107,12 +116,14 @@ def time_series(r: InvestigationResult, node: str, ident: str, *, width: int = 8
         shown_label = label
         if label == "baseline" and textfit.width("baseline (fit)", 11) + 8 <= px(b) - px(a):
             shown_label = "baseline (fit)"
+        name_y = top - (22 if averaged else 8)
         parts.append(f'<rect class="{cls}" x="{px(a):.1f}" y="{top}" width="{px(b) - px(a):.1f}" height="{ph}"/>'
-                     f'<text class="win-label" x="{px(a) + 4:.1f}" y="{top - 8}">{shown_label}</text>')
+                     f'<text class="win-label" x="{px(a) + 4:.1f}" y="{name_y}">{shown_label}</text>')
+        placed.append((px(a) + 4, name_y - LABEL_FONT, px(a) + 4 + textfit.width(shown_label, LABEL_FONT), name_y + 3))
         if node == r.target and level is not None:
             parts.append(f'<line class="level" x1="{px(a):.1f}" x2="{px(b):.1f}" y1="{py(level):.1f}" '
-                         f'y2="{py(level):.1f}"/><text class="level-label" x="{px(b) - 4:.1f}" '
-                         f'y="{py(level) - 5:.1f}" text-anchor="end">{escape(format_value(level, unit))}</text>')
+                         f'y2="{py(level):.1f}"/>')
+            averages.append((format_value(level, unit), px(a), px(b), py(level)))
             desc.append(f"The {label} window ({day(s)} to {day(e)}) averages {format_value(level, unit)}"
                         + (", and is where the model was fitted." if label == "baseline" else "."))
         elif label == "fit window":
@@ -125,6 +136,11 @@ def time_series(r: InvestigationResult, node: str, ident: str, *, width: int = 8
     path = " ".join(f"{'M' if i == 0 or x in breaks else 'L'}{px(x):.1f},{py(y):.1f}"
                     for i, (x, y) in enumerate(zip(xs, ys, strict=True)))
     parts.append(f'<path class="series" d="{path}"/>')
+    # The averages' labels go on top of the line, each where it sits on no part of it (and on no other label),
+    # once every window's name is placed.
+    for text, xa, xb, y_level in averages:
+        x, y, anchor = _label_spot(text, xa, xb, y_level, segments, placed, (left, top, left + pw, top + ph))
+        parts.append(f'<text class="level-label" x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}">{escape(text)}</text>')
     for i, (x, y) in enumerate(zip(xs, ys, strict=True)):
         alone_before = i == 0 or x in breaks
         alone_after = i == len(xs) - 1 or xs[i + 1] in breaks
@@ -165,16 +181,73 @@ def time_series(r: InvestigationResult, node: str, ident: str, *, width: int = 8
     return Markup(_svg_open(width, height, title, " ".join(desc), "series", ident) + "".join(parts) + "</svg>")
 
 
+LABEL_FONT = 11.0
+
+
+def _crosses(seg: tuple[float, float, float, float], box: tuple[float, float, float, float]) -> bool:
+    """Whether a line segment passes through a box (x0, y0, x1, y1)."""
+    x1, y1, x2, y2 = seg
+    bx0, by0, bx1, by1 = box
+    lo, hi = max(min(x1, x2), bx0), min(max(x1, x2), bx1)
+    if lo > hi:
+        return False
+    if x1 == x2:
+        ya, yb = min(y1, y2), max(y1, y2)
+    else:
+        ya, yb = sorted((y1 + (y2 - y1) * (lo - x1) / (x2 - x1), y1 + (y2 - y1) * (hi - x1) / (x2 - x1)))
+    return not (yb < by0 or ya > by1)
+
+
+def _label_spot(text: str, x0: float, x1: float, y: float, segments: list[tuple[float, float, float, float]],
+                placed: list[tuple[float, float, float, float]], plot: tuple[float, float, float, float]
+                ) -> tuple[float, float, str]:
+    """Where a window's average label goes: just above its level line, below it, or on it, as far right in
+    the window as it can be, the first spot where it sits on no part of the series and on no label already
+    placed; else in the row above the plot (where the series never goes), at the window's right end or after
+    the labels already there. Returns (x, baseline y, text-anchor)."""
+    w = textfit.width(text, LABEL_FONT, bold=True) + 4  # its halo included
+    pad = 2.0
+
+    def free(box: tuple[float, float, float, float]) -> bool:
+        within = plot[0] <= box[0] and box[2] <= plot[2] + 4 and plot[1] <= box[1] and box[3] <= plot[3]
+        return within and not any(_crosses(seg, box) for seg in segments) and not any(_overlap(box, p) for p in placed)
+
+    for base in (y - 5, y + 14, y + 4):
+        right = x1 - 4
+        while right - w >= x0 + 2:
+            box = (right - w - pad, base - LABEL_FONT + 1 - pad, right + pad, base + 3 + pad)
+            if free(box):
+                placed.append(box)
+                return right, base, "end"
+            right -= 6
+    # The row above the plot (the window names sit a row higher): at the window's right end, else after the
+    # labels already there.
+    base = plot[1] - 6
+    start = x1 - 4 - w
+    row = [p for p in placed if p[1] >= base - LABEL_FONT - 1 and p[3] <= plot[1]]
+    if any(_overlap((start, base - LABEL_FONT, start + w, base + 3), p) for p in row):
+        start = max(p[2] for p in row) + 6
+    placed.append((start, base - LABEL_FONT, start + w, base + 3))
+    return start, base, "start"
+
+
+def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    return not (a[2] < b[0] or b[2] < a[0] or a[3] < b[1] or b[3] < a[1])
+
+
 def series_pair(r: InvestigationResult, node: str, ident: str, **kw) -> Markup:
     """:func:`time_series` wide and compact, for the page to pick by the screen's width."""
     return svg.responsive(time_series(r, node, ident, **kw), time_series(r, node, f"{ident}-c", compact=True, **kw))
 
 
-def cause_bars(r: InvestigationResult, ident: str, width: int = 860, limit: int = 10) -> Markup:
+def cause_bars(r: InvestigationResult, ident: str, width: int = 860, limit: int = 10,
+               causes: Sequence[Cause] | None = None, folded: int = 0) -> Markup:
     """Each cause's contribution as a bar with its interval; significant causes first, set apart.
-    Labels are shown whole (wrapped, :mod:`reports.rows_chart`); a compact drawing serves phones."""
-    causes: list[Cause] = list(r.causes)[:limit]
-    if not causes:
+    Labels are shown whole (wrapped, :mod:`reports.rows_chart`); a compact drawing serves phones.
+    ``causes``: the ones to draw (default: all); ``folded`` more that contributed nothing are named in
+    the description only. A single bar (the target's own part) is not worth a chart: none is drawn."""
+    causes = list(r.causes if causes is None else causes)[:limit]
+    if not causes or (len(causes) == 1 and causes[0].node == r.target):
         return Markup("")
     unit = r.observed.unit
     desc = []
@@ -196,6 +269,8 @@ def cause_bars(r: InvestigationResult, ident: str, width: int = 860, limit: int 
     extent = [min(0.0, *(min(c.interval[0], c.contribution) for c in causes)),
               max(0.0, *(max(c.interval[1], c.contribution) for c in causes))]
     title = f"Contribution of each cause to the change in {r.title(r.target)}"
+    if folded:
+        desc.append(f"{folded} more contributed {wording.delta(0.0, unit)} and are not drawn")
     return rows_chart.pair(groups, ident=ident, kind="causes", title=title, desc="; ".join(desc) + ".",
                            ticks=nice_ticks(extent[0], extent[1], 4),
                            tick_text=lambda t: wording.delta(t, unit) if t else "0", bars=True, width=width)

@@ -16,12 +16,14 @@ import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from reports.escaping import chat_md_escape as md_escape
 from reports.escaping import gchat_text_escape, html_escape, slack_escape
 from results import InvestigationResult, effect_wording, format_value, notable, wording
 from results.effects import Recommendations
+from results.format import plural
 
 KINDS = ("slack", "teams", "discord", "mattermost", "googlechat", "generic")
 
@@ -65,10 +67,12 @@ class Item:
     counterfactual: str
     caveats: int
     lever: str = ""  # "What to change: ..." from the target's top recommendation, when there is one
+    age: str = ""  # how old the data is, when it stopped more than two buckets ago
 
 
 def items(results: Sequence[InvestigationResult]) -> list[Item]:
     """Plain-text summaries, regressions first."""
+    now = datetime.now(UTC)
     out = []
     for r in sorted(results, key=lambda r: not r.regression.detected):
         causes = []
@@ -87,6 +91,7 @@ def items(results: Sequence[InvestigationResult]) -> list[Item]:
             causes=tuple(causes),
             counterfactual=wording.counterfactual_text(r) if r.regression.detected and wording.top_cause(r) else "",
             caveats=len(r.caveats),
+            age=wording.data_age(r, now, what="this summary"),
         ))
     return out
 
@@ -128,16 +133,24 @@ def _more(n: int) -> str:
     return f"…and {n} more in the full report" if n else ""
 
 
-def _slack(title: str, its: list[Item], hidden: int, url: str, lim: Limits) -> dict[str, Any]:
+def _slack(title: str, its: list[Item], hidden: int, url: str, lim: Limits, missing: Sequence[str] = (),
+           short: str = "") -> dict[str, Any]:
     link = f" <{url}|full report>" if url else ""
-    blocks: list[dict[str, Any]] = [{"type": "header", "text": {"type": "plain_text", "text": cut(title, lim.title),
+    # A header is plain text of at most 150 characters: a headline that does not fit gives way to the
+    # report's short title (the headline is in the investigation's section below, whole).
+    header = title if len(title) <= lim.title or not short else short
+    blocks: list[dict[str, Any]] = [{"type": "header", "text": {"type": "plain_text", "text": cut(header, lim.title),
                                                                 "emoji": False}}]
+    if missing:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": cut(
+            "*Not investigated* (see the report):\n" + "\n".join(f"• {slack_escape(m)}" for m in missing), lim.text)}})
     for it in its:
         body = "\n".join([f"*{slack_escape(it.title)}*: {slack_escape(it.verdict)}", slack_escape(it.headline)]
+                         + ([f"_{slack_escape(it.age)}_"] if it.age else [])
                          + [f"• {slack_escape(c)}" for c in it.causes]
                          + ([f"_{slack_escape(it.counterfactual)}_"] if it.counterfactual else [])
                          + ([slack_escape(it.lever)] if it.lever else [])
-                         + ([f"{it.caveats} caveat(s): see the report"] if it.caveats else []))
+                         + ([f"{plural(it.caveats, 'caveat')}: see the report"] if it.caveats else []))
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": cut(body, lim.text, link)}})
     if hidden:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": slack_escape(_more(hidden))}]})
@@ -145,19 +158,25 @@ def _slack(title: str, its: list[Item], hidden: int, url: str, lim: Limits) -> d
         blocks.append({"type": "actions", "elements": [{"type": "button", "text": {"type": "plain_text",
                                                                                    "text": "Open full report"},
                                                         "url": url}]})
-    fallback = title + " " + " | ".join(it.headline for it in its) + (f" {_more(hidden)}" if hidden else "")
+    fallback = (title + " " + " | ".join(it.headline for it in its) + (f" {_more(hidden)}" if hidden else "")
+                + (" | Not investigated: " + "; ".join(missing) if missing else ""))
     return {"text": cut(slack_escape(fallback), lim.text, f" {url}" if url else ""), "blocks": blocks,
             "unfurl_links": False}
 
 
-def _teams(title: str, its: list[Item], hidden: int, url: str, lim: Limits) -> dict[str, Any]:
+def _teams(title: str, its: list[Item], hidden: int, url: str, lim: Limits, missing: Sequence[str] = (),
+           short: str = "") -> dict[str, Any]:
     body: list[dict[str, Any]] = [{"type": "TextBlock", "text": md_escape(title), "weight": "Bolder",
                                    "size": "Large", "wrap": True}]
+    if missing:
+        body.append({"type": "TextBlock", "wrap": True, "color": "Warning",
+                     "text": md_escape("Not investigated (see the report): " + "; ".join(missing))})
     for it in its:
         body += [
             {"type": "TextBlock", "text": md_escape(it.title), "weight": "Bolder", "wrap": True, "spacing": "Large",
              "color": "Attention" if it.regressed else "Good"},
             {"type": "TextBlock", "text": md_escape(it.headline), "wrap": True},
+            *([{"type": "TextBlock", "text": md_escape(it.age), "wrap": True, "color": "Warning"}] if it.age else []),
             {"type": "FactSet", "facts": [{"title": "Verdict", "value": md_escape(it.verdict)}]
              + [{"title": f"Cause {i + 1}", "value": md_escape(c)} for i, c in enumerate(it.causes)]
              + ([{"title": "What to change", "value": md_escape(it.lever.removeprefix("What to change: "))}]
@@ -175,10 +194,12 @@ def _teams(title: str, its: list[Item], hidden: int, url: str, lim: Limits) -> d
                                                 "contentUrl": None, "content": card}]}
 
 
-def _discord(title: str, its: list[Item], hidden: int, url: str, lim: Limits) -> dict[str, Any]:
+def _discord(title: str, its: list[Item], hidden: int, url: str, lim: Limits, missing: Sequence[str] = (),
+             short: str = "") -> dict[str, Any]:
     embeds = []
     for it in its:
-        desc = "\n".join([md_escape(it.headline), "", f"**{md_escape(it.verdict)}**"]
+        desc = "\n".join([md_escape(it.headline), *([f"*{md_escape(it.age)}*"] if it.age else []), "",
+                          f"**{md_escape(it.verdict)}**"]
                          + ([f"*{md_escape(it.counterfactual)}*"] if it.counterfactual else [])
                          + ([md_escape(it.lever)] if it.lever else []))
         embed: dict[str, Any] = {
@@ -191,15 +212,20 @@ def _discord(title: str, its: list[Item], hidden: int, url: str, lim: Limits) ->
         if url:
             embed["url"] = url
         embeds.append(embed)
-    content = f"**{md_escape(title)}**" + (f"\n{md_escape(_more(hidden))}" if hidden else "")
+    content = (f"**{md_escape(title)}**" + (f"\n{md_escape(_more(hidden))}" if hidden else "")
+               + "".join(f"\nNot investigated: {md_escape(m)}" for m in missing))
     content = cut(content, lim.text - len(url) - 30) + (f"\nFull report: <{url}>" if url else "")
     return {"content": content, "embeds": embeds[:10], "allowed_mentions": {"parse": []}}
 
 
-def _markdown_text(title: str, its: list[Item], hidden: int, url: str, escape: Callable[[str], str]) -> list[str]:
+def _markdown_text(title: str, its: list[Item], hidden: int, url: str, escape: Callable[[str], str],
+                   missing: Sequence[str] = ()) -> list[str]:
     lines = [f"#### {escape(title)}"]
+    if missing:
+        lines += ["", "**Not investigated** (see the report):"] + [f"- {escape(m)}" for m in missing]
     for it in its:
         lines += ["", f"**{escape(it.title)}**: {escape(it.verdict)}", escape(it.headline)]
+        lines += [f"*{escape(it.age)}*"] if it.age else []
         lines += [f"- {escape(c)}" for c in it.causes]
         if it.counterfactual:
             lines.append(f"*{escape(it.counterfactual)}*")
@@ -212,17 +238,23 @@ def _markdown_text(title: str, its: list[Item], hidden: int, url: str, escape: C
     return lines
 
 
-def _mattermost(title: str, its: list[Item], hidden: int, url: str, lim: Limits) -> dict[str, Any]:
-    text = "\n".join(_markdown_text(title, its, hidden, url, md_escape))
+def _mattermost(title: str, its: list[Item], hidden: int, url: str, lim: Limits, missing: Sequence[str] = (),
+                short: str = "") -> dict[str, Any]:
+    text = "\n".join(_markdown_text(title, its, hidden, url, md_escape, missing))
     if len(its) > 1:  # too long: payload() shows fewer investigations rather than cutting one in half
         return {"text": text, "username": "whydunnit"}
     return {"text": cut(text, lim.text, f" [full report]({url})" if url else ""), "username": "whydunnit"}
 
 
-def _googlechat(title: str, its: list[Item], hidden: int, url: str, lim: Limits) -> dict[str, Any]:
+def _googlechat(title: str, its: list[Item], hidden: int, url: str, lim: Limits, missing: Sequence[str] = (),
+                short: str = "") -> dict[str, Any]:
     sections = []
+    if missing:
+        sections.append({"header": "Not investigated", "widgets": [{"textParagraph": {"text": cut(
+            "<br>".join(html_escape(m) for m in missing), lim.text)}}]})
     for it in its:
         html = "<br>".join([f"<b>{html_escape(it.verdict)}</b>", html_escape(it.headline)]
+                           + ([f"<i>{html_escape(it.age)}</i>"] if it.age else [])
                            + [f"• {html_escape(c)}" for c in it.causes]
                            + ([f"<i>{html_escape(it.counterfactual)}</i>"] if it.counterfactual else [])
                            + ([html_escape(it.lever)] if it.lever else []))
@@ -243,13 +275,14 @@ def _googlechat(title: str, its: list[Item], hidden: int, url: str, lim: Limits)
 
 
 def _generic(title: str, its: list[Item], hidden: int, url: str, lim: Limits,
-             results: Sequence[InvestigationResult] = ()) -> dict[str, Any]:
+             results: Sequence[InvestigationResult] = (), missing: Sequence[str] = ()) -> dict[str, Any]:
     return {
         "schema": "whydunnit.chat-summary/1",
         "title": title,
         "report_url": url,
+        **({"not_investigated": list(missing)} if missing else {}),
         "summary": [{"title": it.title, "headline": it.headline, "verdict": it.verdict, "regressed": it.regressed,
-                     "causes": list(it.causes), "counterfactual": it.counterfactual,
+                     "causes": list(it.causes), "counterfactual": it.counterfactual, **({"data_age": it.age} if it.age else {}),
                      **({"what_to_change": it.lever} if it.lever else {})} for it in its],
         "more": hidden,
         "investigations": [r.to_dict() for r in results][: len(its)],
@@ -297,14 +330,15 @@ def violations(kind: str, payload: dict[str, Any]) -> list[str]:
 
 
 def payload(kind: str, results: InvestigationResult | Sequence[InvestigationResult], report_url: str = "",
-            title: str | None = None, skipped: int = 0,
+            title: str | None = None, skipped: int | Sequence[str] = (),
             recommendations: Sequence[Recommendations] = ()) -> dict[str, Any]:
     """The JSON body for ``kind`` summarising ``results``, within the platform's limits.
 
     Investigations that do not fit are dropped from the end (regressions come first) and
     counted in an "…and N more" line; the link to the full report is always kept. Each of
     ``recommendations`` with a lever that clearly helps adds one "What to change: ..." line to
-    the investigation of the same target (else to the first one).
+    the investigation of the same target (else to the first one). ``skipped``: the targets the job
+    could not investigate ("target in scope: why"), each named in a part of its own (or how many).
     """
     if kind not in KINDS:
         raise ValueError(f"unknown chat kind {kind!r}; use one of {', '.join(KINDS)}")
@@ -312,16 +346,16 @@ def payload(kind: str, results: InvestigationResult | Sequence[InvestigationResu
     its = with_levers(items(rs), sorted(rs, key=lambda r: not r.regression.detected), recommendations)
     url = _safe_url(report_url)
     head = title or (wording.headline(rs[0]) if len(rs) == 1 else wording.multi_headline(rs).split(". ")[0].rstrip(".") + ".")
-    if skipped:  # targets the job could not investigate: say so up front, details are in the report
-        head += f" ({skipped} target{'s' if skipped > 1 else ''} could not be investigated: see the report)"
+    short = wording.report_title(rs) if rs else head
+    missing = _missing(skipped)
     lim = LIMITS[kind]
     ordered = sorted(rs, key=lambda r: not r.regression.detected)
 
     def build(shown: int) -> dict[str, Any] | None:
         if kind == "generic":
-            body = _generic(head, its[:shown], len(its) - shown, url, lim, ordered)
+            body = _generic(head, its[:shown], len(its) - shown, url, lim, ordered, missing)
         else:
-            body = _BUILDERS[kind](head, its[:shown], len(its) - shown, url, lim)
+            body = _BUILDERS[kind](head, its[:shown], len(its) - shown, url, lim, missing, short)
         if kind == "discord" and len(body["embeds"]) < min(shown, 10):
             return None
         return None if violations(kind, body) else body
@@ -340,6 +374,19 @@ def payload(kind: str, results: InvestigationResult | Sequence[InvestigationResu
     # Even one investigation is too big: keep only its headline, cut to the bone.
     tiny = [Item(title=its[0].title, headline=cut(its[0].headline, 500), verdict=its[0].verdict,
                  regressed=its[0].regressed, causes=(), counterfactual="", caveats=0)] if its else []
+    few = tuple(cut(m, 120) for m in missing[:3])
     if kind == "generic":
-        return _generic(cut(head, 500), tiny, len(its) - len(tiny), url, lim)
-    return _BUILDERS[kind](cut(head, 500), tiny, len(its) - len(tiny), url, lim)
+        return _generic(cut(head, 500), tiny, len(its) - len(tiny), url, lim, missing=few)
+    return _BUILDERS[kind](cut(head, 500), tiny, len(its) - len(tiny), url, lim, few, short)
+
+
+MAX_SKIPPED = 5  # targets named one by one; more are counted
+
+
+def _missing(skipped: int | Sequence[str]) -> tuple[str, ...]:
+    """The lines naming the targets not investigated (each cut to 300 characters), or one counting them."""
+    if isinstance(skipped, int):
+        return (f"{plural(skipped, 'target')} could not be investigated",) if skipped else ()
+    lines = tuple(cut(" ".join(str(line).split()), 300) for line in skipped[:MAX_SKIPPED])
+    more = len(skipped) - MAX_SKIPPED
+    return lines + ((f"…and {plural(more, 'more target')}",) if more > 0 else ())

@@ -91,6 +91,7 @@ class Picture:
     info: dict[str, str]  # node -> tooltip text
     title: str
     about: str  # the drawing's description, before the line about folding
+    unit: str = ""  # the graph's bucket (week, day...): a same-bucket edge beside a lagged one says "same week"
 
     def label(self, node: str) -> str:
         return self.titles.get(node) or node.replace("_", " ")
@@ -112,7 +113,8 @@ def picture_of(r: InvestigationResult) -> Picture:
              + ("Shaded by share of the change: " + ", ".join(desc) + ". " if desc else "")
              + (f"{len(hot)} edge(s) on paths from the main causes to the target are highlighted."
                 if hot else "No edge leads from a main cause to the target."))
-    return Picture(r.edges, dict(r.titles), r.target, marks, hot, info, f"Causal graph of {r.title(r.target)}", about)
+    return Picture(r.edges, dict(r.titles), r.target, marks, hot, info, f"Causal graph of {r.title(r.target)}", about,
+                   r.graph_unit)
 
 
 def paths_picture(edges: tuple[tuple[str, str, int], ...], titles: dict[str, str], sources: list[str],
@@ -141,7 +143,10 @@ def draw(r: InvestigationResult | Picture, ident: str, *, max_width: float = 860
     pairs = [(s, t) for s, t, _ in pic.edges]
     layout = graph_layout.layered(pairs, list(pic.titles) or None)
     hot = pic.hot
-    lags = {(s, t): lag for s, t, lag in pic.edges}
+    # A pair may have a same-bucket edge and a lagged one: drawn once, dashed only when every edge is lagged.
+    lags: dict[tuple[str, str], list[int]] = {}
+    for s_, t_, lag_ in pic.edges:
+        lags.setdefault((s_, t_), []).append(lag_)
     layer = layout.layers
     cols = max(layer.values()) + 1 if layer else 1
     per = min(cols, COMPACT_BAND) if compact else _per_band(cols, max_width, col_gap)
@@ -153,6 +158,9 @@ def draw(r: InvestigationResult | Picture, ident: str, *, max_width: float = 860
     def forward(s: str, t: str) -> bool:
         return layer[t] > layer[s]
 
+    def pos_key(n: str) -> tuple[int, int]:  # a node's place: its band's row order, top to bottom
+        return layout.rows[n], layer[n]
+
     # The hops of every edge (source, waypoints..., target) that cross from one band to the next,
     # each given a lane so parallel runs in the gutters and gaps stay apart.
     chains = {(s, t): [s, *layout.routes.get((s, t), []), t] for s, t in pairs if s != t and s in layer and t in layer}
@@ -163,7 +171,10 @@ def draw(r: InvestigationResult | Picture, ident: str, *, max_width: float = 860
         for u, v in zip(chain, chain[1:], strict=False):
             if band(v) > band(u):
                 crossing.setdefault(band(u), []).append((u, v))
-    lanes_used = max((len(v) for v in crossing.values()), default=0)
+    # Hops round a fold into the same node share a lane: one run through the gutters and the gap, fanning
+    # out only at the node's side (parallel lanes into one node read as that many separate paths).
+    into = {b: sorted({v for _, v in hops}, key=lambda v: pos_key(v)) for b, hops in crossing.items()}
+    lanes_used = max((len(v) for v in into.values()), default=0)
     gutter = 8 + LANE * min(lanes_used, MAX_LANES) if bands > 1 else 0.0
     left = MARGIN + gutter
     band_rows = [0] * bands
@@ -174,7 +185,7 @@ def draw(r: InvestigationResult | Picture, ident: str, *, max_width: float = 860
         band_top.append(y)
         y += band_rows[b] * (BOX_H + ROW_GAP) - ROW_GAP
         if b < bands - 1:
-            y += 22 + LANE * min(len(crossing.get(b, [])), MAX_LANES)
+            y += 22 + LANE * min(len(into.get(b, [])), MAX_LANES)
     back_edges = any(not forward(s, t) for s, t in chains)
     height = y + (40 if back_edges else 12)
     band_width = per * (BOX_W + col_gap) - col_gap
@@ -182,8 +193,7 @@ def draw(r: InvestigationResult | Picture, ident: str, *, max_width: float = 860
     pos = {n: (left + (layer[n] % per) * (BOX_W + col_gap), band_top[band(n)] + layout.rows[n] * (BOX_H + ROW_GAP))
            for n in layer}
     band_bottom = [band_top[b] + band_rows[b] * (BOX_H + ROW_GAP) - ROW_GAP for b in range(bands)]
-    lane = {hop: i % MAX_LANES for hops in crossing.values()
-            for i, hop in enumerate(sorted(hops, key=lambda h: (pos[h[0]][1], pos[h[1]][1])))}
+    lane = {hop: into[b].index(hop[1]) % MAX_LANES for b, hops in crossing.items() for hop in hops}
 
     boxes = {n: xy for n, xy in pos.items() if not layout.is_waypoint(n)}
     # Spread each box's arrows over its side, ordered by where the other end is, so they don't pile up.
@@ -207,7 +217,7 @@ def draw(r: InvestigationResult | Picture, ident: str, *, max_width: float = 860
                 ports[e] = BOX_H * (0.5 if len(group) == 1 else 0.22 + 0.56 * i / (len(group) - 1))
 
     parts: list[str] = []
-    for s, t, _ in pic.edges:
+    for s, t in dict.fromkeys((s_, t_) for s_, t_, _ in pic.edges):
         if (s, t) not in chains:
             continue
         (sx, sy), (tx, ty) = pos[s], pos[t]
@@ -238,14 +248,17 @@ def draw(r: InvestigationResult | Picture, ident: str, *, max_width: float = 860
                     d += f" L{p[0]:.1f},{p[1]:.1f}"
             tip, angle = p, 0.0
         cls = "edge hot" if (s, t) in hot else "edge"
-        lag = lags.get((s, t), 0)
-        dash = ' stroke-dasharray="5 3"' if lag else ""
+        pair_lags = sorted(set(lags.get((s, t), [0])))
+        dash = ' stroke-dasharray="5 3"' if 0 not in pair_lags else ""
+        when = ("" if pair_lags == [0] else " (" + " and ".join(
+            f"same {pic.unit or 'row'}" if k == 0 else f"lag {k}" for k in pair_lags)
+            + ")")
         ax, ay = tip
         p1 = (ax - 9 * math.cos(angle) + 4.5 * math.sin(angle), ay - 9 * math.sin(angle) - 4.5 * math.cos(angle))
         p2 = (ax - 9 * math.cos(angle) - 4.5 * math.sin(angle), ay - 9 * math.sin(angle) + 4.5 * math.cos(angle))
         parts.append(f'<g class="{cls}" data-from="{escape(s)}" data-to="{escape(t)}"><path d="{d}"{dash}/>'
                      f'<polygon points="{ax:.1f},{ay:.1f} {p1[0]:.1f},{p1[1]:.1f} {p2[0]:.1f},{p2[1]:.1f}"/>'
-                     f'<title>{escape(pic.label(s))} → {escape(pic.label(t))}{f" (lag {lag})" if lag else ""}</title></g>')
+                     f'<title>{escape(pic.label(s))} → {escape(pic.label(t))}{escape(when)}</title></g>')
     for n, (x, y) in boxes.items():
         tone, level, strong = pic.marks.get(n, ("none", 0, False))
         classes = ["node", f"tone-{tone}", f"shade-{level}"]

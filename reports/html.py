@@ -63,6 +63,11 @@ class View:
     fit_note: str  # the rows the model was fitted on and the windows it compared
     paths: int  # edges on paths from the main causes to the target (highlighted in the graph)
     fit_span: str  # the fit window's dates, '' when unknown
+    age: str = ""  # how old the data is, when it stopped more than two buckets before the report
+    question: str = ""  # which question it answers ("anomaly on 2026-08-17"): what tells two sections apart
+    quiet: str = ""  # one sentence for the causes that contributed nothing visible
+    shown_causes: tuple[Cause, ...] = ()  # the causes table's rows (and the bars)
+    zero_causes: tuple[Cause, ...] = ()  # ±0 rows, folded away under the sentence
 
 
 def _env() -> Environment:
@@ -129,7 +134,7 @@ def _counterfactuals(r: InvestigationResult) -> tuple[CounterfactualRow, ...]:
     unit = r.observed.unit
     rows = []
     for cf in r.counterfactuals:
-        had = " and ".join(f"{r.title(k)} had stayed at {format_value(v, r.unit(k))}" for k, v in cf.intervention.items())
+        had = " and ".join(wording.held(r, k, v, had=True) for k, v in cf.intervention.items())
         rows.append(CounterfactualRow(had=had, target=format_value(cf.target, unit),
                                       interval=f"{format_value(cf.interval[0], unit)} to {format_value(cf.interval[1], unit)}",
                                       instead_of=format_value(r.observed.current, unit)))
@@ -143,8 +148,10 @@ def _fit_quality(r: InvestigationResult) -> tuple[tuple[str, str], ...]:
     return tuple((r.title(str(k)), f"{v:.2f}" if isinstance(v, int | float) else str(v)) for k, v in r2.items())
 
 
-def view(r: InvestigationResult, ident: str) -> View:
+def view(r: InvestigationResult, ident: str, now: datetime | None = None) -> View:
     graph, folded = graph_chart.responsive(r, f"{ident}-graph")
+    zero = tuple(c for c in r.causes if wording.negligible(r, c))
+    shown = tuple(c for c in r.causes if c not in zero)
     kinds: dict[str, int] = {}
     for m in r.model.mechanisms.values():
         kinds[m] = kinds.get(m, 0) + 1
@@ -157,7 +164,7 @@ def view(r: InvestigationResult, ident: str) -> View:
         window=wording.window_text(r),
         change=wording.change_text(r),
         target_chart=charts.series_pair(r, r.target, f"{ident}-target"),
-        cause_chart=charts.cause_bars(r, f"{ident}-causes"),
+        cause_chart=charts.cause_bars(r, f"{ident}-causes", causes=shown, folded=len(zero)),
         graph_chart=graph,
         graph_folded=folded,
         evidence=_evidence(r, ident),
@@ -168,6 +175,11 @@ def view(r: InvestigationResult, ident: str) -> View:
         fit_note=notes.fit(r),
         paths=len(graph_chart.highlighted(r)),
         fit_span=" to ".join(wording.day(t) for t in fw) if (fw := notes.fit_window(r)) else "",
+        age=wording.data_age(r, now or datetime.now(UTC)),
+        question=wording.question_text(r),
+        quiet=wording.quiet_causes_text(r),
+        shown_causes=shown,
+        zero_causes=zero,
     )
 
 
@@ -181,8 +193,9 @@ def render_html(results: InvestigationResult | list[InvestigationResult], *, rep
     items = [results] if isinstance(results, InvestigationResult) else list(results)
     if not items and not effects:
         raise ValueError("a report needs at least one investigation result")
+    now = datetime.now(UTC)
     # Regressions first, as in the overview; ids keep the input order so links stay stable.
-    views = [view(r, f"inv{i}") for i, r in sorted(enumerate(items), key=lambda ir: not ir[1].regression.detected)]
+    views = [view(r, f"inv{i}", now) for i, r in sorted(enumerate(items), key=lambda ir: not ir[1].regression.detected)]
     if items:
         title = wording.report_title(items)
         head = wording.headline(items[0]) if len(items) == 1 else wording.multi_headline(items)
@@ -196,7 +209,7 @@ def render_html(results: InvestigationResult | list[InvestigationResult], *, rep
         title=title,
         headline=head,
         overview=wording.overview(items) if len(items) > 1 else [],
-        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        generated=now.strftime("%Y-%m-%d %H:%M UTC"),
         version=version,
         report_url=report_url,
         skipped=list(skipped),

@@ -8,6 +8,7 @@ text alternatives and tables. Text from data is escaped for Markdown (``|``, ``*
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from reports import notes
 from reports.escaping import md_escape
@@ -18,9 +19,11 @@ def _section(r: InvestigationResult, level: int) -> list[str]:
     h = "#" * level
     unit = r.observed.unit
     e = md_escape
+    age = wording.data_age(r, datetime.now(UTC))
     lines = [
         f"**{wording.verdict(r)}**: {e(wording.confidence(r))}",
         "",
+        *([f"> {e(age)}", ""] if age else []),
         f"| | {'expected' if r.kind == 'anomaly' else 'before'} | {'observed' if r.kind == 'anomaly' else 'now'} "
         "| change | window |",
         "|---|---:|---:|---:|---|",
@@ -33,9 +36,11 @@ def _section(r: InvestigationResult, level: int) -> list[str]:
         "",
     ]
     if r.causes:
-        lines += [e(notes.fit(r)), "", "| cause | contribution | share | interval | significant | own change |",
-                  "|---|---:|---:|---|---|---:|"]
-        for c in r.causes:
+        quiet = wording.quiet_causes_text(r)
+        lines += ([e(quiet), ""] if quiet else []) + [
+            e(notes.fit(r)), "", "| cause | contribution | share | interval | significant | own change |",
+            "|---|---:|---:|---|---|---:|"]
+        for c in (c for c in r.causes if not wording.negligible(r, c)):
             name = e(wording.cause_title(r, c.node))
             lines.append(f"| {'**' + name + '**' if c.significant else name} | {wording.delta(c.contribution, unit)} | "
                          f"{wording.pct(c.share)} | {wording.delta(c.interval[0], unit)} to "
@@ -47,8 +52,7 @@ def _section(r: InvestigationResult, level: int) -> list[str]:
         lines += ["", f"{h} What would have happened", "",
                   f"| had… | {e(r.title(r.target))} would be | interval | instead of |", "|---|---:|---|---:|"]
         for cf in r.counterfactuals:
-            had = " and ".join(f"{e(r.title(k))} had stayed at {format_value(v, r.unit(k))}"
-                               for k, v in cf.intervention.items())
+            had = " and ".join(e(wording.held(r, k, v, had=True)) for k, v in cf.intervention.items())
             lines.append(f"| {had} | {format_value(cf.target, unit)} | {format_value(cf.interval[0], unit)} to "
                          f"{format_value(cf.interval[1], unit)} | {format_value(r.observed.current, unit)} |")
     if r.edges:

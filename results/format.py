@@ -31,8 +31,17 @@ def notable(share: float) -> bool:
     return abs(share) >= NOTABLE_SHARE
 
 
+WHOLE_UNITS = frozenset({"lines", "bytes", "count"})
+"""Units of whole things: their averages read as whole numbers from 10 up (24 lines, not 24.42 lines)."""
+
+
+def plural(n: float, word: str, many: str | None = None) -> str:
+    """'1 commit', '2 commits', '0 commits' (``many``: an irregular plural)."""
+    return f"{n:,g} {word if n == 1 else many or word + 's'}"
+
+
 def format_value(value: float | None, unit: str) -> str:
-    """A number as a person would write it for its unit (19%, 3.2 h, 1,204 lines)."""
+    """A number as a person would write it for its unit (19%, 3.2 h, 1,204 lines, 1 line)."""
     if value is None or (isinstance(value, float) and (math.isnan(value) or math.isinf(value))):
         return "n/a"
     v = float(value)
@@ -50,8 +59,13 @@ def format_value(value: float | None, unit: str) -> str:
             return f"{v / 60:.1f} min"
         return f"{v:.1f} s"
     a = abs(v)
-    text = f"{v:,.0f}" if a >= 100 else f"{v:.2f}".rstrip("0").rstrip(".") if a >= 1 else f"{v:.3g}"
-    return f"{text} {unit}" if unit in {"lines", "bytes"} else text
+    if unit in WHOLE_UNITS:  # counted things: whole from 10 up, one decimal below (an average of 1.5 files)
+        text = f"{v:,.0f}" if a >= 9.95 else f"{v:.1f}".rstrip("0").rstrip(".") if a >= 0.95 else f"{v:.2g}"
+    else:
+        text = f"{v:,.0f}" if a >= 100 else f"{v:.2f}".rstrip("0").rstrip(".") if a >= 1 else f"{v:.3g}"
+    if unit in {"lines", "bytes"}:
+        return f"{text} {unit[:-1] if text == '1' else unit}"
+    return text
 
 
 def format_delta(value: float, unit: str) -> str:

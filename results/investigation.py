@@ -31,6 +31,10 @@ class Cause:
     # Off the graph's paths to the target, but tied to it in the data (a dependency the graph check
     # found and the graph lacks): a candidate the model cannot attribute to, named so the graph gets fixed.
     outside_graph: bool = False
+    # How the contribution splits over the lags it acts through, ``((lag, part), ...)``, when it acts through
+    # a lagged edge (``bug_introducing -> bug_fix, lag: 1``): so the words can describe the cause at the lag
+    # that carried it. Empty when it acts only within the same bucket. Not part of the JSON.
+    lags: tuple[tuple[int, float], ...] = field(default=(), compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -143,13 +147,20 @@ class InvestigationResult:
     graph_unit: str = field(default="", compare=False)  # the graph's bucket: week, day, commit...
     versions: dict[str, str] = field(default_factory=dict, compare=False, repr=False)  # package -> version
     # node -> (its mean over the baseline/fit rows, its mean over the current/anomalous rows), so
-    # a report can say "falling coverage" without computing anything.
+    # a report can say "falling coverage" without computing anything; also each lagged copy a lagged
+    # edge makes (``node[t-1]``: the node's values one bucket earlier), so a cause acting through a lag
+    # can be described at that lag.
     levels: dict[str, tuple[float, float]] = field(default_factory=dict, compare=False, repr=False)
     # What the numbers were computed on, so every figure can say it: the first and last row the
     # model was fitted on (``model.rows`` counts them), and how many rows the current (or
     # anomalous) window held. Empty / 0 when not known (results built without the engine).
     fit_window: tuple[str, str] | tuple[()] = field(default=(), compare=False)
     current_rows: int = field(default=0, compare=False)
+    # The start of the data's last bucket (ISO), so a report can say how old the data is when it is read;
+    # and, when the target's own figures in the rows asked about are still settling (a bug-introducing
+    # share whose fixes have not come yet), the date they settle from. Empty when not known / not so.
+    data_end: str = field(default="", compare=False)
+    settling_since: str = field(default="", compare=False)
 
     def title(self, node: str) -> str:
         """A node's human label (the graph's ``label``, else its name with spaces for underscores)."""

@@ -2,16 +2,18 @@
 
 Each function reads an :class:`~results.InvestigationResult` and says one thing in
 words: the headline, the verdict, the top cause, how sure we are, the windows compared. No
-statistics are computed here; numbers come from the result and are only formatted. The
-strings returned are plain text: every renderer escapes them for its own markup.
+statistics are computed here; numbers come from the result and are only formatted (a share is
+the result's own ``share``, never recomputed with another denominator). The strings returned are
+plain text: every renderer escapes them for its own markup.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from results.causes import pushes, share_of_change, top_cause, upstream
+from graphs.model import lagged_name
+from results.causes import pushes, top_cause, upstream
 from results.format import format_delta, format_value, notable
 from results.intervals import contains
 from results.investigation import Cause, InvestigationResult
@@ -24,6 +26,7 @@ class OverviewRow:
     index: int
     metric: str
     scope: str
+    question: str  # which question: "anomaly on 2026-08-17", "change in the 13 weeks to 2026-08-23"
     before: str
     now: str
     change: str
@@ -79,15 +82,49 @@ def period(r: InvestigationResult) -> str:
     if "current" in w:
         start, end = _parse(w["current"][0]), _parse(w["current"][1])
         if start and end:
-            # The window's last label is its last bucket's start: the window runs one bucket past it
-            # (20 weekly rows from 6 January end on 25 May, 20 weeks, not 19).
-            days = round((end - start).total_seconds() / 86400) + _BUCKET_DAYS.get(r.graph_unit, 0)
+            # A last label at a bucket's start (midnight) means the window runs one bucket past it (20
+            # weekly rows from 6 January end on the bucket of 19 May: 20 weeks, not 19); one at its last
+            # second ("last: 13 weeks" ends 23:59:59) is the window's end already.
+            at_start = (end.hour, end.minute, end.second) == (0, 0, 0)
+            days = round((end - start).total_seconds() / 86400) + (_BUCKET_DAYS.get(r.graph_unit, 0) if at_start else 0)
             span = f"{round(days / 7)} weeks" if days >= 14 else f"{days} days" if days > 1 else "day"
             return f"in the {span} to {day(w['current'][1])}"
         return f"in {day(w['current'][0])}..{day(w['current'][1])}"
     if "at" in w:
         return f"on {day(w['at'])}" if not w.get("until") else f"from {day(w['at'])} to {day(w['until'])}"
     return ""
+
+
+def question_text(r: InvestigationResult) -> str:
+    """Which question a result answers, short: 'anomaly on 2026-08-17', 'change in the 13 weeks to 2026-08-23'
+    (what tells apart two answers about the same metric and scope)."""
+    return f"{'anomaly' if r.kind == 'anomaly' else 'change'} {period(r)}".strip()
+
+
+def negligible(r: InvestigationResult, c: Cause) -> bool:
+    """A modelled cause whose part in the change shows as nothing (±0 and 0%) and is not significant: a row
+    that says nothing, folded away in reports. (A node off the graph's paths that the data tie to the target
+    has no part by construction; its row says where to look, so it stays.)"""
+    return (c.node != r.target and not c.significant and not c.outside_graph
+            and delta(c.contribution, r.observed.unit).startswith("±0") and pct(c.share) == "0%")
+
+
+def quiet_causes_text(r: InvestigationResult) -> str:
+    """One sentence for the causes that show as nothing: 'None of the 4 modelled causes moved X: ...' when
+    that is all of them, else which of them did not; '' when every cause moved it."""
+    modelled = [c for c in upstream(r) if not c.outside_graph]
+    quiet = [c for c in modelled if negligible(r, c)]
+    if not quiet:
+        return ""
+    name, unit, zero = r.title(r.target), r.observed.unit, delta(0.0, r.observed.unit)
+    if len(quiet) < len(modelled):
+        names = ", ".join(r.title(c.node) for c in quiet[:4]) + (", ..." if len(quiet) > 4 else "")
+        return f"{len(quiet)} of the {len(modelled)} modelled causes contributed {zero}: {names}."
+    own = (f"the whole change ({delta(r.unexplained.contribution, unit)}) is {name}'s own"
+           if r.unexplained.contribution else "nothing modelled explains the change")
+    if len(quiet) == 1:
+        return f"The one modelled cause, {r.title(quiet[0].node)}, contributed {zero}: {own}."
+    return f"None of the {len(quiet)} modelled causes moved {name}: each contributed {zero}, so {own}."
 
 
 def why_not_significant(c: Cause) -> str:
@@ -144,7 +181,7 @@ def _first(r: InvestigationResult, where: str) -> str:
 def _attributed(r: InvestigationResult, top: Cause) -> str:
     """'62% of the rise is attributed to falling line coverage ratio (82% to 68%)'."""
     word = {"rose": "rise", "fell": "fall"}.get(moved(r), "deviation")
-    share = share_of_change(r, top) * 100
+    share = top.share * 100
     if share >= 99.5:
         return f"{cause_movement(r, top.node)} accounts for all of the {word}"
     return f"{share:.0f}% of the {word} is attributed to {cause_movement(r, top.node)}"
@@ -183,31 +220,23 @@ def explanation(r: InvestigationResult) -> str:
         sentence = sentence[:1].upper() + sentence[1:]
         reason = why_not_significant(top)
         parts.append(sentence + (f" (not significant: {reason})." if reason else " (significant)."))
-        others = [c for c in upstream(r) if c is not top and pushes(r, c) and notable(share_of_change(r, c))][:2]
+        others = [c for c in upstream(r) if c is not top and pushes(r, c) and notable(c.share)][:2]
         if others:
-            parts.append("Also contributing: " + ", ".join(
-                f"{r.title(c.node)} ({share_of_change(r, c) * 100:.0f}%)" for c in others) + ".")
-    against = [c for c in upstream(r) if not pushes(r, c) and c.contribution != 0
-               and notable(share_of_change(r, c))][:2]
+            parts.append("Also contributing: " + ", ".join(f"{r.title(c.node)} ({pct(c.share)})" for c in others) + ".")
+    against = [c for c in upstream(r) if not pushes(r, c) and c.contribution != 0 and notable(c.share)][:2]
     if against and moved(r) != "held":
-        parts.append("Pulling the other way: " + ", ".join(
-            f"{r.title(c.node)} ({share_of_change(r, c) * 100:.0f}%)" for c in against) + ".")
-    own = r.unexplained.contribution
-    if moved(r) != "held" and abs(share_of_change_value(r, own)) >= 0.2:
-        parts.append(f"{share_of_change_value(r, own) * 100:.0f}% is not explained by the modelled causes of "
-                     f"{r.title(r.target)}.")
+        parts.append("Pulling the other way: " + ", ".join(f"{r.title(c.node)} ({pct(c.share)})" for c in against) + ".")
+    if moved(r) != "held" and abs(r.unexplained.share) >= 0.2:
+        parts.append(f"{pct(r.unexplained.share)} is not explained by the modelled causes of {r.title(r.target)}.")
     if top is None:
         parts.append("No upstream node explains the change." + _fallback(r))
     parts.extend(_outside(r))
+    if r.settling_since:
+        parts.append(settling_text(r))
     cf = counterfactual_text(r)
     if cf and top is not None:
         parts.append(cf)
     return " ".join(parts)
-
-
-def share_of_change_value(r: InvestigationResult, value: float) -> float:
-    change = r.observed.current - r.observed.baseline
-    return value / change if change else 0.0
 
 
 def _fallback(r: InvestigationResult) -> str:
@@ -248,17 +277,113 @@ def _moved_or_named(r: InvestigationResult, node: str) -> str:
     return r.title(node) if said.startswith("changes in ") else said
 
 
+def acting_lag(c: Cause | None, edges: tuple[tuple[str, str, int], ...] = ()) -> int:
+    """The lag (in buckets) a cause is described at: 0 (the rows asked about) when its same-bucket part
+    pushes the way the whole did and carries at least a quarter of it; else the lag whose part, pushing
+    that way, is largest (a lagged edge that carries the change: last week's value, not this week's).
+    A part that comes through the node's own persistence (``X -> X, lag: 1``) reaches the target through
+    the node's value in the rows asked about, so it counts there; only lags of edges to other nodes move
+    the description (``edges`` given: the graph's, as (source, target, lag))."""
+    total = sum(v for _, v in c.lags) if c is not None else 0.0  # the parts' own sum (a rescaled whole may differ)
+    if c is None or not c.lags or total == 0:
+        return 0
+    onward = {lag for s, t, lag in edges if s == c.node and t != c.node} if edges else None
+    parts: dict[int, float] = {}
+    for lag, v in c.lags:
+        key = lag if onward is None or lag in onward else 0
+        parts[key] = parts.get(key, 0.0) + v
+    acting = [(lag, v) for lag, v in parts.items() if v * total > 0]
+    if not acting or any(lag == 0 and v / total >= 0.25 for lag, v in acting):
+        return 0
+    return max(acting, key=lambda lv: (abs(lv[1]), -lv[0]))[0]
+
+
+def at_lag(r: InvestigationResult, lag: int) -> str:
+    """When a lag puts a cause: 'in the week before' (an anomaly) or '2 weeks earlier' (a change)."""
+    unit = r.graph_unit if r.graph_unit and r.graph_unit != "commit" else "row"
+    if r.kind == "anomaly":
+        return f"in the {unit} before" if lag == 1 else f"{lag} {unit}s before"
+    return f"{lag} {unit}{'' if lag == 1 else 's'} earlier"
+
+
+def _cause(r: InvestigationResult, node: str) -> Cause | None:
+    return next((c for c in r.causes if c.node == node), None)
+
+
+def _levels(r: InvestigationResult, node: str) -> tuple[tuple[float, float] | None, int]:
+    """A node's (baseline, current) levels at the lag its contribution comes through, and that lag."""
+    lag = acting_lag(_cause(r, node), r.edges)
+    key = lagged_name(node, lag) if lag else node
+    if key not in r.levels:
+        key, lag = node, 0
+    return r.levels.get(key), lag
+
+
 def cause_movement(r: InvestigationResult, node: str) -> str:
-    """How a cause moved, in words: "falling line coverage ratio (82% to 70%)", else "changes in ..."."""
-    if node not in r.levels or node == r.target:
+    """How a cause moved, in words: "falling line coverage ratio (82% to 70%)", else "changes in ...". A
+    cause acting through a lagged edge is described at that lag: "rising X in the week before (16% to 33%)"."""
+    levels, lag = _levels(r, node)
+    if levels is None or node == r.target:
         return f"changes in {r.title(node)}"
-    before, now = r.levels[node]
+    before, now = levels
     unit = r.unit(node)
     b, n = format_value(before, unit), format_value(now, unit)
     if b == n:
         return f"changes in {r.title(node)}"
     verb = "rising" if now > before else "falling"
-    return f"{verb} {r.title(node)} ({b} to {n})"
+    return f"{verb} {r.title(node)}{f' {at_lag(r, lag)}' if lag else ''} ({b} to {n})"
+
+
+def held(r: InvestigationResult, node: str, value: float, *, had: bool = False) -> str:
+    """'line coverage ratio stayed at 81%' (``had``: 'had stayed'); a cause acting through a lag is held at
+    that lag and says what it was then: 'X stayed at 16% in the week before (it was 33%)'."""
+    # An anomaly's counterfactual holds a cause at its median over the rows fitted on (robust to their outliers),
+    # not at the mean its movement is told from: say which, so the two numbers do not read as a contradiction.
+    level = format_value(value, r.unit(node))
+    at = f"its median, {level}," if r.kind == "anomaly" else level
+    text = f"{r.title(node)} {'had stayed' if had else 'stayed'} at {at}"
+    levels, lag = _levels(r, node)
+    if lag and levels is not None:
+        was = "was" if r.kind == "anomaly" else "averaged"
+        text += f" {at_lag(r, lag)} (it {was} {format_value(levels[1], r.unit(node))})"
+    return text.rstrip(",")
+
+
+STALE_BUCKETS = 2
+"""Data followed by more than this many whole buckets that ended before a report was made is stale."""
+
+
+def _span_text(days: float) -> str:
+    if days >= 14:
+        return f"{round(days / 7)} weeks"
+    hours = days * 24
+    if days >= 2:
+        return f"{round(days)} days"
+    return f"{round(hours)} hour{'' if round(hours) == 1 else 's'}"
+
+
+def data_age(r: InvestigationResult, now: datetime, *, what: str = "this report") -> str:
+    """'The data end with the week of 2026-04-06, 34 weeks before this report (2026-12-01).' when the
+    data's last bucket ended more than :data:`STALE_BUCKETS` buckets before ``now``; '' when fresh or unknown."""
+    end = _parse(r.data_end)
+    days = _BUCKET_DAYS.get(r.graph_unit) or (1 / 24 if r.graph_unit == "hour" else 0)
+    if end is None or not days:
+        return ""
+    if end.tzinfo is None or now.tzinfo is None:
+        end, now = end.replace(tzinfo=None), now.replace(tzinfo=None)
+    gap = (now - (end + timedelta(days=days))).total_seconds() / 86400
+    if gap // days <= STALE_BUCKETS:  # whole buckets ended since the data's last one
+        return ""
+    return (f"The data end with the {r.graph_unit} of {day(r.data_end)}, {_span_text(gap)} before {what} "
+            f"({now:%Y-%m-%d}): nothing since is in it.")
+
+
+def settling_text(r: InvestigationResult) -> str:
+    """What a target still settling in the rows asked about means for its answer; '' when it is not."""
+    if not r.settling_since:
+        return ""
+    return (f"Its figures from {day(r.settling_since)} on are still settling: a commit counts as bug-introducing "
+            "only once a later fix reveals it, so recent weeks read low for now and a fall there is not yet a finding.")
 
 
 def confidence(r: InvestigationResult) -> str:
@@ -285,7 +410,7 @@ def counterfactual_text(r: InvestigationResult, index: int = 0) -> str:
     if index >= len(r.counterfactuals):
         return ""
     cf = r.counterfactuals[index]
-    had = " and ".join(f"{r.title(k)} stayed at {format_value(v, r.unit(k))}" for k, v in cf.intervention.items())
+    had = " and ".join(held(r, k, v) for k, v in cf.intervention.items())
     would, now = format_value(cf.target, r.observed.unit), format_value(r.observed.current, r.observed.unit)
     if would == now:
         return f"Had {had}, {r.title(r.target)} would have been about the same ({now})."
@@ -301,6 +426,7 @@ def overview(results: list[InvestigationResult]) -> list[OverviewRow]:
             index=i,
             metric=r.title(r.target),
             scope=r.scope,
+            question=question_text(r),
             before=format_value(r.observed.baseline, r.observed.unit),
             now=format_value(r.observed.current, r.observed.unit),
             change=change_text(r),

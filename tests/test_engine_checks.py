@@ -156,3 +156,24 @@ def test_a_sparse_true_graph_on_a_short_history_beats_relabellings_that_tie_on_v
     wrong = check_graph(data, graph([others[i] for i in picked]), permutations=100)
     assert len(same) == 3 and true.violations == 0 and true.tests == 50
     assert true.permutation_p < 0.05 and wrong.permutation_p >= 0.05 and wrong.violations > 0
+
+
+def test_the_printed_verdict_shows_the_figure_it_was_decided_on_and_the_rule() -> None:
+    """`rca graph check` printed "NOT SUPPORTED ... p=0.003" while deciding on q at alpha 0.01: a raw p
+    below alpha beside a verdict of not supported. Each edge now shows q against the rule, p beside it."""
+    rng = np.random.default_rng(2)
+    n = 40
+    a, d = rng.normal(size=n), rng.normal(size=n)
+    b = 0.3 * a + rng.normal(size=n)
+    c = 0.3 * b + 0.45 * d + rng.normal(size=n)
+    check = check_graph(frame(np.column_stack([a, b, c, d]), ["a", "b", "c", "d"]),
+                        _graph("[[a, b], [b, c], [d, c]]"), alpha=0.01)
+    lines = check.lines()
+    assert "an edge is supported when q <= 0.01 (q: its p adjusted for the 3 edges tested, Benjamini-Hochberg)" in lines[1]
+    for e in check.edges:
+        line = next(x for x in lines if f" {e.source} -> {e.target}:" in x)
+        q = float(line.split(" q=")[1].split(" ")[0])
+        assert line.split()[0] == ("ok" if e.supported else "NOT")
+        assert ("<= 0.01 (p=" in line) == e.supported and ("> 0.01 (p=" in line) == (not e.supported)
+        assert (q <= 0.01) == e.supported  # the shown figure decides the shown verdict
+    assert check.to_dict()["edges"][2]["q_value"] > 0.01 > check.to_dict()["edges"][2]["p_value"]

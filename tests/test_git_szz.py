@@ -34,6 +34,11 @@ CASES = [
     ("build(deps): bump urllib3 to fix CVE-2024-1", False, "", None),
     ("revert: drop the cache fix", False, "", None),
     ("Bugfix: null check", True, "conventional", None),
+    # A type that says the commit changes documentation or tests is not a fix, in either common spelling.
+    ("doc: Fix grammar", False, "", None),
+    ("doc(tutorial): fix a broken link", False, "", None),
+    ("tests: fix a flaky test", False, "", None),
+    ("Fix grammar in the docs", True, "keyword", None),
 ]
 
 
@@ -45,8 +50,8 @@ def test_fix_rules(message: str, is_fix: bool, kind: str, issue: str | None) -> 
 
 def test_configured_conventional_types_decide_alone() -> None:
     default = Classifier(GitRules())
-    assert GitRules().conventional_types == ("feat", "fix", "docs", "chore", "refactor", "test", "build", "ci",
-                                             "perf", "style", "revert")
+    assert GitRules().conventional_types == ("feat", "fix", "docs", "doc", "chore", "refactor", "test", "tests", "build",
+                                             "ci", "perf", "style", "revert")
     assert default.message("deps: fix the lock file", is_merge=False).kind == "keyword"
     own = Classifier(GitRules(conventional_types=(*GitRules().conventional_types, "deps")))
     assert not own.message("deps: fix the lock file", is_merge=False).is_fix

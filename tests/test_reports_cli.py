@@ -67,7 +67,8 @@ investigations:
     # The target without data is reported as not investigated; the others still are.
     assert "Not investigated" in html[0].read_text() and "acme/nowhere" in html[0].read_text()
     assert "not investigated: incidents_count in acme/nowhere" in captured.err
-    assert "could not be investigated" in json.dumps(slack.received[0])
+    posted = json.dumps(slack.received[0], ensure_ascii=False).replace("\u200b", "")
+    assert "Not investigated* (see the report)" in posted and "incidents_count in acme/nowhere" in posted
 
     assert slack.problems == [[]] and len(discord.received) == 1  # a 400 is not retried
     link = f"https://reports.example.com/rca/{html[0].name}"

@@ -120,3 +120,71 @@ def test_a_20_week_window_reads_20_weeks() -> None:
                 window={"baseline": ["2025-06-02T00:00:00Z", "2025-12-29T00:00:00Z"],
                         "current": ["2026-01-05T00:00:00Z", "2026-05-18T00:00:00Z"]})
     assert wording.period(r) == "in the 20 weeks to 2026-05-18"
+
+
+def _engine_like(observed: Observed, parts: dict[str, float], **kw):
+    """A result whose shares are the engine's: each contribution over their sum (which need not be the
+    observed change: a model that does not reproduce all of it), the target's own part as unexplained."""
+    total = sum(parts.values())
+    causes = [Cause(node=n, contribution=v, share=v / total, interval=(v * 1.2, v * 0.8) if v < 0 else (v * 0.8, v * 1.2),
+                    significant=False, direction="worse" if v > 0 else "better", evidence=0.5, unusual=False)
+              for n, v in parts.items()]
+    own = parts[TARGET]
+    return replace(make_result(kind="anomaly"), observed=observed, causes=tuple(causes),
+                   unexplained=Unexplained(own, own / total), counterfactuals=(), **kw)
+
+
+def _named_percents(text: str) -> list[int]:
+    return [int(x) for x in re.findall(r"(-?\d+)%(?: is not explained| of the (?:rise|fall)|\))", text)]
+
+
+def test_the_words_read_the_shares_the_table_shows_and_they_add_up() -> None:
+    """pytest-dev/pytest at 2026-08-17 and 2026-07-20 (git-quality): the explanation divided by the observed
+    change while the table, the chart and the JSON carry the engine's shares, so the text said "110% is not
+    explained" beside a table's 96%, and "52%" beside 108%. One denominator: the result's own shares."""
+    fell = _engine_like(Observed(0.268826, 0.16, "ratio"), {"newcomer_commit_ratio": -0.004058,
+                                                           "commits_count": -0.000587, TARGET: -0.120201},
+                        regression=Regression(False, -1.0))
+    text = wording.explanation(fell)
+    assert "96% is not explained" in text and "110%" not in text
+    rose = _engine_like(Observed(0.269426, 0.30, "ratio"), {"commits_count": -0.001061, "newcomer_commit_ratio": 0.000972,
+                                                           "active_authors_count": -0.001075, TARGET: 0.015764},
+                        regression=Regression(False, 0.4))
+    text = wording.explanation(rose)
+    assert "108% is not explained" in text and "52%" not in text
+    # Whatever the words name, it is a share the table shows, and the table's shares add up to 100%.
+    for r in (fell, rose):
+        shown = {wording.pct(c.share) for c in r.causes} | {wording.pct(r.unexplained.share)}
+        assert all(f"{p}%" in shown for p in _named_percents(wording.explanation(r)))
+        assert abs(sum(c.share for c in r.causes) - 1.0) < 1e-9
+
+
+def test_the_top_cause_share_in_words_is_its_share_in_the_table() -> None:
+    """A model that reproduces 115% of the change: the top cause carries 27% of it in the table, and so in words."""
+    r = _engine_like(Observed(0.11, 0.19, "ratio"), {COV: 0.0248, INTRO: -0.0, TARGET: 0.0672},
+                     regression=Regression(True, 4.2))
+    r = replace(r, causes=(replace(r.causes[0], significant=True, unusual=True, direction="worse"), *r.causes[1:]))
+    text = wording.explanation(r)
+    assert "27% of the rise is attributed to" in text and "73% is not explained" in text
+    assert "27% of the rise" in wording.headline(r)
+
+
+def test_counted_things_read_as_whole_numbers_in_one_precision() -> None:
+    """'23 lines -> 24.42 lines' read as if lines came in hundredths; averages of counts from 10 up are whole,
+    and one line is one line."""
+    from results.format import format_delta, format_value, plural
+
+    r = replace(make_result(), levels={"median_change_size_lines": (23.0, 24.42), "commits_count": (14.07, 25.0)},
+                units={"median_change_size_lines": "lines", "commits_count": "count"})
+    assert wording.cause_movement(r, "median_change_size_lines") == "rising median change size lines (23 lines to 24 lines)"
+    assert wording.cause_movement(r, "commits_count") == "rising commits count (14 to 25)"
+    assert format_value(1, "lines") == "1 line" and format_delta(1.0, "lines") == "+1 line"
+    assert format_value(1.5, "count") == "1.5" and format_value(1234.4, "lines") == "1,234 lines"
+    assert plural(1, "commit") == "1 commit" and plural(2, "commit") == "2 commits" and plural(0, "caveat") == "0 caveats"
+
+
+def test_a_window_that_ends_on_its_last_second_is_not_a_bucket_longer() -> None:
+    """`last: 13 weeks` labels its current window 2026-08-31T00:00:00Z to 2026-11-29T23:59:59Z: 13 weeks, not 14."""
+    r = replace(make_result(), window={"baseline": ["2026-06-01T00:00:00Z", "2026-08-30T23:59:59Z"],
+                                       "current": ["2026-08-31T00:00:00Z", "2026-11-29T23:59:59Z"]})
+    assert wording.period(r) == "in the 13 weeks to 2026-11-29"

@@ -79,6 +79,7 @@ class EdgeCheck:
             "lag": self.lag,
             "partial_r": round(self.partial_r, 4),
             "p_value": float(f"{self.p_value:.3g}"),
+            "q_value": float(f"{self.q_value:.3g}"),
             "supported": self.supported,
         }
 
@@ -113,6 +114,7 @@ class GraphCheck:
     permutation_p: float  # share of label-permuted graphs no worse: fewer violations, or as many and no stronger ones
     seconds: float
     notes: tuple[str, ...] = field(default=())
+    alpha: float = 0.01  # an edge is supported when its q is at most this
 
     @property
     def informative(self) -> bool:
@@ -134,7 +136,7 @@ class GraphCheck:
                     for e in weak[:5]
                 )
                 + (" ..." if len(weak) > 5 else "")
-                + f" (q: p adjusted for the {len(self.edges)} edges tested)"
+                + f" (supported when q <= {self.alpha:g}; q: p adjusted for the {len(self.edges)} edges tested)"
             )
         if self.missing:
             out.append(
@@ -164,16 +166,22 @@ class GraphCheck:
         }
 
     def lines(self) -> list[str]:
-        """A plain-text report: the verdict per edge, the missed dependencies, the fit per node, caveats."""
+        """A plain-text report: the verdict per edge, the missed dependencies, the fit per node, caveats.
+
+        Each edge shows the figure its verdict was decided on, q (its p adjusted over all the graph's
+        edges), against the rule, and its raw p beside it."""
         out = [
             f"graph {self.graph}: {self.rows} rows, {self.violations} of {self.tests} independence "
-            f"conditions violated (vs random relabellings: p={self.permutation_p:.3f}), {self.seconds:.1f} s"
+            f"conditions violated (vs random relabellings: p={self.permutation_p:.3f}), {self.seconds:.1f} s",
+            f"  an edge is supported when q <= {self.alpha:g} (q: its p adjusted for the {len(self.edges)} edges "
+            "tested, Benjamini-Hochberg)",
         ]
         for e in self.edges:
             lag = f" (lag {e.lag})" if e.lag else ""
+            rule = f"q={_beside(e.q_value, self.alpha)} {'<=' if e.supported else '>'} {self.alpha:g}"
             out.append(
                 f"  {'ok' if e.supported else 'NOT SUPPORTED':13} {e.source} -> {e.target}{lag}: "
-                f"partial r={e.partial_r:.2f}, p={e.p_value:.2g}"
+                f"partial r={e.partial_r:.2f}, {rule} (p={e.p_value:.2g})"
             )
         out += [
             f"  {'MISSING':13} {m.other} ~ {m.node} given {m.node}'s parents: partial r={m.partial_r:.2f}"
@@ -197,6 +205,16 @@ class GraphCheck:
             "caveats": list(self.caveats()),
             "seconds": round(self.seconds, 3),
         }
+
+
+def _beside(value: float, bar: float) -> str:
+    """``value`` with as few significant digits (2 to 6) as keep it on its side of ``bar`` once rounded:
+    a q of 0.0104 against 0.01 reads 0.0104, never 0.01."""
+    for digits in range(2, 7):
+        text = f"{value:.{digits}g}"
+        if (float(text) <= bar) == (value <= bar):
+            return text
+    return f"{value:.6g}"
 
 
 def partial_corr(corr: np.ndarray, i: int, j: int, given: list[int], n: int) -> tuple[float, float]:
@@ -382,4 +400,5 @@ def check_frame(
         permutation_p=perm_p,
         seconds=time.perf_counter() - t0,
         notes=tuple(notes),
+        alpha=alpha,
     )

@@ -232,7 +232,7 @@ def investigate(
         edges=tuple((e.source, e.target, e.lag) for e in graph.edges),
         graph_unit=graph.unit,
         versions=package_versions(),
-        levels={n: (float(reference[n].mean()), float(current[n].mean())) for n in graph.nodes},
+        levels={n: (float(reference[n].mean()), float(current[n].mean())) for n in reference.columns},
         fit_window=(iso(reference.index.min()), iso(reference.index.max())),
         current_rows=len(current),
     )
@@ -464,6 +464,10 @@ def _causes(done: attribution.Attributed, columns: dict[str, tuple[str, int]], t
         name = columns.get(col, (col, 0))[0]
         unusual[name] = unusual.get(name, False) or flag
     explained = sum(point.values())
+    by_lag: dict[str, dict[int, float]] = {}
+    for col, value in done.att.point.items():
+        name, lag = columns.get(col, (col, 0))
+        by_lag.setdefault(name, {})[lag] = by_lag.get(name, {}).get(lag, 0.0) + value
     out = []
     for name, value in point.items():
         interval = _interval([d.get(name, 0.0) for d in draws], value, confidence)
@@ -479,6 +483,7 @@ def _causes(done: attribution.Attributed, columns: dict[str, tuple[str, int]], t
             direction=_direction(value, higher_is_worse, scale),
             evidence=score.get(name, 0.0),
             unusual=unusual.get(name, False),
+            lags=tuple(sorted(by_lag[name].items())) if any(by_lag.get(name, {})) else (),
         ))
     return out
 

@@ -8,7 +8,9 @@ which failed and why, and a face turns that into a non-zero exit or a failed run
 
 Exporting one repository (:func:`export_git`) needs neither the store nor, for a CSV file,
 pandas: the rows go straight to the csv module, so the command costs little more than the
-``git log`` it runs.
+``git log`` it runs. Both report their phases through a :data:`collectors.base.Progress` (a bar on
+a terminal, :func:`collectors.base.progress_lines` in a log): each repository's commits read and
+SZZ, and the rows written.
 """
 
 from __future__ import annotations
@@ -92,8 +94,13 @@ def _run_one(store: Store, name: str, section: object, progress: Progress | None
     collector = collectors.load(name)
     try:
         got = _collected(collector, section, store.states(name), progress)
+        stage, todo = f"{name}: observations written to the store", len(got.observations)
+        if progress is not None:
+            progress(stage, 0, todo)
         rows = store.write(got.observations, replace=got.replaces,
                            state={(name, key): value for key, value in got.state.items()})
+        if progress is not None:
+            progress(stage, todo, todo)
     except InputError as exc:  # this source failed: record it, keep going with the others
         return CollectorRun(name, error=str(exc))
     except Exception as exc:  # a fault of ours must not cost the other sources their run either
@@ -153,6 +160,9 @@ def export_git(path: str | Path, out: str | Path, level: str = "week", *, settin
     res = collect_repo(RepoSpec(Path(path), "", branch, parse_time(since) if since else None, tuple(scopes)),
                        rules, None, progress)
     rows = res.commits_read if level == "commit" else len(res.observation_rows)
+    stage = f"{out.name}: rows written"
+    if progress is not None:
+        progress(stage, 0, rows)
     if suffix == ".csv":  # the csv module writes what pandas' to_csv would, without loading pandas
         header, records = ((COMMIT_COLUMNS, res.commit_records()) if level == "commit"
                            else (COLUMNS, res.observation_records()))
@@ -160,6 +170,8 @@ def export_git(path: str | Path, out: str | Path, level: str = "week", *, settin
     else:
         table = res.commits if level == "commit" else res.observations
         write_atomic(out, lambda tmp: table.to_parquet(tmp, index=False))
+    if progress is not None:
+        progress(stage, rows, rows)
     return TableOutcome(out, rows, res.commits_read, res.notes)
 
 

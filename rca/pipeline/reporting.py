@@ -22,12 +22,13 @@ import pandas as pd
 
 from core.errors import BadInput, WhydunnitError
 from graphs import CausalGraph
-from rca.config import InvestigationSettings, Settings
+from rca.config import InvestigationSettings, Settings, scrubber
 from rca.engine import ModelCache
 from rca.pipeline import records
 from rca.pipeline.compute import on_cluster
 from rca.pipeline.data import graph_of, stored_frame
-from rca.pipeline.investigations import answer, question_record
+from rca.pipeline.investigations import answer, question_record, settling_of
+from rca.pipeline.settling import Settling
 from rca.store import InvestigationRecord, Store
 from results import InvestigationResult
 
@@ -77,6 +78,7 @@ def _investigate_all(store: Store, specs: list[InvestigationSettings], settings:
     problems: dict[int, str] = {}
     groups: dict[tuple[str, str], list[tuple[int, InvestigationSettings, CausalGraph]]] = {}
     frames: dict[tuple[str, str], pd.DataFrame] = {}
+    settling: dict[tuple[str, str], Settling] = {}
     opened: dict[int, InvestigationRecord] = {}
     for i, spec in enumerate(specs):
         try:
@@ -84,6 +86,7 @@ def _investigate_all(store: Store, specs: list[InvestigationSettings], settings:
             key = (graph.name, spec.scope)
             if key not in frames:
                 frames[key] = stored_frame(store, graph, spec.scope)
+                settling[key] = settling_of(graph, frames[key], store=store, scope=spec.scope)
             opened[i] = records.opened(scope=spec.scope, target=spec.target, question=question_record(spec, graph))
         except WhydunnitError as exc:
             problems[i] = str(exc)
@@ -93,7 +96,8 @@ def _investigate_all(store: Store, specs: list[InvestigationSettings], settings:
     engine_only = Settings.model_construct(engine=settings.engine)
     shared = None if on_dask() else (ModelCache() if cache is None else cache)  # targets over the same rows fit once
     answers: dict[int, InvestigationResult] = {}
-    for got in tasks(_answer_group, [(members, frames[key], engine_only, shared) for key, members in groups.items()]):
+    for got in tasks(_answer_group, [(members, frames[key], engine_only, shared, settling[key])
+                                     for key, members in groups.items()]):
         for i, outcome in got:
             if isinstance(outcome, str):
                 problems[i] = outcome
@@ -111,15 +115,15 @@ def _investigate_all(store: Store, specs: list[InvestigationSettings], settings:
 
 
 def _answer_group(task: tuple[list[tuple[int, InvestigationSettings, CausalGraph]], pd.DataFrame, Settings,
-                              ModelCache | None]) -> list[tuple[int, InvestigationResult | str]]:
+                              ModelCache | None, Settling]) -> list[tuple[int, InvestigationResult | str]]:
     """Answer the specs of one graph and scope on their frame (one task: here, or on a Dask worker).
     A spec the data cannot answer gives its one-line reason instead of a result."""
-    members, frame, settings, cache = task
+    members, frame, settings, cache, found = task
     cache = ModelCache() if cache is None else cache
     out: list[tuple[int, InvestigationResult | str]] = []
     for i, spec, graph in members:
         try:
-            out.append((i, answer(spec, graph, frame, settings, cache=cache)))
+            out.append((i, answer(spec, graph, frame, settings, cache=cache, settling=found)))
         except WhydunnitError as exc:
             out.append((i, str(exc)))
     return out
@@ -156,13 +160,14 @@ def report(settings: Settings, *, dry_run: bool = False, out_dir: Path | None = 
             rec = store.investigation(id_)
             if rec is not None:
                 store.save_investigation(replace(rec, report_path=report_ref))
-    payloads, deliveries, failures = notify(settings, results, report_url, report_ref, len(skipped),
+    payloads, deliveries, failures = notify(settings, results, report_url, report_ref, skipped,
                                             dry_run=dry_run, environ=environ)
     return ReportOutcome(results=results, skipped=skipped, reports=paths, report_url=report_url, payloads=payloads,
                          deliveries=deliveries, failures_path=failures)
 
 
-def notify(settings: Settings, results: list[InvestigationResult], report_url: str, report_ref: str, skipped: int,
+def notify(settings: Settings, results: list[InvestigationResult], report_url: str, report_ref: str,
+           skipped: int | list[str],
            *, dry_run: bool = False, environ: Mapping[str, str] | None = None
            ) -> tuple[dict[str, dict[str, Any]], list[Delivery], Path | None]:
     """Build each channel's chat payload and (unless a dry run) post it; record what failed."""
@@ -172,6 +177,9 @@ def notify(settings: Settings, results: list[InvestigationResult], report_url: s
     channels = [(c.label, c.kind, c) for c in n.channels]
     if dry_run and not channels:
         channels = [(kind, kind, None) for kind in chat.KINDS]
+    if not isinstance(skipped, int):  # named in chat: scrubbed of the configuration's secrets like every error line
+        scrub = scrubber(settings)
+        skipped = [scrub(line) for line in skipped]
     payloads = {label: chat.payload(kind, results, report_url, skipped=skipped) for label, kind, _ in channels}
     deliveries: list[Delivery] = []
     failures: Path | None = None

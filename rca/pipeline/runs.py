@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from collectors.base import progress_lines
 from core.errors import WhydunnitError
 from rca.config import JobSettings, NotifySettings, Settings, scrubber
 from rca.engine.fitting import ModelCache
@@ -89,7 +90,7 @@ def run_job(job: JobSettings, settings: Settings, *, store: Store, cache: ModelC
     try:
         if job.collect:
             only = tuple(job.collect) if isinstance(job.collect, list) else ()
-            got = collect(settings, only=only)
+            got = collect(settings, progress=progress_lines(lambda line: log.info("%s", scrub(line))), only=only)
             outputs["collect"] = {r.name: {"rows": r.rows, "error": scrub(r.error) if r.error else None,
                                            "failures": [scrub(f) for f in r.failures]}
                                   for r in got.runs}
@@ -139,7 +140,7 @@ def refit(job: JobSettings, settings: Settings, *, store: Store, cache: SharedMo
     ``refit``). Models are keyed by the rows they were fitted on, so a run after new data fits anew
     anyway; the schedule bounds how long a model of unchanged rows is kept and warms the next run."""
     from rca.pipeline.data import graph_of, stored_frame
-    from rca.pipeline.investigations import answer
+    from rca.pipeline.investigations import answer, settling_of
 
     run_id = run_id or str(uuid.uuid4())
     t0 = time.perf_counter()
@@ -153,7 +154,8 @@ def refit(job: JobSettings, settings: Settings, *, store: Store, cache: SharedMo
     for spec in (job.investigations or settings.investigations) if job.report else ():
         try:
             g = graph_of(spec.graph)
-            answer(spec, g, stored_frame(store, g, spec.scope), quick, cache=cache)
+            frame = stored_frame(store, g, spec.scope)
+            answer(spec, g, frame, quick, cache=cache, settling=settling_of(g, frame, store=store, scope=spec.scope))
             fitted += 1
         except WhydunnitError as exc:
             problems.append(f"{spec.target} in {spec.scope or '(no scope)'}: {exc}")

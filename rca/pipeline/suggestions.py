@@ -1,4 +1,4 @@
-"""Suggest a graph from a table, and the rule both suggestions and graph checks follow for settling buckets.
+"""Suggest a graph from a table under the domain's order, leaving out the buckets still settling.
 
 A table (a wide CSV/Parquet, or the observation table ``rca collect --git --out`` writes) goes to
 :func:`rca.engine.discovery.suggest` with the domain's order as tiers: people and activity, then
@@ -7,12 +7,12 @@ default tiers name the metrics the collectors emit; ``tiers`` overrides them. Th
 start graph's (``from_graph``) and those the tiers name, else every metric of the table; a column
 missing in more than a fifth of the rows is left out (its gaps would cost every other column
 those rows). Buckets whose bug-introducing figures are still settling (their fixes have not come
-yet) are left out of the metrics that settle, for as long as the table's fixes usually take.
+yet) are left out of the metrics that settle, for as long as the table's fixes usually take
+(:mod:`rca.pipeline.settling`, the rule graph checks and investigations follow too).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -20,14 +20,13 @@ from pathlib import Path
 import pandas as pd
 
 from collectors import files
-from collectors.git_buckets import SETTLING_LAG_METRIC, SETTLING_METRICS
 from core import observations
 from core.errors import BadInput
 from graphs import CausalGraph, Node, shipped_graph
 from graphs.model import build_graph, shipped_names
 from rca.config import Settings
-from rca.frames import bucket_length
 from rca.pipeline.data import Data, GraphRef, graph_of, wide_frame
+from rca.pipeline.settling import DEFAULT_SETTLING, Settling, settle, settling_buckets  # noqa: F401 - the rule's home
 
 # The domain's order, earliest first: a metric of a later tier does not cause one of an earlier tier in the
 # same bucket (a lagged edge may run either way).
@@ -40,26 +39,7 @@ DEFAULT_TIERS: tuple[tuple[str, ...], ...] = (
     ("bug_introducing_commit_ratio", "bug_introducing_commits_count", "revert_commits_count", "revert_commit_ratio"),
     ("bug_fix_commit_ratio", "bug_fix_commits_count", "time_to_fix_seconds", "median_fix_lag_seconds", "incidents_count"),
 )
-DEFAULT_SETTLING = 26  # buckets, when the table has no time-to-fix figures to measure it by
-_MAX_SETTLING = 104
 _MAX_MISSING = 0.2
-
-
-@dataclass(frozen=True)
-class Settling:
-    """Which nodes' latest buckets are left out, from when, and why."""
-
-    nodes: tuple[str, ...]
-    buckets: int
-    since: pd.Timestamp | None
-    measured: bool  # from the table's time-to-fix figures (else the default)
-
-    def note(self) -> str | None:
-        if not self.nodes or self.since is None or not self.buckets:
-            return None
-        how = "about half of the fixes come within that (median time to fix)" if self.measured else "default"
-        return (f"the latest {self.buckets} bucket(s) of {', '.join(self.nodes)} (from {self.since:%Y-%m-%d}) are left "
-                f"out: their bug-introducing figures are still settling ({how})")
 
 
 def parse_tiers(text: str) -> tuple[tuple[str, ...], ...]:
@@ -77,48 +57,6 @@ def default_tiers(nodes: Mapping[str, Node]) -> tuple[tuple[str, ...], ...]:
     for group in DEFAULT_TIERS:
         out.append(tuple(n for n, node in nodes.items() if node.metric in group or n in group))
     return tuple(t for t in out if t)
-
-
-def settling_buckets(raw: pd.DataFrame, unit: str) -> tuple[int, bool]:
-    """How many of the latest buckets are still settling: the fix-weighted median time to fix, in buckets."""
-    lag = count = None
-    if files.is_observation_table(raw):
-        long = raw[raw["metric"].isin([SETTLING_LAG_METRIC, "bug_fix_commits_count"])]
-        if not long.empty:
-            table = long.pivot_table(index="ts", columns="metric", values="value")
-            lag, count = table.get(SETTLING_LAG_METRIC), table.get("bug_fix_commits_count")
-    elif SETTLING_LAG_METRIC in raw.columns:
-        lag, count = raw[SETTLING_LAG_METRIC], raw.get("bug_fix_commits_count")
-    step = bucket_length(unit).total_seconds()
-    if lag is None or step <= 0:
-        return DEFAULT_SETTLING, False
-    lag = pd.to_numeric(lag, errors="coerce")
-    weight = pd.to_numeric(count, errors="coerce").reindex(lag.index).fillna(1.0) if count is not None else lag * 0 + 1
-    keep = lag.notna() & (weight > 0)
-    if keep.sum() < 5:
-        return DEFAULT_SETTLING, False
-    order = lag[keep].sort_values()
-    cum = weight[keep].reindex(order.index).cumsum()
-    median = float(order[cum >= cum.iloc[-1] / 2].iloc[0])
-    return int(min(_MAX_SETTLING, max(1, math.ceil(median / step)))), True
-
-
-def settle(frame: pd.DataFrame, graph: CausalGraph, raw: pd.DataFrame | None = None,
-           buckets: int | None = None) -> tuple[pd.DataFrame, Settling]:
-    """``frame`` with the still-settling latest buckets of the settling nodes set missing."""
-    nodes = tuple(n for n, node in graph.nodes.items() if node.metric in SETTLING_METRICS and n in frame.columns)
-    if not nodes or frame.empty or graph.unit == "commit":
-        return frame, Settling(nodes, 0, None, False)
-    measured = False
-    if buckets is None:
-        buckets, measured = settling_buckets(raw if raw is not None else frame, graph.unit)
-    if buckets <= 0:
-        return frame, Settling(nodes, 0, None, False)
-    last = pd.Timestamp(frame.index.max())
-    since = last - bucket_length(graph.unit) * (buckets - 1)
-    out = frame.copy()
-    out.loc[out.index >= since, list(nodes)] = float("nan")
-    return out, Settling(nodes, buckets, since, measured)
 
 
 def read_table(data: Data) -> pd.DataFrame:
