@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from graphs import model
+from graphs import dot, model
 from graphs.model import GraphError, parse_graph
 
 TEXTS = [
@@ -27,9 +27,9 @@ TEXTS = [
 
 @pytest.mark.parametrize("text", TEXTS)
 def test_the_fast_reader_and_pydot_read_the_same_graph(text: str) -> None:
-    fast = model._read_dot(text)
+    fast = dot._read_dot(text)
     assert fast is not None, "the fast reader should read this subset itself"
-    slow = model._pydot(text, "g.dot")
+    slow = dot._pydot(text, "g.dot")
     assert fast.kind == slow.kind
     assert fast.nodes == slow.nodes
     assert fast.edges == slow.edges
@@ -37,11 +37,11 @@ def test_the_fast_reader_and_pydot_read_the_same_graph(text: str) -> None:
     assert parse_graph(text, "g.dot") == model.build_graph(*_parts(slow))
 
 
-def _parts(dot: model._Dot):
-    edges = [model.Edge(a, b, model._lag(attrs.get("lag", 0), "g.dot")) for a, b, attrs in dot.edges]
+def _parts(parsed: dot.DotGraph):
+    edges = [model.Edge(a, b, model._lag(attrs.get("lag", 0), "g.dot")) for a, b, attrs in parsed.edges]
     nodes = {n: model._node(n, {k: v for k, v in spec.items() if k in model._NODE_FIELDS}, "g.dot")
-             for n, spec in dot.nodes.items()}
-    return dot.attrs.get("name", "g"), dot.attrs.get("unit", "week"), nodes, edges, "g.dot"
+             for n, spec in parsed.nodes.items()}
+    return parsed.attrs.get("name", "g"), parsed.attrs.get("unit", "week"), nodes, edges, "g.dot"
 
 
 @pytest.mark.parametrize("text", [
@@ -51,13 +51,13 @@ def _parts(dot: model._Dot):
     "digraph { a -> <<b>b</b>> }",  # HTML ids
 ])
 def test_what_the_fast_reader_leaves_pydot_still_reads(text: str) -> None:
-    assert model._read_dot(text) is None
+    assert dot._read_dot(text) is None
     graph = parse_graph(text, "g.dot")
     assert len(graph.edges) >= 1
 
 
 def test_broken_dot_is_one_clear_line_from_pydot() -> None:
-    assert model._read_dot("digraph { a -> ; }") is None
+    assert dot._read_dot("digraph { a -> ; }") is None
     with pytest.raises(GraphError, match="not valid Graphviz DOT"):
         parse_graph("digraph { a -> ; }", "g.dot")
 
