@@ -9,7 +9,7 @@ import pytest
 
 from graphs.model import parse_graph
 from rca.engine import Options, Question, Window, detection, evidence, investigate, ranking
-from rca.engine.investigation import infer_denominator
+from rca.engine.denominators import infer_denominator
 from results import Cause
 
 OPTS = Options(seed=0, bootstrap=30)

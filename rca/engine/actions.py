@@ -33,7 +33,8 @@ from graphs import CausalGraph
 from graphs.model import kind_of, load_yaml
 from rca.engine.effects_data import node_unit
 from rca.engine.errors import EngineInputError
-from rca.engine.recommend import interval_of, level, mover, now_rows, range_caveats
+from rca.engine.recommend import level, mover, now_rows, range_caveats
+from rca.engine.stats import percentile_interval
 from results.actions import ActionEffect, ActionRanking
 from results.effect_answers import action_sentence, actions_answer
 
@@ -158,7 +159,7 @@ def rank_actions(frame: pd.DataFrame, graph: CausalGraph, target: str, actions: 
     for name, (before, after, diffs) in compared.items():
         d = np.asarray(diffs, dtype=float)
         item = ActionEffect(name=name, source=source[name], moves=moves[name], target_now=before, target_after=after,
-                            improvement=sign * (before - after), interval=interval_of([-sign * x for x in diffs],
+                            improvement=sign * (before - after), interval=percentile_interval([-sign * x for x in diffs],
                                                                                      confidence),
                             probability_better=float(np.mean(-sign * d > 0)) if len(d) else float("nan"), sentence="")
         items.append(replace(item, sentence=action_sentence(item, titles, units, target,

@@ -6,7 +6,8 @@ copies with it, since it stayed there throughout) and replay the model. :func:`w
 the interventional version for the API: set nodes to values and sample the target.
 For linear models :func:`linear_counterfactual` gives the same answer in closed form for every
 bootstrap refit at once (the target moves by the cause's total effect times how far the cause is
-held from where it was), which is where the interval comes from.
+held from where it was), which is where the interval comes from. :func:`top_counterfactuals` picks
+an investigation's top causes, holds each at its baseline value and answers with an interval.
 """
 
 from __future__ import annotations
@@ -16,8 +17,13 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from rca.engine import linear
-from rca.engine.fitting import gcm
+from graphs import CausalGraph
+from rca.engine import attribution, linear, ranking
+from rca.engine.fitting import Fitted, fit, gcm
+from rca.engine.frames import Prepared
+from rca.engine.question import Options, Question
+from rca.engine.stats import percentile_interval
+from results import Cause, Counterfactual, notable
 
 
 def _interventions(columns: dict[str, tuple[str, int]], settings: dict[str, float]) -> dict:
@@ -139,3 +145,69 @@ def clip_to_kind(values: np.ndarray, kind: str) -> np.ndarray:
     if kind == "ratio":
         return np.clip(values, 0.0, 1.0)
     return values
+
+
+def held_at_baseline(
+    causes: list[Cause], target: str, reference: pd.DataFrame, opts: Options, question: Question
+) -> list[tuple[Cause, dict[str, float]]]:
+    """The top causes worth a counterfactual, each with the baseline value it is held at.
+
+    A change is held at the baseline window's mean; an anomaly's cause at the fit window's
+    median (robust to the outliers a fit window may hold).
+    """
+    chosen = [c for c in causes if c.node != target and notable(c.share)][: opts.counterfactuals]
+    stat = "mean" if question.kind == "distribution_change" else "median"
+    return [(c, {c.node: float(getattr(reference[c.node], stat)())}) for c in chosen]
+
+
+def top_counterfactuals(
+    att: attribution.Attribution,
+    fitted: Fitted,
+    graph: CausalGraph,
+    s: linear.Structure,
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    prepared: Prepared,
+    causes: list[Cause],
+    opts: Options,
+    question: Question,
+    scaled: dict[str, float] | None = None,
+) -> tuple[Counterfactual, ...]:
+    """The target had each top cause stayed at its baseline value, with an interval from the refits.
+
+    Linear models replay the fitted SCM on the observed rows' noise (an anomaly) or move the
+    target by the cause's total effect (a change), for every bootstrap refit at once; nonlinear
+    ones ask DoWhy for counterfactual samples and borrow the attribution's bootstrap spread. A cause
+    whose part was scaled to the observed change (``scaled``) moves the target by that factor of what
+    the replay says.
+    """
+    chosen = held_at_baseline(causes, question.target, reference, opts, question)
+    if not chosen:
+        return ()
+    kind = fitted.kinds.get(question.target, "continuous")
+    cur_x = current[list(s.columns)].to_numpy(float)
+    out = []
+    if fitted.exact and (att.params is not None or att.effects is not None):
+        for _cause, settings in chosen:
+            if att.params is not None:
+                raw = replay_counterfactual(s, att.params, cur_x, prepared.columns, settings)
+            else:
+                raw = linear_counterfactual(att.structure or s, att.effects, cur_x, prepared.columns, settings)
+            factor = (scaled or {}).get(_cause.node)
+            if factor is not None:
+                observed = float(current[question.target].mean())
+                raw = observed + factor * (np.asarray(raw) - observed)
+            values = clip_to_kind(raw, kind)
+            out.append(Counterfactual(intervention=settings, target=float(values[0]),
+                                      interval=percentile_interval(list(values[1:]), opts.confidence, float(values[0]))))
+        return tuple(out)
+    model = fitted if question.kind == "anomaly" else fit(current, graph)
+    draws = [ranking.fold(d, prepared.columns) for d in att.draws]
+    for cause, settings in chosen:
+        estimate = counterfactual_mean(model.scm, question.target, current, prepared.columns, settings)
+        # The counterfactual moves the target by what the cause's own deviation passes down; its
+        # uncertainty is the attribution's, so reuse the bootstrap spread of that cause.
+        spread = [estimate - (d.get(cause.node, 0.0) - cause.contribution) for d in draws]
+        out.append(Counterfactual(intervention=settings, target=estimate,
+                                  interval=percentile_interval(spread, opts.confidence, estimate)))
+    return tuple(out)

@@ -152,7 +152,7 @@ def denominator_of(graph: CausalGraph, node: str, frame: pd.DataFrame) -> str | 
 
     The same rule investigations use to pool a ratio (``infer_denominator``): one rule for both.
     """
-    from rca.engine.investigation import infer_denominator
+    from rca.engine.denominators import infer_denominator
 
     spec = graph.nodes[node]
     if kind_of(spec.metric, spec.kind) != "ratio" and node_kind(graph, node, frame[node]) != "ratio":

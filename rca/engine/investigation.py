@@ -17,21 +17,17 @@ import numpy as np
 import pandas as pd
 
 from graphs import CausalGraph
-from graphs.model import kind_of, lagged_name
 from rca.engine import anomaly, attribution, change, detection, evidence, linear, ranking
-from rca.engine.counterfactuals import (
-    clip_to_kind,
-    counterfactual_mean,
-    linear_counterfactual,
-    replay_counterfactual,
-)
+from rca.engine.counterfactuals import top_counterfactuals
+from rca.engine.denominators import ratio_denominators
 from rca.engine.errors import EngineInputError
-from rca.engine.fitting import Fitted, ModelCache, fit, seed_everything
+from rca.engine.fitting import Fitted, ModelCache, seed_everything
 from rca.engine.frames import Prepared, prepare
 from rca.engine.question import Options, Question, Window, iso
+from rca.engine.series import chart_series
+from rca.engine.stats import percentile_interval
 from results import (
     Cause,
-    Counterfactual,
     InvestigationResult,
     ModelInfo,
     Observed,
@@ -68,13 +64,6 @@ def _window_rows(frame: pd.DataFrame, w: Window, name: str) -> pd.DataFrame:
             f"the {name} window {'..'.join(w.label())} has no complete rows (data: {have})"
         )
     return rows
-
-
-def _interval(samples: list[float], point: float, confidence: float) -> tuple[float, float]:
-    if not samples:
-        return (point, point)
-    lo, hi = np.quantile(samples, [(1 - confidence) / 2, 1 - (1 - confidence) / 2])
-    return (float(lo), float(hi))
 
 
 def _direction(contribution: float, higher_is_worse: bool, scale: float) -> str:
@@ -130,7 +119,7 @@ def investigate(
         caveats.extend(check.caveats() if check is not None else ())
         timings["graph_check"] = time.perf_counter() - t0
     s = linear.structure(fitted.dag, target, fitted.log_columns)
-    weights = _denominators(graph, s, prepared.columns, reference, current)
+    weights = ratio_denominators(graph, s, prepared.columns, reference, current)
     target_w = weights.get(s.target)
     observed = Observed(
         baseline=_mean(reference[target], target_w[0] if target_w else None),
@@ -193,7 +182,7 @@ def investigate(
     caveats.extend(_fit_against_graph(ordered, target, edges, question.kind, own_worse, went_worse))
 
     t0 = time.perf_counter()
-    counterfactuals = _counterfactuals(done.att, fitted, graph, s, reference, current, prepared, list(ordered),
+    counterfactuals = top_counterfactuals(done.att, fitted, graph, s, reference, current, prepared, list(ordered),
                                        opts, question, scaled)
     timings["counterfactuals"] = time.perf_counter() - t0
     if question.kind == "distribution_change" and len(current) < 8:
@@ -225,7 +214,7 @@ def investigate(
         ),
         timings_s=timings,
         unexplained=unexplained,
-        series=_series(data, target, list(ordered), current.index),
+        series=chart_series(data, target, list(ordered), current.index),
         higher_is_worse=node.higher_is_worse,
         titles={n: graph.nodes[n].title for n in graph.nodes},
         units={n: graph.nodes[n].unit for n in graph.nodes},
@@ -399,52 +388,6 @@ def _mean(values: pd.Series, weights: np.ndarray | None) -> float:
     return detection.pooled(values.to_numpy(float), weights) if weights is not None else float(values.mean())
 
 
-def infer_denominator(frame: pd.DataFrame, graph: CausalGraph, node: str) -> str | None:
-    """The count node a ratio node is events over, read off the data when the graph does not say.
-
-    A ratio of events is a multiple of ``1 / n`` in every row (fixes / commits): a count column
-    ``n`` for which ``ratio * n`` is a whole number in (nearly) every row with ``n > 0`` is its
-    denominator. A continuous ratio passes that test by chance in no realistic history.
-    """
-    values = frame[node].to_numpy(float)
-    if kind_of(graph.nodes[node].metric, graph.nodes[node].kind) != "ratio" or np.any((values < 0) | (values > 1)):
-        return None
-    best: tuple[float, str] | None = None
-    for other in graph.nodes:
-        if other == node or other not in frame.columns:
-            continue
-        n = frame[other].to_numpy(float)
-        if np.any(n < 0) or np.any(n != np.round(n)) or np.median(n) < 1 or np.max(n) < 2:
-            continue
-        rows = n > 0
-        if rows.sum() < 10:
-            continue
-        events = values[rows] * n[rows]
-        # Ratios are often stored rounded (0.1379 for 4/29): allow that rounding's share of one event.
-        whole = np.abs(events - np.round(events)) <= np.maximum(0.02, 1e-3 * n[rows])
-        share = float(whole.mean())
-        if share >= 0.95 and (best is None or share > best[0]):
-            best = (share, other)
-    return best[1] if best else None
-
-
-def _denominators(graph: CausalGraph, s: linear.Structure, columns: dict[str, tuple[str, int]],
-                  reference: pd.DataFrame, current: pd.DataFrame) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """Per column of ``s`` whose node is a ratio with a denominator (declared, else read off the
-    data): that denominator's rows, lagged alike."""
-    out = {}
-    both = pd.concat([reference, current])
-    for j, col in enumerate(s.columns):
-        name, lag = columns.get(col, (col, 0))
-        denom = graph.nodes[name].denominator or infer_denominator(both, graph, name)
-        if denom is None:
-            continue
-        key = denom if lag == 0 else lagged_name(denom, lag)
-        if key in reference.columns:
-            out[j] = (np.maximum(reference[key].to_numpy(float), 0.0), np.maximum(current[key].to_numpy(float), 0.0))
-    return out
-
-
 def _few_events(target: str, events: np.ndarray) -> list[str]:
     total = float(np.sum(events))
     if total < 20:
@@ -470,7 +413,7 @@ def _causes(done: attribution.Attributed, columns: dict[str, tuple[str, int]], t
         by_lag.setdefault(name, {})[lag] = by_lag.get(name, {}).get(lag, 0.0) + value
     out = []
     for name, value in point.items():
-        interval = _interval([d.get(name, 0.0) for d in draws], value, confidence)
+        interval = percentile_interval([d.get(name, 0.0) for d in draws], confidence, value)
         excludes_zero = bool(draws) and (interval[0] > 0 or interval[1] < 0) and abs(value) > 1e-6 * scale
         out.append(Cause(
             node=name,
@@ -520,93 +463,3 @@ def _constant_caveats(prepared: Prepared, reference: pd.DataFrame, target: str, 
         caveats.append(
             f"constant in the fit window, so they cannot explain variation there: {', '.join(others)}"
         )
-
-
-def _held_at_baseline(
-    causes: list[Cause], target: str, reference: pd.DataFrame, opts: Options, question: Question
-) -> list[tuple[Cause, dict[str, float]]]:
-    """The top causes worth a counterfactual, each with the baseline value it is held at.
-
-    A change is held at the baseline window's mean; an anomaly's cause at the fit window's
-    median (robust to the outliers a fit window may hold).
-    """
-    chosen = [c for c in causes if c.node != target and notable(c.share)][: opts.counterfactuals]
-    stat = "mean" if question.kind == "distribution_change" else "median"
-    return [(c, {c.node: float(getattr(reference[c.node], stat)())}) for c in chosen]
-
-
-def _counterfactuals(
-    att: attribution.Attribution,
-    fitted: Fitted,
-    graph: CausalGraph,
-    s: linear.Structure,
-    reference: pd.DataFrame,
-    current: pd.DataFrame,
-    prepared: Prepared,
-    causes: list[Cause],
-    opts: Options,
-    question: Question,
-    scaled: dict[str, float] | None = None,
-) -> tuple[Counterfactual, ...]:
-    """The target had each top cause stayed at its baseline value, with an interval from the refits.
-
-    Linear models replay the fitted SCM on the observed rows' noise (an anomaly) or move the
-    target by the cause's total effect (a change), for every bootstrap refit at once; nonlinear
-    ones ask DoWhy for counterfactual samples and borrow the attribution's bootstrap spread. A cause
-    whose part was scaled to the observed change (``scaled``) moves the target by that factor of what
-    the replay says.
-    """
-    chosen = _held_at_baseline(causes, question.target, reference, opts, question)
-    if not chosen:
-        return ()
-    kind = fitted.kinds.get(question.target, "continuous")
-    cur_x = current[list(s.columns)].to_numpy(float)
-    out = []
-    if fitted.exact and (att.params is not None or att.effects is not None):
-        for _cause, settings in chosen:
-            if att.params is not None:
-                raw = replay_counterfactual(s, att.params, cur_x, prepared.columns, settings)
-            else:
-                raw = linear_counterfactual(att.structure or s, att.effects, cur_x, prepared.columns, settings)
-            factor = (scaled or {}).get(_cause.node)
-            if factor is not None:
-                observed = float(current[question.target].mean())
-                raw = observed + factor * (np.asarray(raw) - observed)
-            values = clip_to_kind(raw, kind)
-            out.append(Counterfactual(intervention=settings, target=float(values[0]),
-                                      interval=_interval(list(values[1:]), float(values[0]), opts.confidence)))
-        return tuple(out)
-    model = fitted if question.kind == "anomaly" else fit(current, graph)
-    draws = [ranking.fold(d, prepared.columns) for d in att.draws]
-    for cause, settings in chosen:
-        estimate = counterfactual_mean(model.scm, question.target, current, prepared.columns, settings)
-        # The counterfactual moves the target by what the cause's own deviation passes down; its
-        # uncertainty is the attribution's, so reuse the bootstrap spread of that cause.
-        spread = [estimate - (d.get(cause.node, 0.0) - cause.contribution) for d in draws]
-        out.append(Counterfactual(intervention=settings, target=estimate,
-                                  interval=_interval(spread, estimate, opts.confidence)))
-    return tuple(out)
-
-
-_CHART_POINTS = 2000  # a chart cannot show more; a 100,000-row history is thinned evenly to this
-
-
-def _series(data: pd.DataFrame, target: str, causes: list[Cause],
-            keep_rows: pd.DatetimeIndex) -> dict[str, list[tuple[str, float | None]]]:
-    """The target's and top causes' histories for the charts; a gap (no value) stays a gap (None).
-
-    A long history is thinned to about ``_CHART_POINTS`` evenly spaced rows, always keeping the
-    rows the question is about (``keep_rows``).
-    """
-    rows = data.index
-    if len(rows) > _CHART_POINTS:
-        picked = np.zeros(len(rows), dtype=bool)
-        picked[np.linspace(0, len(rows) - 1, _CHART_POINTS).astype(int)] = True
-        picked |= np.asarray(rows.isin(keep_rows))
-        data = data[picked]
-    stamps = data.index.tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
-    out = {}
-    for name in [target] + [c.node for c in causes if c.node != target][:3]:
-        col = pd.to_numeric(data[name], errors="coerce")
-        out[name] = [(ts, None if np.isnan(v) else float(v)) for ts, v in zip(stamps, col.to_numpy(float), strict=True)]
-    return out

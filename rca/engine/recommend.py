@@ -38,6 +38,7 @@ from rca.engine.errors import EngineInputError
 from rca.engine.fitting import Fitted, fit, node_kind, seed_everything
 from rca.engine.frames import prepare
 from rca.engine.parallel import tasks
+from rca.engine.stats import percentile_interval
 from results.effect_answers import lever_sentence, recommendations_answer
 from results.effects import Recommendation, Recommendations
 
@@ -204,16 +205,6 @@ def level(m: Mover, node: str, rows: pd.DataFrame) -> float:
     return float(np.average(rows[node].to_numpy(float), weights=w)) if w is not None else float(rows[node].mean())
 
 
-def interval_of(draws: list[float], confidence: float) -> tuple[float, float]:
-    d = np.asarray(draws, dtype=float)
-    d = d[np.isfinite(d)]
-    if len(d) < 2:
-        return (float("nan"), float("nan"))
-    alpha = 1 - confidence
-    lo, hi = np.quantile(d, [alpha / 2, 1 - alpha / 2])
-    return (float(lo), float(hi))
-
-
 def now_rows(m: Mover, current_rows: int | None) -> pd.DataFrame:
     k = current_rows or CURRENT_ROWS.get(m.graph.unit, 13)
     return m.data.iloc[-max(1, min(k, len(m.data) // 4)):]
@@ -287,7 +278,7 @@ def recommend(
     items = []
     for lever, (cur, goal, q) in goals.items():
         before, after, diffs = compared[lever]
-        interval = interval_of([-sign * d for d in diffs], confidence)
+        interval = percentile_interval([-sign * d for d in diffs], confidence)
         d = np.asarray(diffs, dtype=float)
         there = (cur <= goal) if graph.nodes[lever].higher_is_worse else (cur >= goal)
         rec = Recommendation(

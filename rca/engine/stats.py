@@ -140,6 +140,19 @@ def kolmogorov_sf(x: float) -> float:
     return min(1.0, 2.0 * sum((-1) ** (k - 1) * math.exp(-2.0 * k * k * x * x) for k in range(1, 101)))
 
 
+def percentile_interval(draws: list[float] | np.ndarray, confidence: float,
+                        point: float | None = None) -> tuple[float, float]:
+    """The central ``confidence`` interval of bootstrap ``draws`` (non-finite draws left out); with fewer
+    than two draws, ``(point, point)`` when a point estimate is given, else NaN at both ends."""
+    d = np.asarray(draws, dtype=float)
+    d = d[np.isfinite(d)]
+    if len(d) < 2:
+        return (point, point) if point is not None else (math.nan, math.nan)
+    alpha = 1 - confidence
+    lo, hi = np.quantile(d, [alpha / 2, 1 - alpha / 2])
+    return (float(lo), float(hi))
+
+
 def median_abs_deviation(x: np.ndarray) -> float:
     """The median absolute deviation, scaled to a normal's standard deviation."""
     x = np.asarray(x, dtype=float)
