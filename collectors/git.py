@@ -25,12 +25,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from collectors import git_buckets as gb
 from collectors.base import Collected, Collector, Progress, Replace
 from collectors.git_cmd import GitError, Repo, failure, open_repo, resolve_branch
-from collectors.git_log import LATEST_TIME, CommitRecord, readable, stream_log
+from collectors.git_log import CommitRecord, readable, stream_log
+from collectors.git_merges import Merged, lead_times
+from collectors.git_releases import release_buckets, release_touched
 from collectors.git_rules import Classifier, GitRepoSettings, GitRules, GitSettings, RepoSpec, identity, repo_label
 from collectors.git_szz import BlameLink, FixInput, commit_graph_env, ignore_revs_file, run_szz
 from core.errors import InputError
@@ -159,80 +161,6 @@ def _plan(repo: Repo, spec: RepoSpec, branch: str, tip: str, rules: GitRules, sh
     return _Plan(False, [f"^{old}", tip], dict(state), ())
 
 
-class _Merged(NamedTuple):
-    """What a mainline merge brought in: its lead time, and per scope prefix its size."""
-
-    lead: int                                # seconds from the merged branch's first commit to the merge
-    commits: int                             # commits it brought in
-    lines: int                               # their added + deleted lines (merges among them carry none)
-    prefixes: dict[str, tuple[int, int]]     # prefix -> (commits touching it, their lines under it)
-
-
-def _lead_times(records: dict[str, CommitRecord], tip: str, prefixes: tuple[str, ...]) -> dict[str, _Merged]:
-    """Mainline merge -> what it brought in (lead time, commits, lines).
-
-    The mainline is the first-parent chain from the tip. Walking mainline merges oldest first,
-    each claims the commits reachable from its other parents that no earlier merge (and no
-    mainline commit) claimed: exactly ``git rev-list P1..P2`` for a first-parent mainline.
-    """
-    mainline: list[str] = []
-    sha: str | None = tip
-    while sha is not None and sha in records:
-        mainline.append(sha)
-        parents = records[sha].parents
-        sha = parents[0] if parents else None
-    claimed = set(mainline)
-    out: dict[str, _Merged] = {}
-    wanted = set(prefixes)
-    for m in reversed(mainline):
-        rec = records[m]
-        if not rec.is_merge:
-            continue
-        first: int | None = None
-        commits = lines = 0
-        per: dict[str, list[int]] = {}
-        stack = [p for p in rec.parents[1:] if p in records and p not in claimed]
-        while stack:
-            c = stack.pop()
-            if c in claimed:
-                continue
-            claimed.add(c)
-            cr = records[c]
-            first = cr.author_ts if first is None else min(first, cr.author_ts)
-            commits += 1
-            lines += cr.added + cr.deleted
-            for sc in cr.scopes:
-                if sc.prefix in wanted:
-                    acc = per.setdefault(sc.prefix, [0, 0])
-                    acc[0] += 1
-                    acc[1] += sc.added + sc.deleted
-            stack.extend(p for p in cr.parents if p in records and p not in claimed)
-        if first is not None:
-            out[m] = _Merged(max(0, rec.committer_ts - first), commits, lines,
-                             {p: (c, n) for p, (c, n) in per.items()})
-    return out
-
-
-def _release_touched(summaries: gb.Summaries, old: list[int], new: list[int]) -> set[tuple[str, str]]:
-    """The buckets whose release figures a change of releases alters: from the first bucket that differs on."""
-    if old == new:
-        return set()
-    before, after = Counter(old), Counter(new)
-    since = min((before - after) | (after - before))  # the first bucket whose count of releases differs
-    return {(sc, key) for sc, keys in summaries.items() for key in keys if int(key) >= since}
-
-
-def _release_buckets(repo: Repo, tip: str, bucket: str) -> list[int]:
-    """The bucket start of every release, sorted: each tag reachable from the branch's tip, by its date
-    (an annotated tag's tagger date, a lightweight tag's commit date)."""
-    out = repo.text("for-each-ref", f"--merged={tip}", "--format=%(creatordate:unix)", "refs/tags")
-    starts = []
-    for line in out.split():
-        if line.isdigit() and 0 < int(line) < LATEST_TIME:  # a tag without a readable date is no release date
-            starts.append(bucket_of(int(line), bucket))
-    return sorted(starts)
-
-
 def _resolve(repo: Repo, short: str, records: dict[str, CommitRecord]) -> str | None:
     if len(short) == 40 and short in records:
         return short
@@ -314,8 +242,8 @@ def _collect(repo: Repo, spec: RepoSpec, label: str, rules: GitRules, classifier
     # a full re-read replaces the scopes earlier runs wrote too (e.g. a prefix since removed)
     all_scopes = tuple(dict.fromkeys([*current, *(state or {}).get("scopes", [])]))
     if not plan.revs:  # no new commit, but a tag may have come
-        releases = _release_buckets(repo, tip, rules.bucket)
-        keys = _release_touched(st["buckets"], st.get("releases", []), releases)
+        releases = release_buckets(repo, tip, rules.bucket)
+        keys = release_touched(st["buckets"], st.get("releases", []), releases)
         st = {**st, "releases": releases}
         obs = gb.observation_rows(st["buckets"], keys, szz=rules.szz and not shallow, releases=releases)
         return GitResult(label, branch, tip, 0, obs, st, False, all_scopes, tuple(notes))
@@ -346,7 +274,7 @@ def _collect(repo: Repo, spec: RepoSpec, label: str, rules: GitRules, classifier
     for r in recs:
         experience[r.sha] = None if shallow else authors[r.author]
         authors[r.author] += 1
-    leads = _lead_times(records, tip, prefixes)
+    leads = lead_times(records, tip, prefixes)
     do_szz = rules.szz and not shallow
     links: list[BlameLink] = []
     if do_szz:
@@ -358,8 +286,8 @@ def _collect(repo: Repo, spec: RepoSpec, label: str, rules: GitRules, classifier
     bic_info = _add_bugs(repo, summaries, touched, links, records, set(st["bic"]), spec, label, rules, plan.full)
     new_state = {**st, "head": tip, "branch": branch, "scopes": current, "authors": dict(authors), "buckets": summaries,
                  "bic": sorted(set(st["bic"]) | bic_info.counted), "commits": st["commits"] + len(recs)}
-    releases = _release_buckets(repo, tip, rules.bucket)
-    touched |= _release_touched(summaries, st.get("releases", []), releases)
+    releases = release_buckets(repo, tip, rules.bucket)
+    touched |= release_touched(summaries, st.get("releases", []), releases)
     new_state["releases"] = releases
     obs = gb.observation_rows(summaries, touched, szz=do_szz, releases=releases)
     return GitResult(label, branch, tip, len(recs), obs, new_state, plan.full, all_scopes, tuple(notes),
@@ -367,7 +295,7 @@ def _collect(repo: Repo, spec: RepoSpec, label: str, rules: GitRules, classifier
 
 
 def _add_records(summaries: gb.Summaries, touched: set[tuple[str, str]], recs: list[CommitRecord],
-                 experience: dict[str, int | None], leads: dict[str, _Merged], label: str,
+                 experience: dict[str, int | None], leads: dict[str, Merged], label: str,
                  rules: GitRules) -> None:
     for r in recs:
         bucket = bucket_of(r.committer_ts, rules.bucket)
@@ -452,7 +380,7 @@ def _add_bugs(repo: Repo, summaries: gb.Summaries, touched: set[tuple[str, str]]
 
 
 def _commit_rows(recs: list[CommitRecord], label: str, experience: dict[str, int | None],
-                 leads: dict[str, _Merged], first_fix: dict[str, int], rules: GitRules
+                 leads: dict[str, Merged], first_fix: dict[str, int], rules: GitRules
                  ) -> list[tuple]:
     rows = []
     szz = rules.szz
