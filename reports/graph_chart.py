@@ -23,6 +23,7 @@ from markupsafe import Markup, escape
 
 from reports import graph_layout, svg, textfit
 from results import InvestigationResult, notable, wording
+from results.format import node_title
 
 BOX_W, BOX_H, ROW_GAP = 150, 48, 18
 FONT, LINE, PAD = 11.5, 13.0, 6.0  # node text: size and line height in px, inner padding of a box
@@ -94,7 +95,7 @@ class Picture:
     unit: str = ""  # the graph's bucket (week, day...): a same-bucket edge beside a lagged one says "same week"
 
     def label(self, node: str) -> str:
-        return self.titles.get(node) or node.replace("_", " ")
+        return node_title(self.titles, node)
 
 
 def picture_of(r: InvestigationResult) -> Picture:
@@ -123,7 +124,7 @@ def paths_picture(edges: tuple[tuple[str, str, int], ...], titles: dict[str, str
     the sources with a bold border, the target dashed, the edges on those paths hot."""
     hot = graph_layout.path_edges([(s, t) for s, t, _ in edges], set(sources), target)
     marks = {n: ("better", 1, True) for n in sources}
-    label = {n: titles.get(n) or n.replace("_", " ") for n in set(titles) | {m for e in edges for m in e[:2]}}
+    label = {n: node_title(titles, n) for n in set(titles) | {m for e in edges for m in e[:2]}}
     nodes = set(label)
     names = ", ".join(label.get(n, n) for n in sources)
     about = (f"{len(nodes)} nodes and {len(edges)} edges; {what} {names} (bold border) and the target "

@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from results.format import json_number
+from results.format import json_number, node_title
 
 
 def _num(x: float | None) -> float | None:
@@ -66,7 +66,7 @@ class ActionRanking:
     edges: tuple[tuple[str, str, int], ...] = field(default=(), compare=False, repr=False)
 
     def title(self, node: str) -> str:
-        return self.titles.get(node) or node.replace("_", " ")
+        return node_title(self.titles, node)
 
     def to_dict(self) -> dict[str, Any]:
         return {"target": self.target, "actions": [a.to_dict() for a in self.items], "rejected": dict(self.rejected),

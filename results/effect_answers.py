@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from results.actions import ActionEffect
 from results.effects import EffectResult, Estimate, HeterogeneousEffects, Recommendation, ScopeEffect
-from results.format import format_value
+from results.format import format_value, node_title
 from results.intervals import excludes_zero, side
 from results.what_if import WhatIf
 
@@ -72,11 +72,22 @@ def cap(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def method_words(method: str) -> str:
-    return {"linear_regression": "linear regression", "double_ml": "double ML with flexible learners",
-            "doubly_robust": "doubly robust (AIPW) estimation", "regression_adjustment": "regression adjustment",
-            "two_stage_regression": "front-door two-stage regression",
-            "instrumental_variable": "instrumental variable"}.get(method, method.replace("_", " "))
+# One name per estimator, for the tables and the sentences alike (no commas: a sentence lists them).
+METHODS = {
+    "linear_regression": "linear regression with adjustment",
+    "regression_adjustment": "regression adjustment",
+    "double_ml": "double ML with flexible learners",
+    "doubly_robust": "doubly robust (AIPW) estimation",
+    "two_stage_regression": "front-door two-stage regression",
+    "instrumental_variable": "instrumental variable (Wald / 2SLS)",
+    "naive_regression": "naive regression without adjustment",
+    "LinearDML": "EconML LinearDML",
+    "CausalForestDML": "EconML CausalForestDML (causal forest)",
+}
+
+def method_name(method: str) -> str:
+    """An estimator's name in words."""
+    return METHODS.get(method, method.replace("_", " "))
 
 
 # --- one average effect ------------------------------------------------------------------------------
@@ -116,8 +127,8 @@ def reason_text(r: EffectResult, code: str) -> str:
         other = next((e for e in r.estimates[1:] if e.interval is not None), None)
         if head is None or other is None:
             return "the linear and flexible estimates disagree"
-        return (f"the linear and flexible estimates disagree ({method_words(head.method)}: "
-                f"{signed(head.value * r.step, unit_y)}, {method_words(other.method)}: {signed(other.value * r.step, unit_y)} "
+        return (f"the linear and flexible estimates disagree ({method_name(head.method)}: "
+                f"{signed(head.value * r.step, unit_y)}, {method_name(other.method)}: {signed(other.value * r.step, unit_y)} "
                 f"for {doing(r)}; their intervals do not overlap)")
     if code == "outside_confounder":
         moved = [o for o in r.outside if o.adjusted_effect is not None]
@@ -146,7 +157,7 @@ def effect_answer(r: EffectResult) -> str:
     claim = _claim(r, r.step_effect, r.step_interval)
     if not r.reliable:
         reasons = [reason_text(r, c) for c in r.unreliable_because]
-        return (f"Unreliable: {'; '.join(reasons)}. The headline estimate ({method_words(r.method)}) says: "
+        return (f"Unreliable: {'; '.join(reasons)}. The headline estimate ({method_name(r.method)}) says: "
                 f"{claim[:1].lower() + claim[1:]}; do not act on it before checking the graph and the data.")
     text = claim
     if r.method in FLEXIBLE:
@@ -225,8 +236,8 @@ def lever_sentence(r: Recommendation, titles: dict[str, str], units: dict[str, s
                    higher_is_worse: bool, confidence: float) -> str:
     """'Raising line coverage ratio from 68% to 84% (its 75th percentile) would lower ...'."""
     lu, tu = units.get(r.lever, ""), units.get(target, "")
-    lt = titles.get(r.lever) or r.lever.replace("_", " ")
-    tt = titles.get(target) or target.replace("_", " ")
+    lt = node_title(titles, r.lever)
+    tt = node_title(titles, target)
     pct = f"its {round(r.goal_quantile * 100)}th percentile"
     if r.already_there:
         return f"{cap(lt)} is already at {format_value(r.current, lu)}, at or beyond {pct} ({format_value(r.goal, lu)})."
@@ -278,7 +289,7 @@ def action_sentence(a: ActionEffect, titles: dict[str, str], units: dict[str, st
     """'"Split PRs over 400 lines" (median change size 420 lines -> 300 lines) would lower ...'."""
     moves = ", ".join(f"{titles.get(n) or n.replace('_', ' ')} {format_value(now, units.get(n, ''))} → "
                       f"{format_value(after, units.get(n, ''))}" for n, (now, after) in a.moves.items())
-    tt = titles.get(target) or target.replace("_", " ")
+    tt = node_title(titles, target)
     return (f'"{a.name}" ({moves}) '
             f"{move_effect(a.improvement, a.interval, tt, units.get(target, ''), higher_is_worse, confidence)}.")
 

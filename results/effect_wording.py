@@ -14,25 +14,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from results.actions import ActionRanking
-from results.effect_answers import level
+from results.effect_answers import level, method_name
 from results.effects import EffectResult, Estimate, HeterogeneousEffects, Recommendation, Recommendations, Refutation
 from results.format import format_delta, format_value
 from results.intervals import contains, excludes_zero, side
 from results.what_if import WhatIf
 
 EffectItem = EffectResult | HeterogeneousEffects | Recommendations | WhatIf | ActionRanking
-
-METHODS = {
-    "linear_regression": "linear regression, adjusted",
-    "regression_adjustment": "regression adjustment",
-    "double_ml": "double ML, flexible learners",
-    "doubly_robust": "doubly robust (AIPW)",
-    "two_stage_regression": "front-door two-stage regression",
-    "instrumental_variable": "instrumental variable (Wald / 2SLS)",
-    "naive_regression": "naive regression, no adjustment",
-    "LinearDML": "EconML LinearDML",
-    "CausalForestDML": "EconML CausalForestDML (causal forest)",
-}
 
 CHECKS = {
     "placebo_treatment": "placebo treatment",
@@ -46,10 +34,6 @@ ESTIMANDS = {
     "iv": "instrumental variable",
     "none": "not identifiable",
 }
-
-
-def method_name(method: str) -> str:
-    return METHODS.get(method, method.replace("_", " "))
 
 
 def check_name(name: str) -> str:

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from results.format import json_number
+from results.format import json_number, node_title
 from results.intervals import contains, excludes_zero
 
 
@@ -231,7 +231,7 @@ class EffectResult(_Json):
         return excludes_zero(self.interval)
 
     def title(self, node: str) -> str:
-        return self.titles.get(node) or node.replace("_", " ")
+        return node_title(self.titles, node)
 
     @property
     def refutations_passed(self) -> bool:
@@ -328,7 +328,7 @@ class HeterogeneousEffects(_Json):
     higher_is_worse: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
 
     def title(self, node: str) -> str:
-        return self.titles.get(node) or node.replace("_", " ")
+        return node_title(self.titles, node)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -411,7 +411,7 @@ class Recommendations(_Json):
         return self.items[0] if self.items else None
 
     def title(self, node: str) -> str:
-        return self.titles.get(node) or node.replace("_", " ")
+        return node_title(self.titles, node)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -7,6 +7,12 @@ chat) shares, so "19%" and "+2.1 pp" read the same everywhere.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+
+
+def node_title(titles: Mapping[str, str], node: str) -> str:
+    """How a node is named in words: the label its graph gives it, else its name with spaces for underscores."""
+    return titles.get(node) or node.replace("_", " ")
 
 
 def json_number(x: float | None, digits: int = 6, *, significant: bool = False) -> float | None:

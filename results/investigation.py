@@ -14,6 +14,7 @@ from typing import Any
 
 from graphs.model import unit_of
 from results.format import json_number as _num
+from results.format import node_title
 
 
 @dataclass(frozen=True)
@@ -164,7 +165,7 @@ class InvestigationResult:
 
     def title(self, node: str) -> str:
         """A node's human label (the graph's ``label``, else its name with spaces for underscores)."""
-        return self.titles.get(node) or node.replace("_", " ")
+        return node_title(self.titles, node)
 
     def unit(self, node: str) -> str:
         """A node's unit; the target's is the observed unit."""

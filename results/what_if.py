@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from results.format import json_number as _num
+from results.format import node_title
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class WhatIf:
     edges: tuple[tuple[str, str, int], ...] = field(default=(), compare=False, repr=False)
 
     def title(self, node: str) -> str:
-        return self.titles.get(node) or node.replace("_", " ")
+        return node_title(self.titles, node)
 
     def to_dict(self) -> dict[str, Any]:
         return {
