@@ -106,6 +106,23 @@ def _parameters(s: linear.Structure) -> int:
     return sum(len(p) + 1 for p in s.parents)
 
 
+def _fitted(prepared: Prepared, graph: CausalGraph, target: str, settings: dict[str, float], opts: Options,
+            cache: ModelCache | None) -> tuple[Fitted, list[str], str, list[str]]:
+    """The model both questions answer from: fitted on every complete row, the settings' notes, the
+    target's kind and the caveats the rows call for."""
+    fitted = (cache if cache is not None else ModelCache(capacity=1)).fit(prepared.frame, graph)
+    return (fitted, _check_settings(settings, fitted, prepared.frame), fitted.kinds.get(target, "continuous"),
+            _caveats(prepared, fitted, opts.bootstrap))
+
+
+def _linear(fitted: Fitted, prepared: Prepared, graph: CausalGraph, target: str
+            ) -> tuple[linear.Structure, int, np.ndarray, np.ndarray | None]:
+    """The target's linear structure, its parameter count, the fit rows and their weights."""
+    s = linear.structure(fitted.dag, target, fitted.log_columns)
+    w, _ = row_weights(graph, prepared.frame, target)
+    return s, _parameters(s), prepared.frame[list(s.columns)].to_numpy(float), w
+
+
 def intervene(
     data: pd.DataFrame,
     graph: CausalGraph,
@@ -127,16 +144,10 @@ def intervene(
     """
     opts = options or Options()
     prepared = _prepared(data, graph, target, settings, opts)
-    fitted = (cache if cache is not None else ModelCache(capacity=1)).fit(prepared.frame, graph)
-    notes = _check_settings(settings, fitted, prepared.frame)
-    kind = fitted.kinds.get(target, "continuous")
-    caveats = _caveats(prepared, fitted, opts.bootstrap)
+    fitted, notes, kind, caveats = _fitted(prepared, graph, target, settings, opts, cache)
     draws, params_n = np.array([]), 0
     if fitted.exact:
-        s = linear.structure(fitted.dag, target, fitted.log_columns)
-        params_n = _parameters(s)
-        x = prepared.frame[list(s.columns)].to_numpy(float)
-        w, _ = row_weights(graph, prepared.frame, target)
+        s, params_n, x, w = _linear(fitted, prepared, graph, target)
         params = linear.fit(s, x, weights=w)
         noise = linear.noise(s, params, x)[0]
         values, baseline = (
@@ -189,20 +200,14 @@ def counterfactual(
         have = (f"{iso(prepared.frame.index.min())} to {iso(prepared.frame.index.max())}" if len(prepared.frame)
                 else "no complete rows")
         raise EngineInputError(f"the window {'..'.join(window.label())} has no complete rows (data: {have})")
-    fitted = (cache if cache is not None else ModelCache(capacity=1)).fit(prepared.frame, graph)
-    notes = _check_settings(settings, fitted, prepared.frame)
-    kind = fitted.kinds.get(target, "continuous")
-    caveats = _caveats(prepared, fitted, opts.bootstrap)
+    fitted, notes, kind, caveats = _fitted(prepared, graph, target, settings, opts, cache)
     if len(rows) < 4:
         caveats.append(f"the window holds only {len(rows)} row(s): its own noise decides much of the answer")
     w_rows, _ = row_weights(graph, rows, target)
     observed = float(np.average(rows[target].to_numpy(float), weights=w_rows))
     draws, params_n = np.array([]), 0
     if fitted.exact:
-        s = linear.structure(fitted.dag, target, fitted.log_columns)
-        params_n = _parameters(s)
-        x = prepared.frame[list(s.columns)].to_numpy(float)
-        w, _ = row_weights(graph, prepared.frame, target)
+        s, params_n, x, w = _linear(fitted, prepared, graph, target)
         cur = rows[list(s.columns)].to_numpy(float)
         fixed = {j: float(settings[prepared.columns.get(c, (c, 0))[0]]) for j, c in enumerate(s.columns)
                  if prepared.columns.get(c, (c, 0))[0] in settings and j != s.target}
