@@ -83,3 +83,24 @@ def test_a_settling_target_says_its_fall_is_not_yet_a_finding() -> None:
     assert any(c.startswith(f"{INTRO} is still settling from") for c in r.caveats), r.caveats
     assert "still settling: a commit counts as bug-introducing only once a later fix reveals it" in r.explanation
     assert "not yet a finding" in r.to_dict()["explanation"]
+
+
+def test_settling_counts_back_from_when_the_table_was_written(tmp_path) -> None:
+    """A table file is the collection that wrote it: written the week of its last commit, its latest weeks
+    are still settling; written long after (its fixes have had time to come), none is, and the fall of the
+    bug-introducing share is then a finding like any other."""
+    import os
+
+    table = _table()
+    path = tmp_path / "history.csv"
+    table.to_csv(path, index=False)
+    last = pd.Timestamp(table["ts"].max())
+    for written, settling in ((last + pd.Timedelta(days=2), True), (last + pd.Timedelta(weeks=40), False)):
+        os.utime(path, (written.timestamp(), written.timestamp()))
+        req = pipeline.request(target=FIX, graph=GRAPH.name, last="13 weeks")
+        r = pipeline.investigate(req, pipeline.settings(None), data=str(path), graph=GRAPH).result
+        left_out = any(c.startswith(f"left out as a cause: {INTRO}") for c in r.caveats)
+        assert left_out is settling, (written, r.caveats)
+        assert (INTRO in {c.node for c in r.causes}) is not settling
+    check = pipeline.check_graph(GRAPH, str(path), pipeline.settings(None), permutations=5)
+    assert not any("still settling" in n for n in check.notes)  # written 40 weeks on: nothing to leave out

@@ -22,11 +22,13 @@ from rca.pipeline import records
 from rca.pipeline.compute import on_cluster
 from rca.pipeline.data import Data, GraphRef, graph_of, stored_frame, wide_frame
 from rca.pipeline.questions import question as to_question
-from rca.pipeline.settling import LAG_METRICS, Settling, for_question, settle
+from rca.pipeline.settling import LAG_METRICS, Settling, for_question, read_at, settle
 from rca.pipeline.settling import span as settling_span
 from results import InvestigationResult
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from rca.store import Store
 
 Request = InvestigationSettings
@@ -74,14 +76,16 @@ def answer(request: Request, graph: CausalGraph, frame, settings: Settings, *,
     return replace(result, explanation=wording.explanation(result)) if asked.target_since else result
 
 
-def settling_of(graph: CausalGraph, frame, raw=None, store: Store | None = None, scope: str = "") -> Settling:
+def settling_of(graph: CausalGraph, frame, raw=None, store: Store | None = None, scope: str = "",
+                read: pd.Timestamp | None = None) -> Settling:
     """Which of ``frame``'s buckets are still settling for ``graph``, measured from ``raw`` (a table) or the
-    store's figures for ``scope`` when the graph has settling nodes."""
+    store's figures for ``scope`` when the graph has settling nodes, counted back from ``read`` (when the
+    history was read) if known."""
     if not settling_span(frame, graph, buckets=0).nodes:
         return settling_span(frame, graph)
     if raw is None and store is not None and scope:
         raw = store.read(scope=scope, metrics=list(LAG_METRICS))
-    return settling_span(frame, graph, raw)
+    return settling_span(frame, graph, raw, read=read)
 
 
 @on_cluster
@@ -129,7 +133,7 @@ def _settling_of_data(graph: CausalGraph, frame, data: Data) -> Settling:
 
     if not settling_span(frame, graph, buckets=0).nodes:
         return settling_span(frame, graph)
-    return settling_of(graph, frame, read_table(data))
+    return settling_of(graph, frame, read_table(data), read=read_at(data))
 
 
 def render_all(result: InvestigationResult, formats: Sequence[str]) -> dict[str, str]:
@@ -153,6 +157,6 @@ def check_graph(graph: GraphRef, data: Data, settings: Settings, *, permutations
     g = graph_of(graph)
     raw = read_table(data)
     frame, _ = wide_frame(raw, g, scope)
-    frame, settling = settle(frame, g, raw)  # still-settling buckets would teach the check the censoring
+    frame, settling = settle(frame, g, raw, read=read_at(data))  # settling buckets would teach the check the censoring
     result = engine_check_graph(frame, g, permutations=permutations, seed=settings.engine.seed)
     return replace(result, notes=(settling.note(), *result.notes)) if settling.note() else result

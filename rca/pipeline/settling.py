@@ -3,8 +3,10 @@
 Some metrics are rewritten by later history (:data:`collectors.git_buckets.SETTLING_METRICS`): SZZ
 finds a commit bug-introducing only when a later fix blames it, so the latest buckets read low until
 their bugs are fixed. For as long as the table's fixes usually take (the fix-weighted median time to
-fix, in buckets; :data:`DEFAULT_SETTLING` when the table does not say), the latest buckets of those
-metrics are still settling. A graph check or suggestion leaves them out of the data (they would
+fix, in buckets; :data:`DEFAULT_SETTLING` when the table does not say) before the history was read,
+buckets of those metrics are still settling: counted back from when a table file was written (the
+collection that wrote it), or from the table's last bucket when that is not known. A table read long
+after its last commit has had time to see its fixes. A graph check or suggestion leaves them out of the data (they would
 teach it the censoring). An investigation whose rows asked about reach into them leaves the settling
 nodes out of its graph (a still-settling fall is never a cause; their parents' effects through them
 become direct edges), or, when the target itself is settling, says so beside the answer.
@@ -13,13 +15,16 @@ become direct edges), or, when the target itself is settling, says so beside the
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from collectors import files
 from collectors.git_buckets import SETTLING_LAG_METRIC, SETTLING_METRICS
+from core.observations import bucket_of
 from graphs import CausalGraph
 from graphs.model import Edge, build_graph
 from rca.frames import bucket_length
@@ -75,9 +80,22 @@ def settling_buckets(raw: pd.DataFrame, unit: str) -> tuple[int, bool]:
     return int(min(_MAX_SETTLING, max(1, math.ceil(median / step)))), True
 
 
+def read_at(data: object) -> pd.Timestamp | None:
+    """When a table's history was read: a file's last change (the collection that wrote it), never later
+    than now; None for a table given in memory (its last bucket stands in)."""
+    if not isinstance(data, (str, Path)):
+        return None
+    try:
+        written = Path(data).stat().st_mtime
+    except OSError:
+        return None
+    return pd.Timestamp(min(written, time.time()), unit="s", tz="UTC")
+
+
 def span(frame: pd.DataFrame, graph: CausalGraph, raw: pd.DataFrame | None = None,
-         buckets: int | None = None) -> Settling:
-    """Which of ``graph``'s nodes settle, and from which of ``frame``'s buckets on they are still settling."""
+         buckets: int | None = None, read: pd.Timestamp | None = None) -> Settling:
+    """Which of ``graph``'s nodes settle, and from which of ``frame``'s buckets on they are still settling
+    (counted back from the bucket ``read`` falls in, else from the frame's last bucket)."""
     nodes = tuple(n for n, node in graph.nodes.items() if node.metric in SETTLING_METRICS and n in frame.columns)
     if not nodes or frame.empty or graph.unit == "commit":
         return Settling(nodes, 0, None, False)
@@ -87,13 +105,22 @@ def span(frame: pd.DataFrame, graph: CausalGraph, raw: pd.DataFrame | None = Non
     if buckets <= 0:
         return Settling(nodes, 0, None, False)
     last = pd.Timestamp(frame.index.max())
-    return Settling(nodes, buckets, last - bucket_length(graph.unit) * (buckets - 1), measured)
+    newest = last
+    if read is not None:
+        read_bucket = pd.Timestamp(int(bucket_of(int(read.timestamp()), graph.unit)), unit="s", tz="UTC")
+        if last.tz is None:
+            read_bucket = read_bucket.tz_localize(None)
+        newest = max(last, read_bucket)
+    since = newest - bucket_length(graph.unit) * (buckets - 1)
+    if since > last:  # read long enough after its last bucket: every bucket has had its fixes' time
+        return Settling(nodes, buckets, None, measured)
+    return Settling(nodes, buckets, since, measured)
 
 
 def settle(frame: pd.DataFrame, graph: CausalGraph, raw: pd.DataFrame | None = None,
-           buckets: int | None = None) -> tuple[pd.DataFrame, Settling]:
+           buckets: int | None = None, read: pd.Timestamp | None = None) -> tuple[pd.DataFrame, Settling]:
     """``frame`` with the still-settling latest buckets of the settling nodes set missing."""
-    found = span(frame, graph, raw, buckets)
+    found = span(frame, graph, raw, buckets, read)
     if found.since is None:
         return frame, found
     out = frame.copy()

@@ -26,7 +26,7 @@ from graphs import CausalGraph, Node, shipped_graph
 from graphs.model import build_graph, shipped_names
 from rca.config import Settings
 from rca.pipeline.data import Data, GraphRef, graph_of, wide_frame
-from rca.pipeline.settling import DEFAULT_SETTLING, Settling, settle, settling_buckets  # noqa: F401 - the rule's home
+from rca.pipeline.settling import DEFAULT_SETTLING, Settling, read_at, settle, settling_buckets  # noqa: F401 - the rule's home
 
 # The domain's order, earliest first: a metric of a later tier does not cause one of an earlier tier in the
 # same bucket (a lagged edge may run either way).
@@ -120,7 +120,7 @@ def suggest_graph(data: Data, settings: Settings, *, from_graph: GraphRef | None
     if absent:
         raise BadInput(f"the data has no values for {', '.join(absent[:8])}; collect them or leave them out of the "
                        "start graph and the tiers")
-    frame, settled = settle(frame, provisional, raw, settling)
+    frame, settled = settle(frame, provisional, raw, settling, read=read_at(data))
     sparse = tuple(n for n in nodes if frame[n].isna().mean() > _MAX_MISSING and n not in settled.nodes)
     if len(sparse) == len(nodes):
         raise BadInput("every column is missing in more than a fifth of the rows; nothing to learn from")
