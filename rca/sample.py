@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from core.observations import Replace
+
 SCOPE = "acme/payments"
 INJECTED_CAUSE = "line_coverage_ratio"
 TARGET = "bug_fix_commit_ratio"
@@ -44,12 +46,30 @@ class Sample:
     target: str = TARGET
     cause: str = INJECTED_CAUSE
 
+    @property
+    def replaces(self) -> tuple[Replace, ...]:
+        """What writing the sample supersedes in a store: its scope's earlier rows (a sample drawn in
+        an earlier week ends a week earlier; kept, the two would blend into one history)."""
+        return tuple(Replace(self.scope, src) for src in sorted(set(_SOURCES.values())))
 
-def generate(weeks: int = 104, shift_weeks: int = 13, seed: int = 7, inject: bool = True) -> Sample:
-    """Generate the sample; ``inject=False`` gives the same organisation with nothing injected."""
+
+def last_week(end: pd.Timestamp | None = None) -> pd.Timestamp:
+    """The Monday that starts the last whole week before ``end`` (default: now, UTC)."""
+    now = pd.Timestamp.now(tz="UTC") if end is None else pd.Timestamp(end)
+    now = now.tz_localize("UTC") if now.tzinfo is None else now.tz_convert("UTC")
+    return (now.normalize() - pd.Timedelta(days=now.weekday())) - pd.Timedelta(days=7)
+
+
+def generate(weeks: int = 104, shift_weeks: int = 13, seed: int = 7, inject: bool = True,
+             end: pd.Timestamp | None = None) -> Sample:
+    """Generate the sample; ``inject=False`` gives the same organisation with nothing injected.
+
+    Its last week is the last whole week before ``end`` (default: now), so a demo run today reads as
+    today's data (a fixed calendar would age, and the reports would rightly say the data are old);
+    the values depend only on ``seed``.
+    """
     rng = np.random.default_rng(seed)
-    start = pd.Timestamp("2024-12-02", tz="UTC")  # a Monday
-    ts = pd.date_range(start, periods=weeks, freq="7D")
+    ts = pd.date_range(end=last_week(end), periods=weeks, freq="7D")
     shifted = np.arange(weeks) >= weeks - shift_weeks
 
     commits = rng.poisson(60, weeks).astype(float)

@@ -6,6 +6,7 @@ import json
 import sqlite3
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from rca.config import load_settings
@@ -63,6 +64,25 @@ def test_sample_is_deterministic_and_has_the_injected_drop() -> None:
     assert a.wide.equals(b.wide)
     cov = a.wide["line_coverage_ratio"]
     assert cov.iloc[:-13].mean() - cov.iloc[-13:].mean() == pytest.approx(0.12, abs=0.03)
+
+
+def test_the_sample_ends_with_the_last_whole_week_and_a_later_demo_replaces_the_earlier(tmp_path: Path) -> None:
+    """A demo run today reads as today's data (its last week is the last whole one), and a demo a week
+    later supersedes the earlier one in its store instead of blending two histories into one."""
+    from rca.store import Store
+
+    wed = pd.Timestamp("2026-12-02T01:00Z")
+    assert generate(end=wed).wide.index[-1] == pd.Timestamp("2026-11-23", tz="UTC")  # 11-30's week not over
+    assert generate(end="2026-11-30T00:00Z").wide.index[-1] == pd.Timestamp("2026-11-23", tz="UTC")
+    assert generate(end="2026-11-29T23:59Z").wide.index[-1] == pd.Timestamp("2026-11-16", tz="UTC")
+    earlier, later = generate(end=wed), generate(end=wed + pd.Timedelta(days=7))
+    assert earlier.wide.to_numpy().tolist() == later.wide.to_numpy().tolist()  # values depend on the seed only
+    with Store(f"sqlite:///{tmp_path / 'demo.db'}") as store:
+        store.write(earlier.observations, replace=earlier.replaces)
+        store.write(later.observations, replace=later.replaces)
+        kept = store.read(scope=earlier.scope)
+    assert len(kept) == len(later.observations)
+    assert kept["ts"].min() == later.wide.index[0]
 
 
 def test_shipped_graph_fits_the_sample_it_explains() -> None:

@@ -115,7 +115,8 @@ def test_what_if_over_the_http_api(tmp_path: Path) -> None:
             doc = ok.json()
             assert doc["kind"] == "intervention" and doc["seed"] == 2 and doc["interval_of"] == "mean"
             assert doc["interval"][0] <= doc["mean"] <= doc["interval"][1] < doc["baseline_mean"]
-            cf = c.post("/what-if", json={"target": SAMPLE.target, "scope": SAMPLE.scope, "window": "2026-06-01..",
+            since = f"{SAMPLE.baseline[0]:%Y-%m-%d}.."
+            cf = c.post("/what-if", json={"target": SAMPLE.target, "scope": SAMPLE.scope, "window": since,
                                           "set": {"line_coverage_ratio": 0.85}})
             assert cf.status_code == 200 and cf.json()["kind"] == "counterfactual", cf.text
             for body, said in (

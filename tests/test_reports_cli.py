@@ -31,8 +31,12 @@ def _store_sample(data_dir: Path) -> None:
 
 
 def test_rca_report_posts_and_records_failures(tmp_path, monkeypatch, capsys) -> None:
+    from rca import sample
+
     data, out = tmp_path / "data", tmp_path / "out"
     _store_sample(data)
+    drawn = sample.generate()
+    base, now = (f"{a:%Y-%m-%d}..{b:%Y-%m-%d}" for a, b in (drawn.baseline, drawn.current))
     with FakePlatform("slack") as slack, FakePlatform("discord", [Reply(400, body='{"message": "Invalid Form Body"}')]) \
             as discord:
         (tmp_path / "discord.url").write_text(discord.url + "\n")
@@ -53,7 +57,7 @@ notify:
     - {{kind: teams, name: leads, url_env: TEST_MISSING_HOOK}}
 investigations:
   - {{target: bug_fix_commit_ratio, scope: acme/payments, last: 13 weeks}}
-  - {{target: lead_time_seconds, scope: acme/payments, baseline: 2026-06-01..2026-08-30, current: 2026-08-31..2026-11-29}}
+  - {{target: lead_time_seconds, scope: acme/payments, baseline: {base}, current: {now}}}
   - {{target: incidents_count, scope: acme/nowhere, last: 13 weeks}}
 """)
         code = _run(["report", "--config", str(config)])
@@ -63,7 +67,7 @@ investigations:
     assert len(html) == 1 and html[0].with_suffix(".md").exists()
     objects = json.loads(html[0].with_suffix(".json").read_text())
     assert [o["target"] for o in objects] == ["bug_fix_commit_ratio", "lead_time_seconds"]
-    assert objects[0]["window"]["current"] == ["2026-08-31T00:00:00Z", "2026-11-29T23:59:59Z"]
+    assert objects[0]["window"]["current"] == [f"{t:%Y-%m-%dT%H:%M:%SZ}" for t in drawn.current]
     # The target without data is reported as not investigated; the others still are.
     assert "Not investigated" in html[0].read_text() and "acme/nowhere" in html[0].read_text()
     assert "not investigated: incidents_count in acme/nowhere" in captured.err

@@ -53,7 +53,7 @@ def demo(settings: Settings, out_dir: Path | None = None, *, inject: bool = True
     request = InvestigationSettings(target=s.target, scope=s.scope, graph="delivery",
                                     baseline=_window(s.baseline), current=_window(s.current))
     with Store(f"sqlite:///{(settings.data_dir / 'demo.db').resolve()}") as store:
-        store.write(s.observations)
+        store.write(s.observations, replace=s.replaces)
         done = investigate(request, settings, store=store, keep=True)
         asked = [effect(s.cause, s.target, settings, graph="delivery", scopes=s.scope, store=store, keep=True,
                         simulations=DEMO_SIMULATIONS, dml=False),

@@ -58,7 +58,7 @@ def demo_investigations(store: Store) -> list[InvestigationSettings]:
     from rca import sample
 
     demo = sample.generate()
-    store.write(demo.observations)
+    store.write(demo.observations, replace=demo.replaces)
     return [InvestigationSettings(target=demo.target, scope=demo.scope, last="13 weeks"),
             InvestigationSettings(target="lead_time_seconds", scope=demo.scope, last="13 weeks")]
 
