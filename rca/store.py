@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from core import observations
 from core.errors import BadInput, Unavailable
 from core.observations import Replace
 from core.secrets import Redactor, mask_url, url_secrets
+from rca.records import InvestigationRecord, RunRecord
 
 metadata = sa.MetaData()
 
@@ -180,46 +180,6 @@ def _naive_utc(ts: Any) -> datetime:
 
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
-
-
-@dataclass(frozen=True)
-class InvestigationRecord:
-    """One investigation as the store keeps it."""
-
-    id: str
-    created_at: datetime
-    status: str
-    scope: str
-    target: str
-    question: dict[str, Any]
-    result: dict[str, Any] | None = None
-    report_path: str | None = None
-    error: str | None = None
-    finished_at: datetime | None = None
-    kind: str = "investigation"  # one of results.questions.QUESTION_KINDS
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    """One run of a scheduled job as the store keeps it."""
-
-    id: str
-    job: str
-    trigger: str
-    started_at: datetime
-    status: str  # one of RUN_STATUSES
-    finished_at: datetime | None = None
-    error: str | None = None
-    outputs: dict[str, Any] | None = None
-    owner: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        def iso(t: datetime | None) -> str | None:
-            return t.replace(tzinfo=UTC).isoformat().replace("+00:00", "Z") if t is not None else None
-
-        return {"id": self.id, "job": self.job, "trigger": self.trigger, "status": self.status,
-                "started_at": iso(self.started_at), "finished_at": iso(self.finished_at), "error": self.error,
-                "outputs": self.outputs or {}}
 
 
 class RunLog:

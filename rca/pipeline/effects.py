@@ -94,11 +94,12 @@ def _ask(kind: str, target: str, question: dict[str, Any], g: CausalGraph, setti
          problem: Callable[[EffectItem], str | None] = lambda _: None, *, min_scopes: int = 1,
          max_scopes: int | None = None) -> Answer:
     """Resolve the frames, run ``compute`` and keep the record (done, or failed with the error)."""
-    from rca.store import Store as StoreType
-
     keep = data is None if keep is None else keep
     own = store is None and (data is None or keep)
-    store = StoreType(settings.store_url) if own else store
+    if own:  # imported only then: SQLAlchemy costs a question from a file ~0.3 s of start-up
+        from rca.store import Store as StoreType
+
+        store = StoreType(settings.store_url)
     try:
         frames = wide_frames(data, g, scopes) if data is not None else stored_frames(store, g, scopes)
         _count_scopes(kind, frames, min_scopes, max_scopes)

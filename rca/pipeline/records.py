@@ -40,7 +40,7 @@ def now() -> datetime:
 
 def opened(*, scope: str, target: str, question: dict[str, Any], kind: str = "investigation") -> InvestigationRecord:
     """A new record, ``running``, for a question about ``target`` in ``scope``."""
-    from rca.store import InvestigationRecord
+    from rca.records import InvestigationRecord
 
     scope = scope if len(scope) <= 255 else scope[:254] + "…"
     return InvestigationRecord(id=str(uuid.uuid4()), created_at=now(), status="running", scope=scope, target=target,

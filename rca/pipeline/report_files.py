@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from rca.config import Settings
 
 if TYPE_CHECKING:
-    from rca.store import InvestigationRecord
+    from rca.records import InvestigationRecord
 
 REPORT_TYPES = {".html": "text/html; charset=utf-8", ".md": "text/markdown; charset=utf-8",
                 ".json": "application/json", ".png": "image/png", ".svg": "image/svg+xml",
