@@ -178,13 +178,17 @@ def _first(r: InvestigationResult, where: str) -> str:
     return f"{name}{where} {moved(r)} from {b} to {c} {when}"
 
 
-def _attributed(r: InvestigationResult, top: Cause) -> str:
-    """'62% of the rise is attributed to falling line coverage ratio (82% to 68%)'."""
+def _attributed(r: InvestigationResult, top: Cause, verdict: str = "") -> str:
+    """'62% of the rise is attributed to falling line coverage ratio (82% to 68%)', with ``verdict``
+    (' (significant)') right after the cause."""
     word = {"rose": "rise", "fell": "fall"}.get(moved(r), "deviation")
     share = top.share * 100
-    if share >= 99.5:
-        return f"{cause_movement(r, top.node)} accounts for all of the {word}"
-    return f"{share:.0f}% of the {word} is attributed to {cause_movement(r, top.node)}"
+    if 99.5 <= share < 100.5:
+        return f"{cause_movement(r, top.node)}{verdict} accounts for all of the {word}"
+    said = f"{share:.0f}% of the {word} is attributed to {cause_movement(r, top.node)}{verdict}"
+    if share >= 100.5:  # the shares add up, so parts pulling the other way offset the excess
+        said += f", more than the whole {word}: other parts pulled against it"
+    return said
 
 
 def headline(r: InvestigationResult) -> str:
@@ -216,10 +220,9 @@ def explanation(r: InvestigationResult) -> str:
         parts.append(f"That is within normal noise (score {r.regression.score:.1f}), so it is not flagged as a regression.")
     top = top_cause(r)
     if top is not None:
-        sentence = _attributed(r, top)
-        sentence = sentence[:1].upper() + sentence[1:]
         reason = why_not_significant(top)
-        parts.append(sentence + (f" (not significant: {reason})." if reason else " (significant)."))
+        sentence = _attributed(r, top, f" (not significant: {reason})" if reason else " (significant)")
+        parts.append(sentence[:1].upper() + sentence[1:] + ".")
         others = [c for c in upstream(r) if c is not top and pushes(r, c) and notable(c.share)][:2]
         if others:
             parts.append("Also contributing: " + ", ".join(f"{r.title(c.node)} ({pct(c.share)})" for c in others) + ".")

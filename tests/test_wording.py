@@ -169,6 +169,20 @@ def test_the_top_cause_share_in_words_is_its_share_in_the_table() -> None:
     assert "27% of the rise" in wording.headline(r)
 
 
+def test_a_top_cause_carrying_more_than_the_change_is_not_said_to_account_for_all_of_it() -> None:
+    """A Nezha incident: the callee's latency carried 157% of the rise while a call edge pulled -212%; the text
+    said it "accounts for all of the rise" beside a table's 157%."""
+    r = _with([_cause(COV, 0.1256), _cause(CHURN, -0.0456, direction="better"), _cause(TARGET, 0.0)])
+    text = wording.explanation(r)
+    assert "accounts for all" not in text
+    assert "157% of the rise is attributed to changes in line coverage ratio (significant), more than the whole rise: " \
+        "other parts pulled against it." in text
+    assert "157% of the rise" in wording.headline(r) and "more than the whole rise" in wording.headline(r)
+    assert "Pulling the other way: test churn ratio (-57%)." in text
+    exact = _with([_cause(COV, 0.08), _cause(TARGET, 0.0)])
+    assert "accounts for all of the rise" in wording.explanation(exact)
+
+
 def test_counted_things_read_as_whole_numbers_in_one_precision() -> None:
     """'23 lines -> 24.42 lines' read as if lines came in hundredths; averages of counts from 10 up are whole,
     and one line is one line."""
