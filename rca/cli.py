@@ -127,6 +127,8 @@ def investigate(
     at: Annotated[str | None, typer.Option("--at", help="anomaly: a time, or START..END for a short window")] = None,
     baseline: Annotated[str | None, typer.Option("--baseline", help="START..END (change: before; anomaly: fit window)")] = None,
     current: Annotated[str | None, typer.Option("--current", help="START..END: the window that got worse")] = None,
+    last: Annotated[str | None, typer.Option(
+        "--last", help="change: that span to the latest data against the one before (e.g. '13 weeks')")] = None,
     fmt: Annotated[Format, typer.Option("--format", "-f", help="json, md or html")] = Format.json,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="write here instead of stdout")] = None,
     scope: Annotated[str, typer.Option("--scope", help="with --data: a label; without: the store's scope to read")] = "",
@@ -134,12 +136,13 @@ def investigate(
     bootstrap: Annotated[int | None, typer.Option("--bootstrap", help="resamples for intervals (0: off)")] = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Explain a metric's anomaly (--at) or change (--baseline/--current), from a table or the store."""
+    """Explain a metric's anomaly (--at) or change (--baseline/--current, or --last), from a table or the store."""
     from rca import pipeline
 
     engine = {k: v for k, v in {"seed": seed, "bootstrap": bootstrap}.items() if v is not None}
     settings = _settings(config, engine=engine)
-    request = pipeline.request(target=target, graph=graph, scope=scope, at=at, baseline=baseline, current=current)
+    request = pipeline.request(target=target, graph=graph, scope=scope, at=at, baseline=baseline, current=current,
+                               last=last)
     done = pipeline.investigate(request, settings, data=data, formats=[fmt.value])
     emit(done, fmt.value, out, "investigation", scrubbing(settings))
 

@@ -48,6 +48,22 @@ def test_change_mode_names_the_injected_cause_first(rca, chain_graph: Path, tmp_
     assert {"fit", "attribute"} <= set(doc["timings_s"])
 
 
+def test_last_asks_about_that_span_to_the_latest_data_against_the_one_before(rca, chain_graph: Path,
+                                                                           tmp_path: Path) -> None:
+    data = write_csv(chain_frame(shift_at=120, shift=-0.08, node="coverage"), tmp_path / "m.csv")  # 160 days
+    res = rca("investigate", "--data", str(data), "--graph", str(chain_graph), "--target", "bugs",
+              "--last", "40 days", "--bootstrap", "8")
+    assert res.code == 0, res.err
+    doc = _json(res.out)
+    assert doc["window"]["current"] == ["2026-05-01T00:00:00Z", "2026-06-09T23:59:59Z"]
+    assert doc["window"]["baseline"] == ["2026-03-22T00:00:00Z", "2026-04-30T23:59:59Z"]
+    assert doc["causes"][0]["node"] == "coverage" and doc["regression"]["detected"] is True
+    for extra, said in ((["--at", "2026-05-03"], "not both"), ([], "cannot read the span")):
+        bad = rca("investigate", "--data", str(data), "--graph", str(chain_graph), "--target", "bugs",
+                  "--last", "40 days" if extra else "40 fortnights", *extra)
+        assert bad.code == 2 and said in bad.err and len(bad.err.strip().splitlines()) == 1, bad.err
+
+
 def test_change_mode_upstream_of_an_intermediate(rca, chain_graph: Path, tmp_path: Path) -> None:
     data = write_csv(chain_frame(shift_at=120, shift=25.0, node="change_size"), tmp_path / "m.csv")
     res = rca("investigate", "--data", str(data), "--graph", str(chain_graph), "--target", "bugs", *CHANGE,

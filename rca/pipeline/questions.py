@@ -49,10 +49,17 @@ def _span(text: str) -> pd.DateOffset | pd.Timedelta:
     return pd.DateOffset(months=n) if unit == "month" else pd.Timedelta(**{f"{unit}s": n})
 
 
+def _one_kind(spec: InvestigationSettings) -> None:
+    if spec.last and (spec.at or spec.baseline or spec.current):
+        raise BadInput(f"ask about either the last {spec.last.strip()[:40]} (last) or chosen windows (at, baseline, "
+                       "current), not both")
+
+
 def check(spec: InvestigationSettings) -> None:
     """Read a question's span and windows as :func:`question` will, without the data, so a question
     that cannot be read (a span of a billion weeks, a date that is none, a window ending before it
     starts) is refused when it is asked rather than failing when it is answered."""
+    _one_kind(spec)
     if spec.last:
         _span(spec.last)
     for text in (spec.baseline, spec.current):
@@ -71,6 +78,7 @@ def question(spec: InvestigationSettings, index: pd.DatetimeIndex, unit: str) ->
     The newest row anchors ``last: N weeks`` and ``at: latest``. A time between rows means the
     bucket holding it: ``at: 2026-03-04`` (a Wednesday) asks about the week starting 2026-03-02.
     """
+    _one_kind(spec)
     if len(index) == 0:
         raise BadInput("there is no data to ask about")
     latest = index.max()
