@@ -417,7 +417,32 @@ def counterfactual_text(r: InvestigationResult, index: int = 0) -> str:
     would, now = format_value(cf.target, r.observed.unit), format_value(r.observed.current, r.observed.unit)
     if would == now:
         return f"Had {had}, {r.title(r.target)} would have been about the same ({now})."
-    return f"Had {had}, {r.title(r.target)} would have been about {would}, not {now}."
+    return f"Had {had}, {r.title(r.target)} would have been about {would}, not {now}." + _beyond_share(r, cf.intervention,
+                                                                                                     cf.target)
+
+
+def _beyond_share(r: InvestigationResult, held_nodes: dict[str, float], would: float) -> str:
+    """Why a change's counterfactual moves the target far more (or less) than the cause's share says.
+
+    Between two windows the attribution shares the change among the mechanisms that changed; when a
+    cause moved and the way the target responds to it changed too, that joint part is split between
+    them, while holding the cause at its old value under today's mechanisms removes all of it. Said,
+    so the share and the counterfactual beside it are not read as contradicting each other.
+    """
+    if r.kind == "anomaly" or len(held_nodes) != 1:
+        return ""
+    node = next(iter(held_nodes))
+    cause = next((c for c in r.causes if c.node == node), None)
+    if cause is None:
+        return ""
+    moved_by = r.observed.current - would
+    if abs(moved_by - cause.contribution) <= 0.5 * max(abs(moved_by), abs(cause.contribution)):
+        return ""
+    if format_value(r.observed.current - cause.contribution, r.observed.unit) == format_value(would, r.observed.unit):
+        return ""
+    more = "more" if abs(moved_by) > abs(cause.contribution) else "less"
+    return (f" That is {more} than the {pct(cause.share)} attributed to {r.title(node)}: how {r.title(r.target)} "
+            f"responds to it changed between the windows too, and the attribution splits that joint part between them.")
 
 
 def overview(results: list[InvestigationResult]) -> list[OverviewRow]:
