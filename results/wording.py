@@ -417,8 +417,8 @@ def counterfactual_text(r: InvestigationResult, index: int = 0) -> str:
     would, now = format_value(cf.target, r.observed.unit), format_value(r.observed.current, r.observed.unit)
     if would == now:
         return f"Had {had}, {r.title(r.target)} would have been about the same ({now})."
-    return f"Had {had}, {r.title(r.target)} would have been about {would}, not {now}." + _beyond_share(r, cf.intervention,
-                                                                                                     cf.target)
+    said = f"Had {had}, {r.title(r.target)} would have been about {would}, not {now}."
+    return said + _beyond_share(r, cf.intervention, cf.target)
 
 
 def _beyond_share(r: InvestigationResult, held_nodes: dict[str, float], would: float) -> str:
