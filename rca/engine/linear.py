@@ -171,21 +171,15 @@ def evaluate(
     s: Structure, p: Params, draw: int, noise_values: np.ndarray, fixed: dict[int, float] | None = None
 ) -> np.ndarray:
     """Every column's value from noise ``(..., m)`` under refit ``draw``; ``fixed`` columns held (do())."""
-    vals = np.empty_like(noise_values, dtype=float)
-    logs = s.logs
-    for j, pa in enumerate(s.parents):
-        if fixed and j in fixed:
-            vals[..., j] = fixed[j]
-        elif not pa:
-            vals[..., j] = noise_values[..., j]
-        else:
-            z = p.intercept[draw, j] + vals[..., list(pa)] @ p.coef[j][draw] + noise_values[..., j]
-            vals[..., j] = np.exp(np.minimum(z, 700.0)) if logs[j] else z
-    return vals
+    noise_values = np.asarray(noise_values, dtype=float)
+    one = Params(p.intercept[draw : draw + 1], tuple(c[draw : draw + 1] for c in p.coef))
+    flat = noise_values.reshape(1, -1, noise_values.shape[-1])
+    return evaluate_all(s, one, flat, fixed).reshape(noise_values.shape)
 
 
 def evaluate_all(s: Structure, p: Params, noise_values: np.ndarray, fixed: dict[int, float] | None = None) -> np.ndarray:
-    """:func:`evaluate` for every refit at once: noise ``(B, n, m)`` -> values ``(B, n, m)``."""
+    """Every column's value from noise ``(B, n, m)`` under each of the ``B`` refits at once; ``fixed`` columns
+    held (do())."""
     vals = np.empty_like(noise_values, dtype=float)
     logs = s.logs
     for j, pa in enumerate(s.parents):
@@ -194,7 +188,7 @@ def evaluate_all(s: Structure, p: Params, noise_values: np.ndarray, fixed: dict[
         elif not pa:
             vals[..., j] = noise_values[..., j]
         else:
-            z = p.intercept[:, None, j] + np.einsum("bnp,bp->bn", vals[..., list(pa)], p.coef[j]) + noise_values[..., j]
+            z = p.intercept[:, None, j] + (vals[..., list(pa)] @ p.coef[j][:, :, None])[..., 0] + noise_values[..., j]
             vals[..., j] = np.exp(np.minimum(z, 700.0)) if logs[j] else z
     return vals
 
