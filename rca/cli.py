@@ -417,7 +417,7 @@ def graph_suggest(
     from_graph: Annotated[str | None, typer.Option("--from", help="graph to start from and compare with")] = None,
     tiers: Annotated[str | None, typer.Option("--tiers", help="order, earliest first: 'a,b; c; d'")] = None,
     max_lag: Annotated[int, typer.Option("--max-lag", min=0, max=52, help="lagged edges up to this many buckets")] = 1,
-    seconds: Annotated[float, typer.Option("--seconds", min=1, help="time bound for the bootstrap resamples")] = 60,
+    seconds: Annotated[float, typer.Option("--seconds", min=1, help="time bound for the stability resamples")] = 60,
     scope: Annotated[str, typer.Option("--scope", help="which scope of an observation table")] = "",
     config: ConfigOpt = None,
 ) -> None:

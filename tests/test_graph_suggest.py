@@ -122,6 +122,28 @@ def test_min_frequency_keeps_only_stable_edges(known) -> None:
     assert set(syn_edges := {(s, t, lag) for s, t, lag, _ in EDGES}) <= _edges(strict), syn_edges
 
 
+def test_an_edge_of_one_era_is_found_in_few_stretches_and_left_out() -> None:
+    """c drives d in the first 90 of 300 weeks only (a rule or a tool the project later dropped); a drives b
+    throughout. PC on all the weeks finds both; in resamples of half the history each, c -> d shows only when
+    the stretch covers most of that era, so it falls under the stability bar while a -> b stays. A bootstrap
+    that mixes the years in every resample found c -> d in 90% of them and kept it."""
+    rng = np.random.default_rng(7)
+    n = 300
+    a, c, noise_b, noise_d = (rng.normal(size=n) for _ in range(4))
+    d = noise_d.copy()
+    d[:90] += c[:90]
+    frame = pd.DataFrame({"a": a, "b": 0.8 * a + noise_b, "c": c, "d": d},
+                         index=pd.date_range("2019-01-07", periods=n, freq="7D", tz="UTC"))
+    tiers = [["a", "c"], ["b", "d"]]
+    every = suggest(frame, nodes=_nodes(frame.columns), tiers=tiers, max_lag=0, bootstrap=30, seed=0)
+    assert _edges(every) == {("a", "b", 0), ("c", "d", 0)}
+    freq = {(e.source, e.target): e.frequency for e in every.edges}
+    assert freq[("a", "b")] >= 0.9 and freq[("c", "d")] < 0.5
+    stable = suggest(frame, nodes=_nodes(frame.columns), tiers=tiers, max_lag=0, bootstrap=30, seed=0,
+                     min_frequency=0.5)
+    assert _edges(stable) == {("a", "b", 0)}
+
+
 def test_written_graph_reads_back_with_its_node_attributes(known, tmp_path) -> None:
     _, frame = known
     nodes = _nodes(frame.columns) | {"c": Node(name="c", metric="c_ratio", agg="last", higher_is_worse=False,
@@ -193,13 +215,15 @@ def test_settling_weeks_are_left_out_or_the_censoring_is_learnt(tmp_path) -> Non
     settings = pipeline.settings(None)
     start = parse_graph(GIT_GRAPH)
     censored = _git_table(censor=True)
-    out = pipeline.suggest_graph(censored, settings, from_graph=start, out=tmp_path / "s.yaml", seconds=20)
+    # Every edge PC finds is kept (no stability filter), so only the settling rule differs between the two runs.
+    out = pipeline.suggest_graph(censored, settings, from_graph=start, out=tmp_path / "s.yaml", seconds=20,
+                                 min_frequency=0)
     assert out.settling.buckets == 20 and out.settling.measured
     assert ("commits_count", "bug_introducing_commit_ratio") not in {(e.source, e.target) for e in
                                                                      out.suggestion.graph.edges}
     assert any("still settling" in n for n in out.suggestion.notes)
     # Without leaving the settling weeks out, the falling activity "explains" the falling bug share.
-    naive = pipeline.suggest_graph(censored, settings, from_graph=start, settling=0, seconds=20)
+    naive = pipeline.suggest_graph(censored, settings, from_graph=start, settling=0, seconds=20, min_frequency=0)
     assert ("commits_count", "bug_introducing_commit_ratio") in {(e.source, e.target) for e in
                                                                  naive.suggestion.graph.edges}
     # The graph check leaves them out the same way: activity and bug share are independent once settled.

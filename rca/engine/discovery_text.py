@@ -27,7 +27,7 @@ def lines(s: Suggestion) -> list[str]:
     """The diff, one edge a line: ``=`` kept, ``+`` added, ``-`` dropped, each with its support."""
     kept, added, dropped = s.status("kept"), s.status("added"), s.status("dropped")
     head = (f"graph {s.graph.name}: {len(s.graph.edges)} edge(s) over {len(s.graph.nodes)} node(s) from {s.rows} rows "
-            f"(PC, alpha {s.alpha:g}, lags up to {s.max_lag}, {s.resamples} bootstrap resamples, {s.seconds:.1f} s)")
+            f"(PC, alpha {s.alpha:g}, lags up to {s.max_lag}, {s.resamples} resamples of half the history, {s.seconds:.1f} s)")
     if s.start is not None:
         head += f"; against {s.start}: {len(kept)} kept, {len(added)} added, {len(dropped)} dropped"
     out = [head]
