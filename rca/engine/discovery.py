@@ -246,7 +246,7 @@ def _support(x: np.ndarray, columns: list[str], edges: Sequence[tuple[str, str]]
 
 
 def _stretch(n: int, least: int, rng: np.random.Generator) -> np.ndarray:
-    """Row indices of one resample: ``share`` of the rows in a row (at least ``least``), at a random start.
+    """Row indices of one resample: half the rows (``_STRETCH``) in a row, at least ``least``, at a random start.
 
     A moving-block bootstrap of the whole span was measured first: it mixes the years in every resample,
     so an edge of one era looked stable. Graphs it suggested from the first 60% of thirteen public histories
