@@ -399,6 +399,7 @@ def graph_check(
     data: Annotated[Path, typer.Option("--data", "-d", help="CSV or Parquet: time, then nodes")],
     fmt: Annotated[str, typer.Option("--format", "-f", help="text or json")] = "text",
     permutations: Annotated[int, typer.Option("--permutations", min=1, max=100_000, help="random relabellings to compare")] = 100,
+    since: Annotated[str | None, typer.Option("--since", help="only the buckets from this date on")] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Check a graph against data: edges the data do not support, dependencies it misses, fit per node."""
@@ -406,7 +407,7 @@ def graph_check(
 
     from rca import pipeline
 
-    result = pipeline.check_graph(graph, data, _settings(config), permutations=permutations)
+    result = pipeline.check_graph(graph, data, _settings(config), permutations=permutations, since=since)
     typer.echo(json.dumps(result.to_dict(), indent=2) if fmt == "json" else "\n".join(result.lines()))
 
 
@@ -419,6 +420,7 @@ def graph_suggest(
     max_lag: Annotated[int, typer.Option("--max-lag", min=0, max=52, help="lagged edges up to this many buckets")] = 1,
     seconds: Annotated[float, typer.Option("--seconds", min=1, help="time bound for the stability resamples")] = 60,
     scope: Annotated[str, typer.Option("--scope", help="which scope of an observation table")] = "",
+    since: Annotated[str | None, typer.Option("--since", help="learn from the buckets from this date on")] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Learn a graph from data under the domain's order and print it as a diff against --from."""
@@ -426,7 +428,7 @@ def graph_suggest(
 
     order = pipeline.parse_tiers(tiers) if tiers else None
     outcome = pipeline.suggest_graph(data, _settings(config), from_graph=from_graph, tiers=order, out=out, scope=scope,
-                                     max_lag=max_lag, seconds=seconds)
+                                     max_lag=max_lag, seconds=seconds, since=since)
     typer.echo("\n".join(outcome.lines()))
     typer.echo(f"wrote {outcome.path}", err=True)
 

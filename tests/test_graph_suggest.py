@@ -139,9 +139,14 @@ def test_an_edge_of_one_era_is_found_in_few_stretches_and_left_out() -> None:
     assert _edges(every) == {("a", "b", 0), ("c", "d", 0)}
     freq = {(e.source, e.target): e.frequency for e in every.edges}
     assert freq[("a", "b")] >= 0.9 and freq[("c", "d")] < 0.5
+    start = parse_graph("name: s\nunit: week\nnodes: {a: {}, b: {}, c: {}, d: {}}\nedges:\n  - [a, b]\n  - [c, d]\n")
     stable = suggest(frame, nodes=_nodes(frame.columns), tiers=tiers, max_lag=0, bootstrap=30, seed=0,
-                     min_frequency=0.5)
+                     min_frequency=0.5, start=start)
     assert _edges(stable) == {("a", "b", 0)}
+    (dropped,) = stable.status("dropped")
+    assert (dropped.source, dropped.target, dropped.why_dropped) == ("c", "d", "unstable")
+    assert "c -> d" in (line := next(x for x in lines(stable) if x.startswith("  - ")))
+    assert line.endswith("found on all the rows, but in too few stretches of the history")
 
 
 def test_written_graph_reads_back_with_its_node_attributes(known, tmp_path) -> None:

@@ -31,6 +31,7 @@ import pandas as pd
 from graphs import CausalGraph, Edge, Node
 from graphs.model import build_graph, lagged_name
 from rca.engine.checks import detrended, partial_corr, trend_basis
+from rca.engine.drift import Halves, halves
 from rca.engine.errors import EngineInputError
 
 MAX_COLUMNS = 120  # model columns (nodes x (1 + lags)): past this PC's run time grows beyond minutes
@@ -51,6 +52,7 @@ class SuggestedEdge:
     p_value: float
     frequency: float | None  # share of resamples (stretches of the history) in which PC found it (None: none made)
     oriented: bool = True  # False: the data leave the direction open; the start graph or the tiers chose it
+    why_dropped: str = ""  # for a dropped edge: "not found", "unstable" (under the resamples' bar), "cycle", "reversed"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -62,6 +64,7 @@ class SuggestedEdge:
             "p_value": float(f"{self.p_value:.3g}"),
             "frequency": None if self.frequency is None else round(self.frequency, 3),
             "oriented_by_data": self.oriented,
+            **({"why_dropped": self.why_dropped} if self.why_dropped else {}),
         }
 
 
@@ -79,6 +82,7 @@ class Suggestion:
     resamples: int  # resamples made (within the time bound)
     seconds: float
     notes: tuple[str, ...] = field(default=())
+    changed: Halves | None = None  # pairs whose dependence differs between the earlier and later half
 
     def status(self, status: str) -> tuple[SuggestedEdge, ...]:
         return tuple(e for e in self.edges if e.status == status)
@@ -94,6 +98,7 @@ class Suggestion:
             "tiers": [list(t) for t in self.tiers],
             "edges": [e.to_dict() for e in self.edges],
             "notes": list(self.notes),
+            "halves": None if self.changed is None else self.changed.to_dict(),
             "seconds": round(self.seconds, 3),
         }
 
@@ -334,6 +339,8 @@ def suggest(
     if not np.isfinite(corr_all).all() or np.linalg.cond(corr_all) > _MAX_CONDITION:
         raise EngineInputError("some columns are (almost) linear functions of others, so partial correlations "
                                "are undefined; leave the redundant metrics out")
+    now = [i for i, c in enumerate(columns) if slot[c][1] == 0]
+    changed = halves(x[:, now], [columns[i] for i in now], data.index, alpha=alpha)
     forbidden = forbidden_pairs(columns, slot, tier)
     rank = {n: (tier.get(n, len(tiers)), i) for i, n in enumerate(names)}
     start_edges = {(e.source, e.target, e.lag) for e in start.edges} if start is not None else set()
@@ -368,7 +375,10 @@ def suggest(
         return counts.get(e, 0) / resamples if resamples else None
 
     if min_frequency > 0 and resamples:
-        found = [e for e in found if (frequency(e) or 0.0) >= min_frequency]
+        unstable = {e for e in found if (frequency(e) or 0.0) < min_frequency}
+        found = [e for e in found if e not in unstable]
+    else:
+        unstable = set()
     first_support = _support(x, columns, found, _parents(found))
     found, cut = _acyclic(found, slot, {e: abs(r) for e, (r, _) in first_support.items()})
     if cut:
@@ -393,11 +403,14 @@ def suggest(
             continue
         col = e.source if e.lag == 0 else lagged_name(e.source, e.lag)
         if col not in index or e.target not in index:
-            out.append(SuggestedEdge(e.source, e.target, e.lag, "dropped", 0.0, 1.0, None))
+            out.append(SuggestedEdge(e.source, e.target, e.lag, "dropped", 0.0, 1.0, None, why_dropped="not found"))
             continue
         given = [index[q] for q in parents.get(e.target, []) if q in index and q != col]
         r, p = partial_corr(corr, index[e.target], index[col], given, len(x))
-        out.append(SuggestedEdge(e.source, e.target, e.lag, "dropped", r, p, frequency((col, e.target))))
+        key = (col, e.target)
+        why = ("cycle" if key in cut else "unstable" if key in unstable else
+               "reversed" if e.lag == 0 and (e.target, col) in found else "not found")
+        out.append(SuggestedEdge(e.source, e.target, e.lag, "dropped", r, p, frequency(key), why_dropped=why))
 
     graph = build_graph(name, unit, {n: nodes[n] for n in names}, graph_edges, name)
     return Suggestion(
@@ -411,6 +424,7 @@ def suggest(
         resamples=resamples,
         seconds=time.perf_counter() - t0,
         notes=tuple(notes),
+        changed=changed,
     )
 
 

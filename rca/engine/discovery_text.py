@@ -18,9 +18,19 @@ def _edge(e: SuggestedEdge) -> str:
     return f"{e.source} -> {e.target}" + (f" (lag {e.lag})" if e.lag else "")
 
 
+_WHY = {
+    "not found": "not found by PC on all the rows",
+    "unstable": "found on all the rows, but in too few stretches of the history",
+    "cycle": "left out to break a cycle",
+    "reversed": "found the other way",
+}
+
+
 def _support(e: SuggestedEdge) -> str:
     freq = "" if e.frequency is None else f", found in {e.frequency:.0%} of resamples"
-    return f"partial r={e.partial_r:+.2f}, p={e.p_value:.2g}{freq}" + ("" if e.oriented else ", direction not from data")
+    why = f"; {_WHY[e.why_dropped]}" if e.why_dropped else ""
+    return (f"partial r={e.partial_r:+.2f}, p={e.p_value:.2g}{freq}" + ("" if e.oriented else ", direction not from data")
+            + why)
 
 
 def lines(s: Suggestion) -> list[str]:
@@ -36,7 +46,30 @@ def lines(s: Suggestion) -> list[str]:
         out += [f"  {_MARK[e.status]} {_edge(e):{width}}  {_support(e)}" for e in group]
     if s.tiers:
         out.append("tiers (earliest first): " + " | ".join(", ".join(t) for t in s.tiers))
+    out += _changed(s)
     return out + [f"note: {n}" for n in s.notes]
+
+
+_KIND = {"appeared": "appeared in the later half", "faded": "faded in the later half", "reversed": "reversed"}
+
+
+def _changed(s: Suggestion, shown: int = 6) -> list[str]:
+    h = s.changed
+    if h is None:
+        return []
+    span = f"{h.early[0]} to {h.early[1]} against {h.late[0]} to {h.late[1]}"
+    if not h.pairs:
+        return [f"stable: no pair of metrics gained, lost or reversed a dependence between the halves ({span}; "
+                f"{h.tested} pairs, q <= {h.alpha:g})"]
+    out = [f"changed over the history: {len(h.pairs)} of {h.tested} pairs of metrics depend on each other in one "
+           f"half and not the other, or the other way ({span}; correlation around the trend, q <= {h.alpha:g}):"]
+    out += [f"  {d.a} ~ {d.b}: {_KIND[d.kind]} (r {d.early:+.2f}, then {d.late:+.2f}; p={d.p_value:.2g})"
+            for d in h.pairs[:shown]]
+    if len(h.pairs) > shown:
+        out.append(f"  and {len(h.pairs) - shown} more")
+    out.append(f"  the graph keeps what held across the years, so it may hold less well in recent weeks; to learn the "
+               f"later years alone, add --since {h.late[0]} (and check it with graph check --since {h.late[0]})")
+    return out
 
 
 def graph_yaml(s: Suggestion, start: CausalGraph | None = None) -> str:

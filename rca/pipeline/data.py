@@ -97,6 +97,21 @@ def wide_frame(data: Data, graph: CausalGraph, scope: str = "") -> tuple[pd.Data
     return files.index_by_time(raw, where), label
 
 
+def from_time(frame: pd.DataFrame, since: str | None) -> pd.DataFrame:
+    """The buckets from ``since`` on (any time the CLI takes: a date, YYYYMMDD, ISO); all of them when None."""
+    if not since:
+        return frame
+    from core.times import parse_time
+
+    start = parse_time(since)
+    kept = frame[frame.index >= start]
+    if kept.empty:
+        end = frame.index.max()
+        raise BadInput(f"no data from {start:%Y-%m-%d} on: the data end with {end:%Y-%m-%d}; give an earlier --since"
+                       if len(frame) else "the data has no rows")
+    return kept
+
+
 def stored_frame(store: Store, graph: CausalGraph, scope: str) -> pd.DataFrame:
     """The wide frame of what the store holds for ``scope``, bucketed by the graph's unit."""
     if not scope:

@@ -20,7 +20,7 @@ from rca.engine import investigate as engine_investigate
 from rca.engine.question import iso
 from rca.pipeline import records
 from rca.pipeline.compute import on_cluster
-from rca.pipeline.data import Data, GraphRef, graph_of, stored_frame, wide_frame
+from rca.pipeline.data import Data, GraphRef, from_time, graph_of, stored_frame, wide_frame
 from rca.pipeline.questions import question as to_question
 from rca.pipeline.settling import LAG_METRICS, Settling, for_question, read_at, settle
 from rca.pipeline.settling import span as settling_span
@@ -145,7 +145,8 @@ def render_all(result: InvestigationResult, formats: Sequence[str]) -> dict[str,
     return {fmt: render(result, fmt) for fmt in formats}
 
 
-def check_graph(graph: GraphRef, data: Data, settings: Settings, *, permutations: int = 100, scope: str = ""):
+def check_graph(graph: GraphRef, data: Data, settings: Settings, *, permutations: int = 100, scope: str = "",
+                since: str | None = None):
     """Check a graph against a table: unsupported edges, missed dependencies, fit quality per node.
 
     The latest buckets of metrics that are still settling (bug-introducing figures whose fixes have
@@ -158,5 +159,6 @@ def check_graph(graph: GraphRef, data: Data, settings: Settings, *, permutations
     raw = read_table(data)
     frame, _ = wide_frame(raw, g, scope)
     frame, settling = settle(frame, g, raw, read=read_at(data))  # settling buckets would teach the check the censoring
+    frame = from_time(frame, since)
     result = engine_check_graph(frame, g, permutations=permutations, seed=settings.engine.seed)
     return replace(result, notes=(settling.note(), *result.notes)) if settling.note() else result

@@ -25,7 +25,7 @@ from core.errors import BadInput
 from graphs import CausalGraph, Node, shipped_graph
 from graphs.model import build_graph, shipped_names
 from rca.config import Settings
-from rca.pipeline.data import Data, GraphRef, graph_of, wide_frame
+from rca.pipeline.data import Data, GraphRef, from_time, graph_of, wide_frame
 from rca.pipeline.settling import DEFAULT_SETTLING, Settling, read_at, settle, settling_buckets  # noqa: F401 - the rule's home
 
 # The domain's order, earliest first: a metric of a later tier does not cause one of an earlier tier in the
@@ -96,7 +96,7 @@ def suggest_graph(data: Data, settings: Settings, *, from_graph: GraphRef | None
                   tiers: Sequence[Sequence[str]] | None = None, out: str | Path | None = None, scope: str = "",
                   name: str | None = None, max_lag: int = 1, alpha: float = 0.01, bootstrap: int = 30,
                   seconds: float = 60.0, min_frequency: float = 0.5, settling: int | None = None,
-                  detrend: bool = True) -> SuggestOutcome:
+                  detrend: bool = True, since: str | None = None) -> SuggestOutcome:
     """Learn a graph from ``data`` under the tiers' order; compare it with ``from_graph``; write it to ``out``."""
     from rca.engine.discovery import node_like, suggest
     from rca.engine.discovery_text import graph_yaml
@@ -121,6 +121,7 @@ def suggest_graph(data: Data, settings: Settings, *, from_graph: GraphRef | None
         raise BadInput(f"the data has no values for {', '.join(absent[:8])}; collect them or leave them out of the "
                        "start graph and the tiers")
     frame, settled = settle(frame, provisional, raw, settling, read=read_at(data))
+    frame = from_time(frame, since)  # after settling: the settling weeks count back from when the data was read
     sparse = tuple(n for n in nodes if frame[n].isna().mean() > _MAX_MISSING and n not in settled.nodes)
     if len(sparse) == len(nodes):
         raise BadInput("every column is missing in more than a fifth of the rows; nothing to learn from")
