@@ -222,3 +222,14 @@ def test_a_window_that_ends_on_its_last_second_is_not_a_bucket_longer() -> None:
     r = replace(make_result(), window={"baseline": ["2026-06-01T00:00:00Z", "2026-08-30T23:59:59Z"],
                                        "current": ["2026-08-31T00:00:00Z", "2026-11-29T23:59:59Z"]})
     assert wording.period(r) == "in the 13 weeks to 2026-11-29"
+
+
+def test_the_caveat_on_what_the_model_does_not_reproduce_reads_in_the_targets_unit() -> None:
+    """pytest, 2026-06-15: the caveat read "add up to 0.07749, not the observed 0.09428" beside a table in points."""
+    from rca.engine.investigation import unreproduced
+
+    (line,) = unreproduced(0.07749, 0.09428, 0.09428, "ratio")
+    assert line.startswith("the contributions add up to +7.7 pp, not the observed +9.4 pp")
+    (hours,) = unreproduced(-3600.0, -7200.0, 7200.0, "seconds")
+    assert "-1.0 h, not the observed -2.0 h" in hours
+    assert unreproduced(0.0930, 0.09428, 0.09428, "ratio") == []  # within 5% of the change: nothing to say

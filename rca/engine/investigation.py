@@ -35,9 +35,19 @@ from results import (
     package_versions,
     wording,
 )
+from results.format import format_delta
 
 if TYPE_CHECKING:
     from rca.engine.checks import GraphCheck
+
+
+def unreproduced(explained: float, total: float, scale: float, unit: str) -> list[str]:
+    """A caveat when the causes' contributions miss the observed change by more than 5% of ``scale``, in the
+    target's own unit (a ratio in points: "+7.7 pp, not the observed +9.4 pp")."""
+    if abs(total - explained) <= 0.05 * scale:
+        return []
+    return [f"the contributions add up to {format_delta(explained, unit)}, not the observed {format_delta(total, unit)}: "
+            "the model does not reproduce the whole change"]
 
 
 def _check_question(graph: CausalGraph, q: Question) -> None:
@@ -156,9 +166,7 @@ def investigate(
     causes, overshoot, scaled = _within_change(causes, target, scale)
     caveats.extend(overshoot)
     explained = sum(c.contribution for c in causes)
-    if abs(total - explained) > 0.05 * scale:
-        caveats.append(f"the contributions add up to {explained:.4g}, not the observed {total:.4g}: the model does "
-                       "not reproduce the whole change")
+    caveats.extend(unreproduced(explained, total, scale, node.unit))
     causes += _outside(check, graph, target, {c.node for c in causes}, reference, current, question.kind,
                        node.higher_is_worse, opts.change_alpha)
     # The graph check's missing dependencies are correlations with no direction: only the tested
