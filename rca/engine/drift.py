@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rca.engine.stats import benjamini_hochberg, norm_sf, t_sf
+from rca.engine.checks import partial_corr
+from rca.engine.stats import benjamini_hochberg, norm_sf
 
 MIN_HALF = 20  # rows per half: below this, a correlation's interval spans most of [-1, 1]
 
@@ -77,18 +78,15 @@ def halves(x: np.ndarray, names: Sequence[str], index: pd.Index, *, alpha: float
     pairs, ps = [], []
     for i in range(p):
         for j in range(i + 1, p):
-            a, b = r1[i, j], r2[i, j]
-            if not (np.isfinite(a) and np.isfinite(b)):
+            if not (np.isfinite(r1[i, j]) and np.isfinite(r2[i, j])):
                 continue
-            z = (np.arctanh(np.clip(a, -0.9999, 0.9999)) - np.arctanh(np.clip(b, -0.9999, 0.9999))) / se
-            pairs.append((names[i], names[j], float(a), float(b)))
+            (a, p_a), (b, p_b) = partial_corr(r1, i, j, [], mid), partial_corr(r2, i, j, [], n - mid)
+            z = (np.arctanh(a) - np.arctanh(b)) / se
+            pairs.append((names[i], names[j], a, b, _kind(a, p_a <= alpha, b, p_b <= alpha)))
             ps.append(2 * float(norm_sf(abs(z))))
     q = benjamini_hochberg(np.array(ps)) if ps else np.array([])
-    changed = []
-    for (a, b, r_a, r_b), pv, qv in zip(pairs, ps, q, strict=True):
-        kind = _kind(r_a, len(first), r_b, len(second), alpha)
-        if qv <= alpha and kind:
-            changed.append(Drift(a, b, r_a, r_b, pv, float(qv), kind))
+    changed = [Drift(a, b, r_a, r_b, pv, float(qv), kind)
+               for (a, b, r_a, r_b, kind), pv, qv in zip(pairs, ps, q, strict=True) if qv <= alpha and kind]
     changed.sort(key=lambda d: d.p_value)
 
     def iso(ts: object) -> str:
@@ -98,16 +96,12 @@ def halves(x: np.ndarray, names: Sequence[str], index: pd.Index, *, alpha: float
                   len(pairs), alpha)
 
 
-def _kind(r1: float, n1: int, r2: float, n2: int, alpha: float) -> str:
+def _kind(r1: float, found1: bool, r2: float, found2: bool) -> str:
     """How a pair's dependence changed between the halves, if its structure did: "" when it is found in both
     with one sign (only its strength changed) or in neither."""
-    found = []
-    for r, n in ((r1, n1), (r2, n2)):
-        t = abs(r) * math.sqrt((n - 2) / max(1e-12, 1 - r * r))
-        found.append(2 * float(t_sf(t, n - 2)) <= alpha)
-    if found[0] and found[1]:
+    if found1 and found2:
         return "reversed" if r1 * r2 < 0 else ""
-    return "appeared" if found[1] else "faded" if found[0] else ""
+    return "appeared" if found2 else "faded" if found1 else ""
 
 
 __all__ = ["MIN_HALF", "Drift", "Halves", "halves"]
