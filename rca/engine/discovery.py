@@ -374,11 +374,8 @@ def suggest(
     def frequency(e: tuple[str, str]) -> float | None:
         return counts.get(e, 0) / resamples if resamples else None
 
-    if min_frequency > 0 and resamples:
-        unstable = {e for e in found if (frequency(e) or 0.0) < min_frequency}
-        found = [e for e in found if e not in unstable]
-    else:
-        unstable = set()
+    unstable = {e for e in found if (frequency(e) or 0.0) < min_frequency} if min_frequency > 0 and resamples else set()
+    found = [e for e in found if e not in unstable]
     first_support = _support(x, columns, found, _parents(found))
     found, cut = _acyclic(found, slot, {e: abs(r) for e, (r, _) in first_support.items()})
     if cut:
